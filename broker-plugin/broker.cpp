@@ -1,0 +1,102 @@
+// ChatBroker sessions: authentication, ACL decisions, permission refresh, disconnects.
+#include "broker.h"
+
+#include "common/identity.h"
+
+namespace chat::broker {
+
+ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
+    : config_(std::move(config)),
+      clock_(std::move(clock)),
+      db_(config_.db_path),
+      accounts_(db_),
+      inbox_(db_),
+      groups_(db_),
+      blocks_(db_),
+      outbox_(db_),
+      acl_changes_(db_) {
+    if (!config_.bridge_password.empty()) bridge_password_hash_ = hash_token(config_.bridge_password);
+    accounts_.clear_online();
+    acl_change_id_ = acl_changes_.latest_id();
+}
+
+bool ChatBroker::authenticate(ClientKey client, std::string_view client_id, std::string_view username,
+                              std::string_view password) {
+    if (!config_.bridge_user.empty() && username == config_.bridge_user) {
+        if (!token_matches(password, bridge_password_hash_)) return false;
+        sessions_[client] = Session{std::string(username), "", std::string(client_id), true, nullptr};
+        return true;
+    }
+    size_t slash = client_id.find('/');
+    if (slash == std::string_view::npos) return false;
+    std::string user(client_id.substr(0, slash));
+    std::string device(client_id.substr(slash + 1));
+    if (user != username || !is_user_id(user) || !is_device_id(device)) return false;
+    auto row = accounts_.find_device(user, device);
+    if (!row || row->revoked || !token_matches(password, row->token_hash)) return false;
+
+    auto [it, fresh] = users_.try_emplace(user);
+    if (fresh) load_permissions(user, it->second.perms);
+    it->second.devices[device] = client;
+    sessions_[client] = Session{user, device, std::string(client_id), false, &it->second};
+    accounts_.set_online(user, device, true);
+    return true;
+}
+
+Principal ChatBroker::principal(const Session& s) const {
+    return Principal{s.user, s.device, s.bridge, s.state ? &s.state->perms : nullptr};
+}
+
+bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, uint32_t payload_len) {
+    auto it = sessions_.find(client);
+    if (it == sessions_.end()) return false;
+    if (access == Access::write && payload_len > config_.max_payload && !it->second.bridge) return false;
+    return allowed(principal(it->second), access, topic);
+}
+
+void ChatBroker::on_disconnect(ClientKey client) {
+    auto it = sessions_.find(client);
+    if (it == sessions_.end()) return;
+    Session s = std::move(it->second);
+    sessions_.erase(it);
+    if (s.bridge) return;
+    auto user = users_.find(s.user);
+    if (user == users_.end()) return;
+    auto dev = user->second.devices.find(s.device);
+    // A newer connection with the same client id may already have taken this device over.
+    if (dev == user->second.devices.end() || dev->second != client) return;
+    user->second.devices.erase(dev);
+    accounts_.set_online(s.user, s.device, false);
+    accounts_.set_last_seen(s.user, clock_());
+    if (user->second.devices.empty()) users_.erase(user);
+}
+
+void ChatBroker::load_permissions(const std::string& user, Permissions& perms) {
+    perms.groups.clear();
+    perms.blocked_by.clear();
+    for (auto& g : groups_.groups_of(user)) perms.groups.insert(std::move(g));
+    for (auto& b : blocks_.blockers_of(user)) perms.blocked_by.insert(std::move(b));
+}
+
+void ChatBroker::tick() {
+    int64_t now = clock_();
+    if (now < next_refresh_ms_) return;
+    next_refresh_ms_ = now + config_.acl_refresh_ms;
+    refresh_changed_users();
+}
+
+void ChatBroker::refresh_changed_users() {
+    auto batch = acl_changes_.since(acl_change_id_);
+    acl_change_id_ = batch.last_id;
+    for (const auto& user : batch.users) {
+        auto it = users_.find(user);
+        if (it != users_.end()) load_permissions(user, it->second.perms);
+    }
+}
+
+size_t ChatBroker::connected_devices(std::string_view user) const {
+    auto it = users_.find(std::string(user));
+    return it == users_.end() ? 0 : it->second.devices.size();
+}
+
+}  // namespace chat::broker

@@ -1,0 +1,107 @@
+// ChatBroker: everything the plugin decides, with no mosquitto types, so unit tests
+// can drive it without a broker. Used only from mosquitto's single main thread.
+#pragma once
+
+#include "acl.h"
+#include "config.h"
+#include "storage/accounts.h"
+#include "storage/db.h"
+#include "storage/inbox.h"
+#include "storage/outbox.h"
+#include "storage/social.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace chat::broker {
+
+// Opaque identity of one connection (the broker's client pointer).
+using ClientKey = const void*;
+
+using UserProperties = std::vector<std::pair<std::string, std::string>>;
+
+struct Publish {
+    std::string topic;
+    std::string payload;
+};
+
+// A publish sent by the plugin straight to one connected client.
+struct DirectPublish {
+    std::string client_id;
+    Publish message;
+};
+
+struct MessageResult {
+    enum class Verdict { pass, rewrite, deny };
+    Verdict verdict = Verdict::pass;
+    Publish rewritten;                  // with Verdict::rewrite
+    std::vector<DirectPublish> extra;   // e.g. the sender's other devices
+    std::string reason;                 // why it was denied, for the log
+};
+
+class ChatBroker {
+public:
+    ChatBroker(Config config, std::function<int64_t()> clock);
+
+    bool authenticate(ClientKey client, std::string_view client_id, std::string_view username,
+                      std::string_view password);
+    bool acl(ClientKey client, Access access, std::string_view topic, uint32_t payload_len);
+    MessageResult on_message(ClientKey client, std::string_view topic, std::string payload,
+                             const UserProperties& props);
+    void on_disconnect(ClientKey client);
+    // Called often from the broker loop; does work only every acl_refresh_ms.
+    void tick();
+
+    size_t connected_devices(std::string_view user) const;
+
+private:
+    struct UserState {
+        Permissions perms;
+        std::unordered_map<std::string, ClientKey> devices;  // device id -> its live connection
+    };
+    struct Session {
+        std::string user;
+        std::string device;
+        std::string client_id;
+        bool bridge = false;
+        UserState* state = nullptr;  // stable: unordered_map nodes do not move
+    };
+
+    Principal principal(const Session& s) const;
+    void load_permissions(const std::string& user, Permissions& perms);
+    void refresh_changed_users();
+    MessageResult direct_message(const Session& s, std::string_view to, std::string payload,
+                                 const UserProperties& props);
+    MessageResult group_message(const Session& s, std::string_view gid, std::string payload,
+                                const UserProperties& props);
+    MessageResult receipt(const Session& s, std::string_view to, const std::string& payload);
+    MessageResult typing(const Session& s, std::string_view to, const std::string& payload);
+    MessageResult ack(const Session& s, const std::string& payload);
+    MessageResult sync_request(const Session& s, const std::string& payload);
+    MessageResult redeliver_duplicate(const Entry& sent);
+    std::vector<DirectPublish> copies_to_other_devices(const Session& s, const Entry& sent) const;
+    Entry new_entry(const Session& s, std::string payload, const UserProperties& props);
+
+    Config config_;
+    std::function<int64_t()> clock_;
+    storage::Database db_;
+    storage::Accounts accounts_;
+    storage::Inbox inbox_;
+    storage::Groups groups_;
+    storage::Blocks blocks_;
+    storage::GroupOutbox outbox_;
+    storage::AclChanges acl_changes_;
+    std::string bridge_password_hash_;
+    int64_t acl_change_id_ = 0;
+    int64_t next_refresh_ms_ = 0;
+    std::unordered_map<ClientKey, Session> sessions_;
+    std::unordered_map<std::string, UserState> users_;
+};
+
+}  // namespace chat::broker

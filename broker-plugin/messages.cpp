@@ -1,0 +1,202 @@
+// ChatBroker::on_message: stamping, storing before PUBACK, and rewriting client publishes.
+#include "broker.h"
+
+#include "common/identity.h"
+#include "topic.h"
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+namespace chat::broker {
+namespace {
+
+using Verdict = MessageResult::Verdict;
+
+MessageResult deny(std::string reason) {
+    MessageResult r;
+    r.verdict = Verdict::deny;
+    r.reason = std::move(reason);
+    return r;
+}
+
+MessageResult rewrite(std::string topic, std::string payload) {
+    MessageResult r;
+    r.verdict = Verdict::rewrite;
+    r.rewritten = Publish{std::move(topic), std::move(payload)};
+    return r;
+}
+
+std::string inbox_topic(std::string_view user) { return "u/" + std::string(user) + "/i"; }
+
+// Reads {"<field>": N} with N a non-negative integer; throws invalid_argument otherwise.
+int64_t counter_field(const std::string& payload, const char* field) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (!j.is_object() || !j.contains(field) || !j[field].is_number_integer() || j[field].get<int64_t>() < 0) {
+        throw std::invalid_argument(std::string("expected JSON {\"") + field + "\":N} with N >= 0");
+    }
+    return j[field].get<int64_t>();
+}
+
+// Accepts {"read":[ids]} or {"delivered":[ids]} and returns it re-serialised.
+std::string receipt_body(const std::string& payload) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    const char* bad = "expected JSON {\"read\":[ids]} or {\"delivered\":[ids]}";
+    if (!j.is_object() || j.size() != 1) throw std::invalid_argument(bad);
+    auto& [key, ids] = *j.items().begin();
+    if ((key != "read" && key != "delivered") || !ids.is_array() || ids.empty() || ids.size() > 1000) {
+        throw std::invalid_argument(bad);
+    }
+    for (const auto& id : ids) {
+        if (!id.is_string() || id.get_ref<const std::string&>().empty()) throw std::invalid_argument(bad);
+    }
+    return j.dump();
+}
+
+std::string property(const UserProperties& props, std::string_view name) {
+    for (const auto& [k, v] : props) {
+        if (k == name) return v;
+    }
+    return {};
+}
+
+}  // namespace
+
+Entry ChatBroker::new_entry(const Session& s, std::string payload, const UserProperties& props) {
+    Entry e;
+    e.ts = clock_();
+    e.id = new_message_id(e.ts);
+    e.from = s.user;
+    e.body = std::move(payload);
+    e.kind = property(props, "kind");
+    if (e.kind.empty()) e.kind = "msg";
+    if (e.kind != "msg" && e.kind != "edit" && e.kind != "delete" && e.kind != "media") {
+        throw std::invalid_argument("user property kind must be msg, edit, delete or media");
+    }
+    e.ref = property(props, "ref");
+    if ((e.kind == "edit" || e.kind == "delete") && e.ref.empty()) {
+        throw std::invalid_argument("an edit or delete needs the user property ref");
+    }
+    e.cid = property(props, "cid");
+    if (e.cid.size() > 64) throw std::invalid_argument("user property cid is longer than 64 bytes");
+    return e;
+}
+
+MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, std::string payload,
+                                     const UserProperties& props) {
+    auto it = sessions_.find(client);
+    if (it == sessions_.end()) return deny("no session");
+    const Session& s = it->second;
+    if (s.bridge) return MessageResult{};
+    Topic t = split_topic(topic);
+    try {
+        if (t.is("m", 2)) return direct_message(s, t[1], std::move(payload), props);
+        if (t.is("g", 2)) return group_message(s, t[1], std::move(payload), props);
+        if (t.is("r", 2)) return receipt(s, t[1], payload);
+        if (t.is("t", 2)) return typing(s, t[1], payload);
+        if (t.is("k", 2)) return ack(s, payload);
+        if (t.is("s", 2)) return sync_request(s, payload);
+        if (t.is("p", 2)) return MessageResult{};
+    } catch (const std::invalid_argument& bad) {
+        return deny(bad.what());
+    }
+    return deny("no such topic");
+}
+
+MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, std::string payload,
+                                         const UserProperties& props) {
+    Entry e = new_entry(s, std::move(payload), props);
+    if (!e.cid.empty()) {
+        if (auto earlier = inbox_.find_by_cid(s.user, e.cid)) return redeliver_duplicate(*earlier);
+    }
+    e.to = std::string(to);
+    Entry sent = e;
+    sent.kind = "sent";
+    e.cid.clear();
+    storage::Transaction tx(db_);
+    if (!inbox_.append(e.to, e)) return deny("unknown recipient " + e.to);
+    inbox_.append(s.user, sent);
+    tx.commit();
+    MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
+    r.extra = copies_to_other_devices(s, sent);
+    return r;
+}
+
+MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, std::string payload,
+                                        const UserProperties& props) {
+    Entry e = new_entry(s, std::move(payload), props);
+    if (!e.cid.empty()) {
+        if (auto earlier = inbox_.find_by_cid(s.user, e.cid)) return redeliver_duplicate(*earlier);
+    }
+    e.gid = std::string(gid);
+    Entry sent = e;
+    sent.kind = "sent";
+    e.cid.clear();
+    storage::Transaction tx(db_);
+    inbox_.append(s.user, sent);
+    outbox_.enqueue(e);
+    tx.commit();
+    MessageResult r = rewrite("g/" + e.gid, to_json(e));
+    r.extra = copies_to_other_devices(s, sent);
+    return r;
+}
+
+// A retry of a publish we already stored (same cid): deliver the stored entry again.
+MessageResult ChatBroker::redeliver_duplicate(const Entry& sent) {
+    if (!sent.gid.empty()) {
+        auto original = outbox_.find(sent.id);
+        if (!original) return deny("duplicate of an expired message");
+        return rewrite("g/" + sent.gid, to_json(*original));
+    }
+    auto original = inbox_.find_by_id(sent.to, sent.id);
+    if (!original) return deny("duplicate of an expired message");
+    return rewrite(inbox_topic(sent.to), to_json(*original));
+}
+
+MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const std::string& payload) {
+    Entry e;
+    e.ts = clock_();
+    e.id = new_message_id(e.ts);
+    e.kind = "receipt";
+    e.from = s.user;
+    e.to = std::string(to);
+    e.body = receipt_body(payload);
+    storage::Transaction tx(db_);
+    if (!inbox_.append(e.to, e)) return deny("unknown recipient " + e.to);
+    tx.commit();
+    return rewrite(inbox_topic(e.to), to_json(e));
+}
+
+MessageResult ChatBroker::typing(const Session& s, std::string_view to, const std::string& payload) {
+    if (!is_valid_utf8(payload)) throw std::invalid_argument("typing state must be UTF-8 text");
+    nlohmann::json j = {{"kind", "typing"}, {"from", s.user}, {"ts", clock_()}, {"body", payload}};
+    return rewrite("u/" + std::string(to) + "/e", j.dump());
+}
+
+MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
+    int64_t seq = counter_field(payload, "seq");
+    storage::Transaction tx(db_);
+    auto acked = inbox_.ack(s.user, s.device, seq);
+    tx.commit();
+    nlohmann::json j = {{"seq", seq}, {"device", s.device}, {"prev", acked.previous_delivered},
+                        {"delivered", acked.delivered}};
+    return rewrite("k/" + s.user, j.dump());
+}
+
+MessageResult ChatBroker::sync_request(const Session& s, const std::string& payload) {
+    int64_t after = counter_field(payload, "after");
+    nlohmann::json j = {{"after", after}, {"device", s.device}};
+    return rewrite("s/" + s.user, j.dump());
+}
+
+std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s, const Entry& sent) const {
+    std::vector<DirectPublish> out;
+    if (!s.state) return out;
+    for (const auto& [device, key] : s.state->devices) {
+        if (device == s.device) continue;
+        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, to_json(sent)}});
+    }
+    return out;
+}
+
+}  // namespace chat::broker

@@ -1,0 +1,190 @@
+// Mosquitto plugin entry points: registers callbacks that translate mosquitto's
+// structs into ChatBroker calls. No logic lives here.
+#include <mosquitto_broker.h>
+#include <mosquitto.h>
+#include <mosquitto_plugin.h>
+#include <mqtt_protocol.h>
+
+#include "broker.h"
+#include "common/identity.h"
+
+#include <cstring>
+#include <map>
+#include <memory>
+
+namespace {
+
+using chat::broker::Access;
+using chat::broker::ChatBroker;
+using Verdict = chat::broker::MessageResult::Verdict;
+
+struct PluginState {
+    mosquitto_plugin_id_t* id = nullptr;
+    std::unique_ptr<ChatBroker> broker;
+};
+
+ChatBroker& broker_of(void* userdata) { return *static_cast<PluginState*>(userdata)->broker; }
+
+std::string_view view(const char* s) { return s ? std::string_view(s) : std::string_view(); }
+
+int on_basic_auth(int, void* event_data, void* userdata) {
+    try {
+        auto* ev = static_cast<mosquitto_evt_basic_auth*>(event_data);
+        bool ok = broker_of(userdata).authenticate(ev->client, view(mosquitto_client_id(ev->client)),
+                                                   view(ev->username), view(ev->password));
+        return ok ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    } catch (const std::exception& e) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: auth failed: %s", e.what());
+        return MOSQ_ERR_AUTH;
+    } catch (...) {
+        return MOSQ_ERR_AUTH;
+    }
+}
+
+int on_acl_check(int, void* event_data, void* userdata) {
+    try {
+        auto* ev = static_cast<mosquitto_evt_acl_check*>(event_data);
+        Access access;
+        switch (ev->access) {
+            case MOSQ_ACL_READ: access = Access::read; break;
+            case MOSQ_ACL_WRITE: access = Access::write; break;
+            case MOSQ_ACL_SUBSCRIBE: access = Access::subscribe; break;
+            default: return MOSQ_ERR_SUCCESS;  // unsubscribing is always fine
+        }
+        return broker_of(userdata).acl(ev->client, access, view(ev->topic), ev->payloadlen) ? MOSQ_ERR_SUCCESS
+                                                                                             : MOSQ_ERR_ACL_DENIED;
+    } catch (...) {
+        return MOSQ_ERR_ACL_DENIED;
+    }
+}
+
+chat::broker::UserProperties user_properties(const mosquitto_property* props) {
+    chat::broker::UserProperties out;
+    char* name = nullptr;
+    char* value = nullptr;
+    for (auto* p = mosquitto_property_read_string_pair(props, MQTT_PROP_USER_PROPERTY, &name, &value, false); p;
+         p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, true)) {
+        out.emplace_back(name, value);
+        // Strings handed out by the broker are ours to free.
+        mosquitto_free(name);
+        mosquitto_free(value);
+    }
+    return out;
+}
+
+void replace_topic(mosquitto_evt_message* ev, const std::string& topic) {
+#if LIBMOSQUITTO_VERSION_NUMBER < 2000015
+    mosquitto_free(ev->topic);  // 2.0.11 leaks the old topic otherwise; 2.0.15+ frees it itself
+#endif
+    ev->topic = mosquitto_strdup(topic.c_str());
+}
+
+void replace_payload(mosquitto_evt_message* ev, const std::string& payload) {
+    void* buf = mosquitto_malloc(payload.size() ? payload.size() : 1);
+    std::memcpy(buf, payload.data(), payload.size());
+    ev->payload = buf;
+    ev->payloadlen = static_cast<uint32_t>(payload.size());
+}
+
+int on_message(int, void* event_data, void* userdata) {
+    auto* ev = static_cast<mosquitto_evt_message*>(event_data);
+    try {
+        std::string payload(static_cast<const char*>(ev->payload), ev->payloadlen);
+        auto result = broker_of(userdata).on_message(ev->client, view(ev->topic), std::move(payload),
+                                                     user_properties(ev->properties));
+        if (result.verdict == Verdict::deny) {
+            mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: refused publish from %s to %s: %s",
+                                 mosquitto_client_id(ev->client), ev->topic, result.reason.c_str());
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        if (result.verdict == Verdict::rewrite) {
+            replace_topic(ev, result.rewritten.topic);
+            replace_payload(ev, result.rewritten.payload);
+            ev->retain = false;
+        }
+        for (const auto& d : result.extra) {
+            mosquitto_broker_publish_copy(d.client_id.c_str(), d.message.topic.c_str(),
+                                          static_cast<int>(d.message.payload.size()), d.message.payload.data(), 1,
+                                          false, nullptr);
+        }
+        return MOSQ_ERR_SUCCESS;
+    } catch (const std::exception& e) {
+        // Not stored: drop the connection so no PUBACK goes out and the client retries.
+        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: could not store publish to %s: %s", ev->topic, e.what());
+        return MOSQ_ERR_UNKNOWN;
+    } catch (...) {
+        return MOSQ_ERR_UNKNOWN;
+    }
+}
+
+int on_disconnect(int, void* event_data, void* userdata) {
+    try {
+        broker_of(userdata).on_disconnect(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
+    } catch (const std::exception& e) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: disconnect bookkeeping failed: %s", e.what());
+    } catch (...) {
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+int on_tick(int, void*, void* userdata) {
+    try {
+        broker_of(userdata).tick();
+    } catch (const std::exception& e) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: permission refresh failed: %s", e.what());
+    } catch (...) {
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+struct Registration {
+    int event;
+    MOSQ_FUNC_generic_callback callback;
+};
+
+constexpr Registration callbacks[] = {
+    {MOSQ_EVT_BASIC_AUTH, on_basic_auth}, {MOSQ_EVT_ACL_CHECK, on_acl_check}, {MOSQ_EVT_MESSAGE, on_message},
+    {MOSQ_EVT_DISCONNECT, on_disconnect}, {MOSQ_EVT_TICK, on_tick},
+};
+
+}  // namespace
+
+extern "C" {
+
+int mosquitto_plugin_version(int supported_version_count, const int* supported_versions) {
+    for (int i = 0; i < supported_version_count; ++i) {
+        if (supported_versions[i] == 5) return 5;
+    }
+    return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata, struct mosquitto_opt* options,
+                          int option_count) {
+    try {
+        std::map<std::string, std::string> opts;
+        for (int i = 0; i < option_count; ++i) opts[options[i].key] = options[i].value ? options[i].value : "";
+        auto state = std::make_unique<PluginState>();
+        state->id = identifier;
+        state->broker = std::make_unique<ChatBroker>(chat::broker::parse_config(opts), chat::now_ms);
+        for (const auto& r : callbacks) {
+            if (mosquitto_callback_register(identifier, r.event, r.callback, nullptr, state.get()) != MOSQ_ERR_SUCCESS) {
+                throw std::runtime_error("cannot register callback");
+            }
+        }
+        *userdata = state.release();
+        mosquitto_log_printf(MOSQ_LOG_INFO, "chat: plugin ready");
+        return MOSQ_ERR_SUCCESS;
+    } catch (const std::exception& e) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: plugin init failed: %s", e.what());
+        return MOSQ_ERR_UNKNOWN;
+    }
+}
+
+int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, int) {
+    std::unique_ptr<PluginState> state(static_cast<PluginState*>(userdata));
+    if (!state) return MOSQ_ERR_SUCCESS;
+    for (const auto& r : callbacks) mosquitto_callback_unregister(state->id, r.event, r.callback, nullptr);
+    return MOSQ_ERR_SUCCESS;
+}
+
+}  // extern "C"

@@ -1,0 +1,31 @@
+// Identifiers and secrets: validation of user/device/group ids, device tokens, message ids.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace chat {
+
+// A user id is the E.164 number without '+': 1 to 15 digits, not starting with 0.
+bool is_user_id(std::string_view s);
+// Device ids are [a-z0-9]{1,16}.
+bool is_device_id(std::string_view s);
+// Group ids are 'g' followed by [a-z0-9]{1,15}.
+bool is_group_id(std::string_view s);
+
+// A fresh random device token (32 random bytes, URL-safe base64 without padding).
+std::string new_device_token();
+// libsodium generic hash (BLAKE2b-256) of a token: the only form stored.
+std::string hash_token(std::string_view token);
+// Constant-time comparison of a presented token against a stored hash.
+bool token_matches(std::string_view token, std::string_view stored_hash);
+
+// Short random lowercase token of `len` characters from [a-z0-9].
+std::string random_token(size_t len);
+// A unique, sortable message id: milliseconds in hex followed by 8 random hex digits.
+std::string new_message_id(int64_t now_ms);
+
+int64_t now_ms();
+
+}  // namespace chat

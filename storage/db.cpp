@@ -1,0 +1,147 @@
+// sqlite3 connection, statement and transaction handling, with migrations at open.
+#include "db.h"
+
+#include "schema.h"
+
+#include <sqlite3.h>
+
+namespace chat::storage {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    throw Error(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+}  // namespace
+
+Database::Database(const std::string& path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error("cannot open database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    // WAL + synchronous=NORMAL: a commit is in the WAL file before it returns, so it
+    // survives a process crash (kill -9); only an OS crash can lose the last commits.
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    migrate();
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw Error(std::string("sql failed: ") + msg);
+    }
+}
+
+int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+void Database::migrate() {
+    exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+    Transaction tx(*this);
+    Statement read(*this, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    read.step();
+    int current = static_cast<int>(read.int_at(0));
+    read.reset();
+    const auto& steps = migrations();
+    for (int v = current; v < static_cast<int>(steps.size()); ++v) {
+        exec(steps[static_cast<size_t>(v)]);
+        Statement mark(*this, "INSERT INTO schema_version(version) VALUES(?)");
+        mark.bind(1, static_cast<int64_t>(v + 1)).run();
+    }
+    tx.commit();
+    schema_version_ = static_cast<int>(steps.size());
+}
+
+Statement::Statement(Database& db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr) != SQLITE_OK) {
+        fail(db.handle(), "prepare '" + std::string(sql) + "'");
+    }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+    sqlite3_bind_null(stmt_, index);
+    return *this;
+}
+
+Statement& Statement::bind_or_null(int index, std::string_view text) {
+    return text.empty() ? bind_null(index) : bind(index, text);
+}
+
+Statement& Statement::bind_or_null(int index, int64_t value) {
+    return value == 0 ? bind_null(index) : bind(index, value);
+}
+
+bool Statement::step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    std::string msg = sqlite3_errmsg(db_.handle());
+    sqlite3_reset(stmt_);
+    throw Error("sql step failed: " + msg);
+}
+
+void Statement::run() {
+    while (step()) {
+    }
+    reset();
+}
+
+void Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+int64_t Statement::int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+std::string Statement::text_at(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+}
+
+std::string Statement::blob_at(int col) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+}
+
+bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+    if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace chat::storage

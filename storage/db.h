@@ -1,0 +1,99 @@
+// RAII wrappers over sqlite3: Database (one connection), Statement, Transaction.
+// A Database and its Statements belong to one thread; open one Database per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace chat::storage {
+
+class Error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Database {
+public:
+    // Opens (creating if needed) the file, turns on WAL and runs pending migrations.
+    explicit Database(const std::string& path);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    void exec(const char* sql);
+    int64_t changes() const;
+    int schema_version() const { return schema_version_; }
+    sqlite3* handle() const { return db_; }
+
+private:
+    void migrate();
+    sqlite3* db_ = nullptr;
+    int schema_version_ = 0;
+};
+
+class Statement {
+public:
+    Statement(Database& db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int index, int64_t value);
+    Statement& bind(int index, std::string_view text);
+    Statement& bind_blob(int index, std::string_view bytes);
+    Statement& bind_null(int index);
+    // Binds NULL when the text is empty: optional columns store NULL, not ''.
+    Statement& bind_or_null(int index, std::string_view text);
+    // Binds NULL when the number is 0.
+    Statement& bind_or_null(int index, int64_t value);
+
+    // Steps once; true while a row is available.
+    bool step();
+    // Steps to completion of a statement that returns no rows.
+    void run();
+    void reset();
+
+    int64_t int_at(int col) const;
+    std::string text_at(int col) const;
+    std::string blob_at(int col) const;
+    bool is_null(int col) const;
+
+private:
+    sqlite3_stmt* stmt_ = nullptr;
+    Database& db_;
+};
+
+// Resets a statement on scope exit so it never holds a read lock between uses.
+class ResetOnExit {
+public:
+    explicit ResetOnExit(Statement& s) : s_(s) {}
+    ~ResetOnExit() { s_.reset(); }
+    ResetOnExit(const ResetOnExit&) = delete;
+    ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+private:
+    Statement& s_;
+};
+
+// Rolls back in its destructor unless commit() was called.
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+private:
+    Database& db_;
+    bool done_ = false;
+};
+
+}  // namespace chat::storage

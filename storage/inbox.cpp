@@ -1,0 +1,100 @@
+// Prepared statements over the inbox table and the seq/cursor counters.
+#include "inbox.h"
+
+namespace chat::storage {
+namespace {
+
+constexpr const char* entry_columns = "id, seq, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms";
+
+Entry entry_from(const Statement& s) {
+    Entry e;
+    e.id = s.text_at(0);
+    e.seq = s.int_at(1);
+    e.kind = s.text_at(2);
+    e.from = s.text_at(3);
+    e.to = s.text_at(4);
+    e.gid = s.text_at(5);
+    e.ts = s.int_at(6);
+    e.body = s.blob_at(7);
+    e.ref = s.text_at(8);
+    e.cid = s.text_at(9);
+    e.expires_ms = s.int_at(10);
+    return e;
+}
+
+std::string select_entries(const char* where) {
+    return std::string("SELECT ") + entry_columns + " FROM inbox WHERE " + where;
+}
+
+}  // namespace
+
+Inbox::Inbox(Database& db)
+    : db_(db),
+      bump_seq_(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
+      insert_(db,
+              "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
+              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      after_(db, select_entries("user_id = ? AND seq > ? ORDER BY seq LIMIT ?")),
+      by_id_(db, select_entries("user_id = ? AND id = ?")),
+      by_cid_(db, select_entries("user_id = ? AND cid = ?")),
+      last_seq_(db, "SELECT last_seq FROM users WHERE id = ?"),
+      set_cursor_(db, "UPDATE devices SET cursor = MAX(cursor, ?) WHERE user_id = ? AND device_id = ?"),
+      read_delivered_(db, "SELECT delivered_seq, last_seq FROM users WHERE id = ?"),
+      set_delivered_(db, "UPDATE users SET delivered_seq = ? WHERE id = ?") {}
+
+bool Inbox::append(const std::string& user, Entry& e) {
+    {
+        ResetOnExit r(bump_seq_);
+        if (!bump_seq_.bind(1, user).step()) return false;
+        e.seq = bump_seq_.int_at(0);
+        while (bump_seq_.step()) {
+        }
+    }
+    insert_.bind(1, user).bind(2, e.seq).bind(3, e.id).bind(4, e.kind).bind(5, e.from);
+    insert_.bind_or_null(6, e.to).bind_or_null(7, e.gid).bind(8, e.ts).bind_blob(9, e.body);
+    insert_.bind_or_null(10, e.ref).bind_or_null(11, e.cid).bind_or_null(12, e.expires_ms).run();
+    return true;
+}
+
+std::vector<Entry> Inbox::entries_after(const std::string& user, int64_t after, int limit) {
+    ResetOnExit r(after_);
+    after_.bind(1, user).bind(2, after).bind(3, int64_t{limit});
+    std::vector<Entry> out;
+    while (after_.step()) out.push_back(entry_from(after_));
+    return out;
+}
+
+std::optional<Entry> Inbox::find_by_id(const std::string& user, const std::string& id) {
+    ResetOnExit r(by_id_);
+    if (!by_id_.bind(1, user).bind(2, id).step()) return std::nullopt;
+    return entry_from(by_id_);
+}
+
+std::optional<Entry> Inbox::find_by_cid(const std::string& user, const std::string& cid) {
+    ResetOnExit r(by_cid_);
+    if (!by_cid_.bind(1, user).bind(2, cid).step()) return std::nullopt;
+    return entry_from(by_cid_);
+}
+
+int64_t Inbox::last_seq(const std::string& user) {
+    ResetOnExit r(last_seq_);
+    return last_seq_.bind(1, user).step() ? last_seq_.int_at(0) : 0;
+}
+
+AckResult Inbox::ack(const std::string& user, const std::string& device, int64_t seq) {
+    AckResult result;
+    int64_t last = 0;
+    {
+        ResetOnExit r(read_delivered_);
+        if (!read_delivered_.bind(1, user).step()) return result;
+        result.previous_delivered = read_delivered_.int_at(0);
+        last = read_delivered_.int_at(1);
+    }
+    int64_t capped = std::min(seq, last);
+    set_cursor_.bind(1, capped).bind(2, user).bind(3, device).run();
+    result.delivered = std::max(result.previous_delivered, capped);
+    if (result.delivered != result.previous_delivered) set_delivered_.bind(1, result.delivered).bind(2, user).run();
+    return result;
+}
+
+}  // namespace chat::storage

@@ -1,0 +1,26 @@
+// Group messages accepted by the broker and waiting for the bridge to fan them out.
+#pragma once
+
+#include "common/entry.h"
+#include "db.h"
+
+#include <optional>
+#include <vector>
+
+namespace chat::storage {
+
+class GroupOutbox {
+public:
+    explicit GroupOutbox(Database& db);
+    // Stores a group message (id, gid, from, ts, kind, body, ref, expiry) for fan-out.
+    void enqueue(const Entry& e);
+    std::optional<Entry> find(const std::string& id);
+    // Oldest messages not yet fanned out.
+    std::vector<Entry> pending(int limit);
+    void mark_done(const std::string& id);
+
+private:
+    Statement insert_, find_, pending_, done_;
+};
+
+}  // namespace chat::storage

@@ -1,0 +1,85 @@
+// Schema migrations, applied in order inside one transaction at open.
+#include "schema.h"
+
+namespace chat::storage {
+
+const std::vector<const char*>& migrations() {
+    static const std::vector<const char*> steps = {
+        // v1: accounts, inbox, groups, blocks, ACL change feed.
+        R"sql(
+CREATE TABLE users(
+  id TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0,       -- highest inbox seq handed out
+  delivered_seq INTEGER NOT NULL DEFAULT 0,  -- highest seq any device acked
+  last_seen_ms INTEGER,
+  hide_presence INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE devices(
+  user_id TEXT NOT NULL REFERENCES users(id),
+  device_id TEXT NOT NULL,
+  token_hash BLOB NOT NULL,
+  created_ms INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  identity_key BLOB,
+  compact INTEGER NOT NULL DEFAULT 0,
+  online INTEGER NOT NULL DEFAULT 0,
+  cursor INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, device_id)
+) WITHOUT ROWID;
+CREATE TABLE inbox(
+  user_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  from_user TEXT NOT NULL,
+  to_user TEXT,
+  gid TEXT,
+  ts INTEGER NOT NULL,
+  body BLOB,
+  ref TEXT,
+  cid TEXT,
+  expires_ms INTEGER,
+  PRIMARY KEY(user_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX inbox_by_id ON inbox(user_id, id);
+CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid) WHERE cid IS NOT NULL;
+CREATE TABLE groups(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_members(
+  gid TEXT NOT NULL REFERENCES groups(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(gid, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_user ON group_members(user_id);
+CREATE TABLE group_outbox(
+  id TEXT PRIMARY KEY,
+  gid TEXT NOT NULL,
+  from_user TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  body BLOB,
+  ref TEXT,
+  expires_ms INTEGER,
+  done INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE blocks(
+  blocker TEXT NOT NULL,
+  blocked TEXT NOT NULL,
+  PRIMARY KEY(blocker, blocked)
+) WITHOUT ROWID;
+CREATE INDEX blocks_by_blocked ON blocks(blocked);
+CREATE TABLE acl_changes(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL
+);
+)sql",
+    };
+    return steps;
+}
+
+}  // namespace chat::storage

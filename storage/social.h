@@ -1,0 +1,72 @@
+// Groups (members, admins), blocks, and the ACL change feed the broker plugin polls.
+// Every membership or block change records the affected users in acl_changes, in the
+// same transaction, so the broker refreshes exactly those users' permissions.
+#pragma once
+
+#include "db.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chat::storage {
+
+struct GroupInfo {
+    std::string id;
+    std::string name;
+    std::vector<std::string> members;
+    std::vector<std::string> admins;
+};
+
+class Groups {
+public:
+    explicit Groups(Database& db);
+
+    // Creates the group with `creator` as admin and member, plus `members`. Call in a Transaction.
+    void create(const std::string& gid, const std::string& name, const std::string& creator,
+                const std::vector<std::string>& members, int64_t now_ms);
+    std::optional<GroupInfo> find(const std::string& gid);
+    // True when added (false: already a member). Throws Error for unknown users/groups.
+    bool add_member(const std::string& gid, const std::string& user, bool admin);
+    bool remove_member(const std::string& gid, const std::string& user);
+    bool is_member(const std::string& gid, const std::string& user);
+    bool is_admin(const std::string& gid, const std::string& user);
+    std::vector<std::string> members(const std::string& gid);
+    std::vector<std::string> groups_of(const std::string& user);
+
+private:
+    Database& db_;
+    Statement insert_group_, find_group_, insert_member_, delete_member_, member_flags_, list_members_, list_groups_,
+        record_change_;
+};
+
+class Blocks {
+public:
+    explicit Blocks(Database& db);
+    bool block(const std::string& blocker, const std::string& blocked);
+    bool unblock(const std::string& blocker, const std::string& blocked);
+    bool is_blocked(const std::string& blocker, const std::string& blocked);
+    // Users who blocked `user`: whom `user` may not message or watch.
+    std::vector<std::string> blockers_of(const std::string& user);
+
+private:
+    Database& db_;
+    Statement insert_, delete_, exists_, blockers_, record_change_;
+};
+
+struct AclChangeBatch {
+    std::vector<std::string> users;
+    int64_t last_id = 0;
+};
+
+class AclChanges {
+public:
+    explicit AclChanges(Database& db);
+    int64_t latest_id();
+    AclChangeBatch since(int64_t id);
+
+private:
+    Statement latest_, since_;
+};
+
+}  // namespace chat::storage

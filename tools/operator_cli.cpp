@@ -1,0 +1,210 @@
+// chatctl commands over the storage library.
+#include "operator_cli.h"
+
+#include "common/identity.h"
+#include "storage/accounts.h"
+#include "storage/db.h"
+#include "storage/social.h"
+
+#include <functional>
+#include <map>
+#include <ostream>
+#include <stdexcept>
+
+namespace chat::tools {
+namespace {
+
+constexpr const char* usage =
+    "usage: chatctl [--db PATH] COMMAND\n"
+    "  user add USER                 create a user (E.164 digits, no '+')\n"
+    "  user list                     list users\n"
+    "  device add USER [DEVICE]      add a device; prints its token once\n"
+    "  device revoke USER DEVICE     revoke a device's token\n"
+    "  device list USER              list a user's devices\n"
+    "  group create GID NAME ADMIN [MEMBER...]\n"
+    "  group add GID USER | group remove GID USER | group show GID\n"
+    "  block USER OTHER | unblock USER OTHER\n";
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Context {
+    storage::Database& db;
+    const std::vector<std::string>& args;  // after the command words
+    std::ostream& out;
+};
+
+void need(const Context& c, size_t min, size_t max) {
+    if (c.args.size() < min || c.args.size() > max) throw UsageError("wrong number of arguments");
+}
+
+std::string checked_user(const std::string& s) {
+    if (!is_user_id(s)) throw std::invalid_argument("'" + s + "' is not a user id (E.164 digits without '+')");
+    return s;
+}
+
+void require_user(storage::Accounts& accounts, const std::string& user) {
+    if (!accounts.user_exists(checked_user(user))) throw std::invalid_argument("no such user " + user);
+}
+
+int user_add(Context c) {
+    need(c, 1, 1);
+    storage::Accounts accounts(c.db);
+    if (!accounts.create_user(checked_user(c.args[0]), now_ms())) {
+        throw std::invalid_argument("user " + c.args[0] + " already exists");
+    }
+    c.out << "created user " << c.args[0] << "\n";
+    return 0;
+}
+
+int user_list(Context c) {
+    need(c, 0, 0);
+    for (const auto& u : storage::Accounts(c.db).list_users()) {
+        c.out << u.id << " devices=" << u.devices << " last_seq=" << u.last_seq << " last_seen_ms=" << u.last_seen_ms
+              << "\n";
+    }
+    return 0;
+}
+
+int device_add(Context c) {
+    need(c, 1, 2);
+    storage::Accounts accounts(c.db);
+    require_user(accounts, c.args[0]);
+    std::string device = c.args.size() > 1 ? c.args[1] : accounts.next_device_id(c.args[0]);
+    if (!is_device_id(device)) throw std::invalid_argument("'" + device + "' is not a device id ([a-z0-9]{1,16})");
+    if (accounts.find_device(c.args[0], device)) throw std::invalid_argument("device " + device + " already exists");
+    std::string token = new_device_token();
+    accounts.add_device(c.args[0], device, hash_token(token), now_ms());
+    c.out << "device " << device << " client_id " << c.args[0] << "/" << device << "\n";
+    c.out << "token " << token << "\n";
+    return 0;
+}
+
+int device_revoke(Context c) {
+    need(c, 2, 2);
+    if (!storage::Accounts(c.db).revoke_device(checked_user(c.args[0]), c.args[1])) {
+        throw std::invalid_argument("no live device " + c.args[1] + " for user " + c.args[0]);
+    }
+    c.out << "revoked " << c.args[0] << "/" << c.args[1] << "\n";
+    return 0;
+}
+
+int device_list(Context c) {
+    need(c, 1, 1);
+    storage::Accounts accounts(c.db);
+    require_user(accounts, c.args[0]);
+    for (const auto& d : accounts.list_devices(c.args[0])) {
+        c.out << d.device << (d.revoked ? " revoked" : " live") << (d.online ? " online" : " offline")
+              << " cursor=" << d.cursor << "\n";
+    }
+    return 0;
+}
+
+int group_create(Context c) {
+    if (c.args.size() < 3) throw UsageError("wrong number of arguments");
+    if (!is_group_id(c.args[0])) throw std::invalid_argument("'" + c.args[0] + "' is not a group id (g[a-z0-9]+)");
+    storage::Accounts accounts(c.db);
+    std::vector<std::string> members(c.args.begin() + 3, c.args.end());
+    require_user(accounts, c.args[2]);
+    for (const auto& m : members) require_user(accounts, m);
+    storage::Groups groups(c.db);
+    if (groups.find(c.args[0])) throw std::invalid_argument("group " + c.args[0] + " already exists");
+    storage::Transaction tx(c.db);
+    groups.create(c.args[0], c.args[1], c.args[2], members, now_ms());
+    tx.commit();
+    c.out << "created group " << c.args[0] << "\n";
+    return 0;
+}
+
+int group_change(Context c, bool add) {
+    need(c, 2, 2);
+    storage::Accounts accounts(c.db);
+    require_user(accounts, c.args[1]);
+    storage::Groups groups(c.db);
+    if (!groups.find(c.args[0])) throw std::invalid_argument("no such group " + c.args[0]);
+    storage::Transaction tx(c.db);
+    bool changed = add ? groups.add_member(c.args[0], c.args[1], false) : groups.remove_member(c.args[0], c.args[1]);
+    tx.commit();
+    if (!changed) throw std::invalid_argument(add ? "already a member" : "not a member");
+    c.out << (add ? "added " : "removed ") << c.args[1] << "\n";
+    return 0;
+}
+
+int group_show(Context c) {
+    need(c, 1, 1);
+    auto g = storage::Groups(c.db).find(c.args[0]);
+    if (!g) throw std::invalid_argument("no such group " + c.args[0]);
+    c.out << g->id << " " << g->name << "\n";
+    for (const auto& m : g->members) c.out << "member " << m << "\n";
+    for (const auto& a : g->admins) c.out << "admin " << a << "\n";
+    return 0;
+}
+
+int block_change(Context c, bool block) {
+    need(c, 2, 2);
+    storage::Accounts accounts(c.db);
+    require_user(accounts, c.args[0]);
+    require_user(accounts, c.args[1]);
+    storage::Blocks blocks(c.db);
+    storage::Transaction tx(c.db);
+    block ? blocks.block(c.args[0], c.args[1]) : blocks.unblock(c.args[0], c.args[1]);
+    tx.commit();
+    c.out << (block ? "blocked " : "unblocked ") << c.args[1] << " for " << c.args[0] << "\n";
+    return 0;
+}
+
+using Handler = std::function<int(Context)>;
+
+const std::map<std::string, std::pair<size_t, Handler>>& commands() {
+    // Command name -> (number of command words, handler).
+    static const std::map<std::string, std::pair<size_t, Handler>> table = {
+        {"user add", {2, user_add}},
+        {"user list", {2, user_list}},
+        {"device add", {2, device_add}},
+        {"device revoke", {2, device_revoke}},
+        {"device list", {2, device_list}},
+        {"group create", {2, group_create}},
+        {"group add", {2, [](Context c) { return group_change(c, true); }}},
+        {"group remove", {2, [](Context c) { return group_change(c, false); }}},
+        {"group show", {2, group_show}},
+        {"block", {1, [](Context c) { return block_change(c, true); }}},
+        {"unblock", {1, [](Context c) { return block_change(c, false); }}},
+    };
+    return table;
+}
+
+}  // namespace
+
+int run_operator_cli(const std::vector<std::string>& all_args, std::ostream& out, std::ostream& err) {
+    std::string db_path = "var/chat.db";
+    std::vector<std::string> args = all_args;
+    if (args.size() >= 2 && args[0] == "--db") {
+        db_path = args[1];
+        args.erase(args.begin(), args.begin() + 2);
+    }
+    const std::pair<size_t, Handler>* found = nullptr;
+    for (size_t words = 2; words >= 1 && !found; --words) {
+        if (args.size() < words) continue;
+        std::string name = words == 2 ? args[0] + " " + args[1] : args[0];
+        auto it = commands().find(name);
+        if (it != commands().end() && it->second.first == words) found = &it->second;
+    }
+    if (!found) {
+        err << usage;
+        return 2;
+    }
+    std::vector<std::string> rest(args.begin() + static_cast<long>(found->first), args.end());
+    try {
+        storage::Database db(db_path);
+        return found->second(Context{db, rest, out});
+    } catch (const UsageError& e) {
+        err << "chatctl: " << e.what() << "\n" << usage;
+        return 2;
+    } catch (const std::exception& e) {
+        err << "chatctl: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace chat::tools
