@@ -1,0 +1,87 @@
+// BrokerFixture: generated mosquitto.conf, data folder, start/crash/stop.
+#include "broker_fixture.h"
+
+#include "tools/operator_cli.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace chat::testing {
+
+std::vector<std::string> sanitizer_env() {
+    std::string runtime = CHAT_ASAN_RUNTIME;
+    if (runtime.empty()) return {};
+    return {"LD_PRELOAD=" + runtime, "ASAN_OPTIONS=detect_leaks=0"};
+}
+
+BrokerFixture::BrokerFixture(BrokerOptions options) : options_(std::move(options)) {
+    port_ = free_port();
+    write_config();
+    start();
+}
+
+BrokerFixture::~BrokerFixture() { stop(); }
+
+void BrokerFixture::write_config() {
+    std::ofstream conf(dir_.path() / "mosquitto.conf");
+    conf << "listener " << port_ << " 127.0.0.1\n"
+         << "set_tcp_nodelay true\n"
+         << "persistence false\n"
+         << "max_queued_messages 100000\n"
+         << "log_type all\n";
+    if (::geteuid() == 0) conf << "user root\n";
+    if (options_.with_plugin) {
+        conf << "allow_anonymous false\n"
+             << "plugin " << CHAT_PLUGIN_PATH << "\n"
+             << "plugin_opt_db_path " << db_path().string() << "\n"
+             << "plugin_opt_bridge_user " << bridge_user() << "\n"
+             << "plugin_opt_bridge_password " << bridge_password() << "\n";
+        for (const auto& [k, v] : options_.plugin_options) conf << "plugin_opt_" << k << " " << v << "\n";
+    } else {
+        conf << "allow_anonymous true\n";
+    }
+    conf << options_.extra_config << "\n";
+}
+
+void BrokerFixture::start() {
+    broker_ = std::make_unique<Process>(
+        std::vector<std::string>{"mosquitto", "-c", (dir_.path() / "mosquitto.conf").string()},
+        dir_.path() / "mosquitto.log", sanitizer_env());
+    if (!wait_for_port(port_, std::chrono::seconds(10))) {
+        throw std::runtime_error("mosquitto did not start:\n" + log());
+    }
+}
+
+void BrokerFixture::crash() {
+    if (broker_) broker_->kill_hard();
+}
+
+void BrokerFixture::stop() {
+    if (broker_) broker_->stop();
+}
+
+std::string BrokerFixture::log() const { return read_file(dir_.path() / "mosquitto.log"); }
+
+int BrokerFixture::chatctl(const std::vector<std::string>& args, std::string* output) {
+    std::vector<std::string> all{"--db", db_path().string()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::ostringstream out, err;
+    int rc = chat::tools::run_operator_cli(all, out, err);
+    if (output) *output = out.str() + err.str();
+    return rc;
+}
+
+std::string BrokerFixture::add_device(const std::string& user, const std::string& device) {
+    std::string out;
+    chatctl({"user", "add", user});
+    if (chatctl({"device", "add", user, device}, &out) != 0) throw std::runtime_error("device add failed: " + out);
+    auto pos = out.find("token ");
+    if (pos == std::string::npos) throw std::runtime_error("no token in: " + out);
+    std::string token = out.substr(pos + 6);
+    return token.substr(0, token.find('\n'));
+}
+
+}  // namespace chat::testing

@@ -1,0 +1,52 @@
+// Starts a real mosquitto with the chat plugin on a free loopback port, with a
+// generated config and a temporary data folder; stops it on destruction.
+#pragma once
+
+#include "process.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace chat::testing {
+
+struct BrokerOptions {
+    bool with_plugin = true;
+    std::map<std::string, std::string> plugin_options;  // plugin_opt_* beyond the defaults
+    std::string extra_config;                           // raw mosquitto.conf lines
+};
+
+class BrokerFixture {
+public:
+    explicit BrokerFixture(BrokerOptions options = {});
+    ~BrokerFixture();
+
+    int port() const { return port_; }
+    const std::filesystem::path& data_dir() const { return dir_.path(); }
+    std::filesystem::path db_path() const { return dir_.path() / "chat.db"; }
+    std::string bridge_user() const { return "bridge"; }
+    std::string bridge_password() const { return "bridge-test-secret"; }
+
+    // Creates a user if needed and a new device; returns the device token.
+    std::string add_device(const std::string& user, const std::string& device);
+    // Runs chatctl against this broker's database; returns its exit code.
+    int chatctl(const std::vector<std::string>& args, std::string* output = nullptr);
+
+    void start();
+    void crash();  // kill -9
+    void stop();
+    std::string log() const;
+
+private:
+    void write_config();
+    BrokerOptions options_;
+    TempDir dir_;
+    int port_ = 0;
+    std::unique_ptr<Process> broker_;
+};
+
+// Environment entries a child needs to load an ASan-built plugin into an uninstrumented mosquitto.
+std::vector<std::string> sanitizer_env();
+
+}  // namespace chat::testing

@@ -1,0 +1,55 @@
+// Test helpers for child processes, temporary folders and loopback ports.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace chat::testing {
+
+// A fresh folder under /tmp, removed with everything in it on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// A loopback TCP port that was free a moment ago (bound to port 0, then released).
+int free_port();
+// Polls until something accepts TCP connections on 127.0.0.1:port.
+bool wait_for_port(int port, std::chrono::milliseconds timeout);
+
+// A child process with stdout+stderr in a log file; stopped (TERM, then KILL) on destruction.
+class Process {
+public:
+    Process(std::vector<std::string> argv, std::filesystem::path log_file,
+            std::vector<std::string> extra_env = {});
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    void kill_hard();  // SIGKILL and reap: a crash
+    void stop();       // SIGTERM, wait up to 5 s, then SIGKILL
+    bool running();
+    std::string log() const;
+
+private:
+    pid_t pid_ = -1;
+    std::filesystem::path log_file_;
+};
+
+// Runs a command to completion; returns its exit code and fills `output` with stdout+stderr.
+int run_command(const std::vector<std::string>& argv, std::string& output);
+
+std::string read_file(const std::filesystem::path& p);
+
+}  // namespace chat::testing

@@ -1,0 +1,213 @@
+// Unit tests for ChatBroker: auth, stamping, storing, routing and refresh, with no broker.
+#include "broker-plugin/broker.h"
+#include "common/identity.h"
+#include "storage/accounts.h"
+#include "storage/inbox.h"
+#include "storage/social.h"
+#include "support/process.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace chat::broker;
+using Verdict = MessageResult::Verdict;
+
+namespace {
+
+struct World {
+    chat::testing::TempDir dir;
+    std::string db_path = (dir.path() / "chat.db").string();
+    int64_t now = 1'000'000;
+    std::unique_ptr<ChatBroker> broker;
+    std::map<std::string, std::string> tokens;
+    int keys[8] = {};
+
+    World() {
+        chat::storage::Database db(db_path);
+        chat::storage::Accounts accounts(db);
+        for (std::string user : {"15550001", "15550002", "15550003"}) {
+            accounts.create_user(user, 1);
+            for (std::string dev : {"d1", "d2"}) {
+                tokens[user + "/" + dev] = chat::new_device_token();
+                accounts.add_device(user, dev, chat::hash_token(tokens[user + "/" + dev]), 1);
+            }
+        }
+        Config c;
+        c.db_path = db_path;
+        c.bridge_user = "bridge";
+        c.bridge_password = "pw";
+        c.max_payload = 100;
+        broker = std::make_unique<ChatBroker>(c, [this] { return now; });
+    }
+    ClientKey key(int i) { return &keys[i]; }
+    bool login(int i, const std::string& client_id) {
+        auto user = client_id.substr(0, client_id.find('/'));
+        return broker->authenticate(key(i), client_id, user, tokens[client_id]);
+    }
+    chat::storage::Database open() { return chat::storage::Database(db_path); }
+};
+
+}  // namespace
+
+TEST_CASE("authentication needs a live device token and a matching client id") {
+    World w;
+    CHECK(w.login(0, "15550001/d1"));
+    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550001/d1", "15550001", "wrong"));
+    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550001/d2", "15550001", w.tokens["15550001/d1"]));
+    CHECK_FALSE(w.broker->authenticate(w.key(1), "other", "15550001", w.tokens["15550001/d1"]));
+    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550002/d1", "15550001", w.tokens["15550002/d1"]));
+    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550001/d1", "", ""));
+    CHECK(w.broker->authenticate(w.key(2), "bridge-1", "bridge", "pw"));
+    CHECK_FALSE(w.broker->authenticate(w.key(3), "bridge-2", "bridge", "nope"));
+    {
+        auto db = w.open();
+        chat::storage::Accounts(db).revoke_device("15550001", "d2");
+    }
+    CHECK_FALSE(w.login(4, "15550001/d2"));
+}
+
+TEST_CASE("unauthenticated connections are refused everything") {
+    World w;
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::subscribe, "u/15550001/i", 0));
+    CHECK(w.broker->on_message(w.key(0), "m/15550002", "x", {}).verdict == Verdict::deny);
+}
+
+TEST_CASE("a direct message is stamped, stored for both sides before returning, and rewritten") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.login(1, "15550001/d2"));
+    auto r = w.broker->on_message(w.key(0), "m/15550002", "hello", {});
+    REQUIRE(r.verdict == Verdict::rewrite);
+    CHECK(r.rewritten.topic == "u/15550002/i");
+    auto j = nlohmann::json::parse(r.rewritten.payload);
+    CHECK(j["from"] == "15550001");
+    CHECK(j["to"] == "15550002");
+    CHECK(j["seq"] == 1);
+    CHECK(j["kind"] == "msg");
+    CHECK(j["ts"] == w.now);
+    CHECK(j["body"] == "hello");
+    // The sender's other device gets the "sent" copy; the sending device does not.
+    REQUIRE(r.extra.size() == 1);
+    CHECK(r.extra[0].client_id == "15550001/d2");
+    CHECK(r.extra[0].message.topic == "u/15550001/d/d2");
+    CHECK(nlohmann::json::parse(r.extra[0].message.payload)["kind"] == "sent");
+
+    auto db = w.open();
+    chat::storage::Inbox inbox(db);
+    auto stored = inbox.entries_after("15550002", 0, 10);
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].id == j["id"]);
+    auto sent = inbox.entries_after("15550001", 0, 10);
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].kind == "sent");
+    CHECK(sent[0].id == j["id"]);
+}
+
+TEST_CASE("unknown recipients, bad properties and oversize payloads are refused and store nothing") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    CHECK(w.broker->on_message(w.key(0), "m/15559999", "x", {}).verdict == Verdict::deny);
+    CHECK(w.broker->on_message(w.key(0), "m/15550002", "x", {{"kind", "weird"}}).verdict == Verdict::deny);
+    CHECK(w.broker->on_message(w.key(0), "m/15550002", "x", {{"kind", "edit"}}).verdict == Verdict::deny);
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::write, "m/15550002", 101));
+    CHECK(w.broker->acl(w.key(0), Access::write, "m/15550002", 100));
+    auto db = w.open();
+    CHECK(chat::storage::Inbox(db).last_seq("15550001") == 0);
+}
+
+TEST_CASE("a retried publish with the same cid is stored once and delivered with the same id") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    auto first = w.broker->on_message(w.key(0), "m/15550002", "x", {{"cid", "c-1"}});
+    auto again = w.broker->on_message(w.key(0), "m/15550002", "x", {{"cid", "c-1"}});
+    REQUIRE(again.verdict == Verdict::rewrite);
+    CHECK(again.rewritten.payload == first.rewritten.payload);
+    auto db = w.open();
+    CHECK(chat::storage::Inbox(db).last_seq("15550002") == 1);
+}
+
+TEST_CASE("receipts, acks and sync requests are validated") {
+    World w;
+    REQUIRE(w.login(0, "15550002/d1"));
+    for (auto bad : {"", "nope", "{}", R"({"read":"x"})", R"({"read":[]})", R"({"read":[1]})", R"({"seen":["a"]})"}) {
+        INFO(bad);
+        CHECK(w.broker->on_message(w.key(0), "r/15550001", bad, {}).verdict == Verdict::deny);
+    }
+    auto r = w.broker->on_message(w.key(0), "r/15550001", R"({"read":["a","b"]})", {});
+    REQUIRE(r.verdict == Verdict::rewrite);
+    auto j = nlohmann::json::parse(r.rewritten.payload);
+    CHECK(j["kind"] == "receipt");
+    CHECK(j["read"] == nlohmann::json::array({"a", "b"}));
+
+    for (auto bad : {"", "{", R"({"seq":-1})", R"({"seq":"3"})", R"({"seq":1.5})"}) {
+        INFO(bad);
+        CHECK(w.broker->on_message(w.key(0), "k/15550002", bad, {}).verdict == Verdict::deny);
+        CHECK(w.broker->on_message(w.key(0), "s/15550002", bad, {}).verdict == Verdict::deny);
+    }
+    auto ack = w.broker->on_message(w.key(0), "k/15550002", R"({"seq":5})", {});
+    REQUIRE(ack.verdict == Verdict::rewrite);
+    CHECK(nlohmann::json::parse(ack.rewritten.payload)["device"] == "d1");
+    auto sync = w.broker->on_message(w.key(0), "s/15550002", R"({"after":3})", {});
+    REQUIRE(sync.verdict == Verdict::rewrite);
+    CHECK(nlohmann::json::parse(sync.rewritten.payload) == nlohmann::json({{"after", 3}, {"device", "d1"}}));
+}
+
+TEST_CASE("typing goes to the ephemeral topic and is never stored") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    auto r = w.broker->on_message(w.key(0), "t/15550002", "typing", {});
+    REQUIRE(r.verdict == Verdict::rewrite);
+    CHECK(r.rewritten.topic == "u/15550002/e");
+    CHECK(nlohmann::json::parse(r.rewritten.payload)["from"] == "15550001");
+    auto db = w.open();
+    CHECK(chat::storage::Inbox(db).last_seq("15550002") == 0);
+}
+
+TEST_CASE("block and group changes reach connected users' permissions on the next refresh") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    CHECK(w.broker->acl(w.key(0), Access::write, "m/15550002", 1));
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::write, "g/g1", 1));
+    {
+        auto db = w.open();
+        chat::storage::Blocks(db).block("15550002", "15550001");
+        chat::storage::Groups(db).create("g1", "x", "15550003", {"15550001"}, 1);
+    }
+    w.now += 1000;
+    w.broker->tick();
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::write, "m/15550002", 1));
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::read, "p/15550002", 1));
+    CHECK(w.broker->acl(w.key(0), Access::write, "g/g1", 1));
+}
+
+TEST_CASE("a group message stores the sender's copy and an outbox row for the bridge") {
+    World w;
+    {
+        auto db = w.open();
+        chat::storage::Groups(db).create("g1", "x", "15550001", {"15550002"}, 1);
+    }
+    REQUIRE(w.login(0, "15550001/d1"));
+    auto r = w.broker->on_message(w.key(0), "g/g1", "hi all", {});
+    REQUIRE(r.verdict == Verdict::rewrite);
+    CHECK(r.rewritten.topic == "g/g1");
+    auto j = nlohmann::json::parse(r.rewritten.payload);
+    CHECK(j["gid"] == "g1");
+    auto db = w.open();
+    CHECK(chat::storage::GroupOutbox(db).find(j["id"])->body == "hi all");
+    CHECK(chat::storage::Inbox(db).entries_after("15550001", 0, 5).at(0).kind == "sent");
+}
+
+TEST_CASE("disconnect records last seen and a replaced connection keeps the device online") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.login(1, "15550001/d1"));  // same client id reconnects; mosquitto then drops the old one
+    w.broker->on_disconnect(w.key(0));
+    CHECK(w.broker->connected_devices("15550001") == 1);
+    w.now = 5555;
+    w.broker->on_disconnect(w.key(1));
+    CHECK(w.broker->connected_devices("15550001") == 0);
+    auto db = w.open();
+    chat::storage::Accounts accounts(db);
+    CHECK_FALSE(accounts.find_device("15550001", "d1")->online);
+    CHECK(accounts.list_users().at(0).last_seen_ms == 5555);
+}

@@ -1,0 +1,58 @@
+// Unit tests for inbox entry encoding (JSON and MessagePack).
+#include "common/entry.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using chat::Entry;
+
+TEST_CASE("a UTF-8 body is carried as a string with every header field") {
+    Entry e{"id1", 42, "msg", "15550001", "15550002", "", 1732300000123, "hello", "", "", 0};
+    auto j = nlohmann::json::parse(chat::to_json(e));
+    CHECK(j["id"] == "id1");
+    CHECK(j["seq"] == 42);
+    CHECK(j["kind"] == "msg");
+    CHECK(j["from"] == "15550001");
+    CHECK(j["to"] == "15550002");
+    CHECK(j["ts"] == 1732300000123);
+    CHECK(j["body"] == "hello");
+    CHECK_FALSE(j.contains("gid"));
+    CHECK_FALSE(j.contains("body64"));
+}
+
+TEST_CASE("a binary body is carried as body64 and round-trips") {
+    Entry e;
+    e.id = "x";
+    e.seq = 1;
+    e.body = std::string("\xff\x00\xfe", 3);
+    std::string text = chat::to_json(e);
+    auto j = nlohmann::json::parse(text);
+    CHECK_FALSE(j.contains("body"));
+    CHECK(j["body64"] == "/wD+");
+    CHECK(chat::entry_from_json(text).body == e.body);
+}
+
+TEST_CASE("receipt entries carry their fields inline") {
+    Entry e;
+    e.id = "r1";
+    e.kind = "receipt";
+    e.body = R"({"read":["a","b"]})";
+    auto j = nlohmann::json::parse(chat::to_json(e));
+    CHECK(j["read"] == nlohmann::json::array({"a", "b"}));
+    CHECK_FALSE(j.contains("body"));
+}
+
+TEST_CASE("the compact encoding is MessagePack with a binary body and fewer bytes") {
+    Entry e{"1a2b3c4d5e6f7a8b9c0", 42, "msg", "15550001", "15550002", "", 1732300000123, "hello there", "", "", 0};
+    auto packed = chat::to_msgpack(e);
+    auto j = nlohmann::json::from_msgpack(packed);
+    CHECK(j["seq"] == 42);
+    REQUIRE(j["body"].is_binary());
+    CHECK(std::string(j["body"].get_binary().begin(), j["body"].get_binary().end()) == "hello there");
+    CHECK(packed.size() < chat::to_json(e).size());
+}
+
+TEST_CASE("UTF-8 validity") {
+    CHECK(chat::is_valid_utf8("héllo"));
+    CHECK_FALSE(chat::is_valid_utf8("\xc3\x28"));
+}

@@ -1,0 +1,177 @@
+// Unit tests for storage: migrations, accounts, inbox seqs and cursors, groups, blocks.
+#include "common/identity.h"
+#include "storage/accounts.h"
+#include "storage/inbox.h"
+#include "storage/outbox.h"
+#include "storage/schema.h"
+#include "storage/social.h"
+#include "support/process.h"
+
+#include <catch2/catch.hpp>
+
+using namespace chat::storage;
+
+namespace {
+
+struct Db {
+    chat::testing::TempDir dir;
+    Database db{(dir.path() / "t.db").string()};
+};
+
+chat::Entry message(const std::string& from, const std::string& to, const std::string& body) {
+    chat::Entry e;
+    e.id = chat::new_message_id(1);
+    e.from = from;
+    e.to = to;
+    e.ts = 1;
+    e.body = body;
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("a new database is migrated to the latest schema version, and reopening keeps it") {
+    chat::testing::TempDir dir;
+    auto path = (dir.path() / "t.db").string();
+    { Database db(path); CHECK(db.schema_version() == static_cast<int>(migrations().size())); }
+    Database again(path);
+    CHECK(again.schema_version() == static_cast<int>(migrations().size()));
+}
+
+TEST_CASE("users and devices; tokens are stored only as hashes") {
+    Db t;
+    Accounts a(t.db);
+    CHECK(a.create_user("15550001", 1));
+    CHECK_FALSE(a.create_user("15550001", 2));
+    CHECK(a.next_device_id("15550001") == "d1");
+    a.add_device("15550001", "d1", chat::hash_token("secret"), 1);
+    CHECK(a.next_device_id("15550001") == "d2");
+    CHECK_THROWS_AS(a.add_device("15550001", "d1", chat::hash_token("x"), 1), Error);
+    CHECK_THROWS_AS(a.add_device("999", "d1", chat::hash_token("x"), 1), Error);
+    auto d = a.find_device("15550001", "d1");
+    REQUIRE(d);
+    CHECK(d->token_hash != "secret");
+    CHECK(chat::token_matches("secret", d->token_hash));
+    CHECK(a.revoke_device("15550001", "d1"));
+    CHECK_FALSE(a.revoke_device("15550001", "d1"));
+    CHECK(a.find_device("15550001", "d1")->revoked);
+}
+
+TEST_CASE("inbox seqs are per user, gap-free and increasing; unknown users store nothing") {
+    Db t;
+    Accounts a(t.db);
+    a.create_user("1", 1);
+    a.create_user("2", 1);
+    Inbox inbox(t.db);
+    for (int i = 1; i <= 5; ++i) {
+        Transaction tx(t.db);
+        auto e = message("2", "1", "m" + std::to_string(i));
+        REQUIRE(inbox.append("1", e));
+        CHECK(e.seq == i);
+        tx.commit();
+    }
+    auto other = message("1", "2", "x");
+    REQUIRE(inbox.append("2", other));
+    CHECK(other.seq == 1);
+    auto lost = message("1", "3", "x");
+    CHECK_FALSE(inbox.append("3", lost));
+    auto after = inbox.entries_after("1", 2, 10);
+    REQUIRE(after.size() == 3);
+    CHECK(after[0].seq == 3);
+    CHECK(after[2].body == "m5");
+    CHECK(inbox.entries_after("1", 0, 2).size() == 2);
+    CHECK(inbox.last_seq("1") == 5);
+}
+
+TEST_CASE("a rolled back append leaves no gap") {
+    Db t;
+    Accounts(t.db).create_user("1", 1);
+    Inbox inbox(t.db);
+    {
+        Transaction tx(t.db);
+        auto e = message("2", "1", "dropped");
+        inbox.append("1", e);
+    }
+    Transaction tx(t.db);
+    auto e = message("2", "1", "kept");
+    inbox.append("1", e);
+    tx.commit();
+    CHECK(e.seq == 1);
+}
+
+TEST_CASE("acks move a device cursor forward only, capped at the last seq") {
+    Db t;
+    Accounts a(t.db);
+    a.create_user("1", 1);
+    a.add_device("1", "d1", "h", 1);
+    Inbox inbox(t.db);
+    for (int i = 0; i < 3; ++i) {
+        auto e = message("2", "1", "m");
+        inbox.append("1", e);
+    }
+    auto r = inbox.ack("1", "d1", 2);
+    CHECK(r.previous_delivered == 0);
+    CHECK(r.delivered == 2);
+    r = inbox.ack("1", "d1", 1);
+    CHECK(r.delivered == 2);
+    r = inbox.ack("1", "d1", 99);
+    CHECK(r.previous_delivered == 2);
+    CHECK(r.delivered == 3);
+    CHECK(a.find_device("1", "d1")->cursor == 3);
+}
+
+TEST_CASE("client ids find the sender's earlier entry") {
+    Db t;
+    Accounts(t.db).create_user("1", 1);
+    Inbox inbox(t.db);
+    auto e = message("1", "2", "x");
+    e.kind = "sent";
+    e.cid = "c1";
+    inbox.append("1", e);
+    auto again = message("1", "2", "x");
+    again.cid = "c1";
+    CHECK_THROWS_AS(inbox.append("1", again), Error);
+    REQUIRE(inbox.find_by_cid("1", "c1"));
+    CHECK(inbox.find_by_cid("1", "c1")->id == e.id);
+    CHECK(inbox.find_by_id("1", e.id)->cid == "c1");
+}
+
+TEST_CASE("groups and blocks record ACL changes for the users they affect") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Groups g(t.db);
+    Blocks b(t.db);
+    AclChanges changes(t.db);
+    int64_t start = changes.latest_id();
+    g.create("g1", "friends", "1", {"2"}, 1);
+    CHECK(g.is_admin("g1", "1"));
+    CHECK(g.is_member("g1", "2"));
+    CHECK_FALSE(g.is_admin("g1", "2"));
+    CHECK(g.add_member("g1", "3", false));
+    CHECK_FALSE(g.add_member("g1", "3", false));
+    CHECK(g.remove_member("g1", "2"));
+    CHECK(g.members("g1") == std::vector<std::string>{"1", "3"});
+    CHECK(g.groups_of("3") == std::vector<std::string>{"g1"});
+    CHECK(b.block("1", "2"));
+    CHECK(b.is_blocked("1", "2"));
+    CHECK(b.blockers_of("2") == std::vector<std::string>{"1"});
+    auto batch = changes.since(start);
+    CHECK(batch.users == std::vector<std::string>{"1", "2", "3", "2", "2"});
+    CHECK(changes.since(batch.last_id).users.empty());
+    CHECK(b.unblock("1", "2"));
+    CHECK(b.blockers_of("2").empty());
+}
+
+TEST_CASE("group outbox keeps messages until marked done") {
+    Db t;
+    GroupOutbox out(t.db);
+    chat::Entry e = message("1", "", "hi");
+    e.gid = "g1";
+    out.enqueue(e);
+    out.enqueue(e);  // idempotent
+    REQUIRE(out.pending(10).size() == 1);
+    CHECK(out.find(e.id)->body == "hi");
+    out.mark_done(e.id);
+    CHECK(out.pending(10).empty());
+}

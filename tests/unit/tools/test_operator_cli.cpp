@@ -1,0 +1,72 @@
+// Unit tests for chatctl: commands, output, exit codes and one-line errors.
+#include "support/process.h"
+#include "tools/operator_cli.h"
+
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+namespace {
+
+struct Cli {
+    chat::testing::TempDir dir;
+    std::string out, err;
+    int run(std::vector<std::string> args) {
+        args.insert(args.begin(), {"--db", (dir.path() / "c.db").string()});
+        std::ostringstream o, e;
+        int rc = chat::tools::run_operator_cli(args, o, e);
+        out = o.str();
+        err = e.str();
+        return rc;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("create a user and a device; the token is printed once") {
+    Cli c;
+    CHECK(c.run({"user", "add", "15550001"}) == 0);
+    CHECK(c.run({"device", "add", "15550001"}) == 0);
+    CHECK(c.out.find("device d1 client_id 15550001/d1") != std::string::npos);
+    CHECK(c.out.find("token ") != std::string::npos);
+    CHECK(c.run({"device", "list", "15550001"}) == 0);
+    CHECK(c.out == "d1 live offline cursor=0\n");
+    CHECK(c.run({"device", "revoke", "15550001", "d1"}) == 0);
+    CHECK(c.run({"device", "list", "15550001"}) == 0);
+    CHECK(c.out.find("revoked") != std::string::npos);
+    CHECK(c.run({"user", "list"}) == 0);
+    CHECK(c.out.find("15550001 devices=0") == 0);
+}
+
+TEST_CASE("bad input gets exit code 1 and one line on stderr") {
+    Cli c;
+    CHECK(c.run({"user", "add", "+1555"}) == 1);
+    CHECK(c.err == "chatctl: '+1555' is not a user id (E.164 digits without '+')\n");
+    CHECK(c.run({"device", "add", "15550001"}) == 1);
+    CHECK(c.err == "chatctl: no such user 15550001\n");
+    c.run({"user", "add", "15550001"});
+    CHECK(c.run({"user", "add", "15550001"}) == 1);
+    CHECK(c.run({"device", "add", "15550001", "BAD"}) == 1);
+    CHECK(c.run({"device", "revoke", "15550001", "d9"}) == 1);
+    CHECK(c.run({"group", "create", "g1", "x", "15550009"}) == 1);
+}
+
+TEST_CASE("unknown commands print usage and exit 2") {
+    Cli c;
+    CHECK(c.run({"frobnicate"}) == 2);
+    CHECK(c.err.find("usage: chatctl") == 0);
+    CHECK(c.run({"user", "add"}) == 2);
+}
+
+TEST_CASE("groups and blocks") {
+    Cli c;
+    for (auto u : {"15550001", "15550002", "15550003"}) c.run({"user", "add", u});
+    CHECK(c.run({"group", "create", "g1", "friends", "15550001", "15550002"}) == 0);
+    CHECK(c.run({"group", "add", "g1", "15550003"}) == 0);
+    CHECK(c.run({"group", "add", "g1", "15550003"}) == 1);
+    CHECK(c.run({"group", "remove", "g1", "15550002"}) == 0);
+    CHECK(c.run({"group", "show", "g1"}) == 0);
+    CHECK(c.out == "g1 friends\nmember 15550001\nmember 15550003\nadmin 15550001\n");
+    CHECK(c.run({"block", "15550001", "15550002"}) == 0);
+    CHECK(c.run({"unblock", "15550001", "15550002"}) == 0);
+}
