@@ -78,6 +78,29 @@ CREATE TABLE acl_changes(
   user_id TEXT NOT NULL
 );
 )sql",
+        // Sidecar: pending verification codes, token lookup for HTTP auth, media blobs and resumable uploads.
+        R"sql(
+CREATE TABLE verification_codes(
+  phone TEXT PRIMARY KEY,              -- user id form (E.164 digits)
+  code_hash BLOB NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  attempts_left INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX devices_by_token ON devices(token_hash);
+CREATE TABLE media(
+  id TEXT PRIMARY KEY,                 -- hex BLAKE2b-256 of the bytes
+  size INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE uploads(
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  length INTEGER NOT NULL,             -- declared total size; the part file's size is the offset
+  created_ms INTEGER NOT NULL,
+  media_id TEXT                        -- set once complete, so a client that lost the last answer can learn it
+) WITHOUT ROWID;
+)sql",
     };
     return steps;
 }

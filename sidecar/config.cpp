@@ -1,0 +1,55 @@
+// Command-line flags of chat-sidecar.
+#include "config.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+namespace chat::sidecar {
+namespace {
+
+bool to_int(const std::string& s, int64_t& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size() && out >= 0;
+}
+
+}  // namespace
+
+std::string usage() {
+    return "usage: chat-sidecar [--host 127.0.0.1] [--port 8080|0] [--data-dir var] [--db PATH]\n"
+           "                    [--sms-webhook http://host:port/path] [--max-media-bytes N]\n"
+           "                    [--register-per-phone N] [--register-per-address N] [--verify-per-address N]\n"
+           "                    [--rate-window-s N] [--threads N]\n"
+           "  --port 0 picks a free port and prints it; rate limits of 0 disable the limit.\n";
+}
+
+std::optional<std::string> parse_args(const std::vector<std::string>& args, SidecarConfig& c) {
+    const std::map<std::string, std::function<bool(const std::string&)>> flags = {
+        {"--host", [&](const std::string& v) { c.host = v; return !v.empty(); }},
+        {"--data-dir", [&](const std::string& v) { c.data_dir = v; return !v.empty(); }},
+        {"--db", [&](const std::string& v) { c.db_path = v; return !v.empty(); }},
+        {"--sms-webhook", [&](const std::string& v) { c.sms_webhook = v; return v.rfind("http", 0) == 0; }},
+        {"--port", [&](const std::string& v) { int64_t n; return to_int(v, n) && n < 65536 && (c.port = int(n), true); }},
+        {"--max-media-bytes", [&](const std::string& v) { return to_int(v, c.max_media_bytes) && c.max_media_bytes > 0; }},
+        {"--register-per-phone", [&](const std::string& v) { int64_t n; return to_int(v, n) && (c.register_per_phone.limit = int(n), true); }},
+        {"--register-per-address", [&](const std::string& v) { int64_t n; return to_int(v, n) && (c.register_per_address.limit = int(n), true); }},
+        {"--verify-per-address", [&](const std::string& v) { int64_t n; return to_int(v, n) && (c.verify_per_address.limit = int(n), true); }},
+        {"--rate-window-s", [&](const std::string& v) {
+             int64_t n;
+             if (!to_int(v, n) || n == 0) return false;
+             c.register_per_phone.window_ms = c.register_per_address.window_ms = c.verify_per_address.window_ms = n * 1000;
+             return true;
+         }},
+        {"--threads", [&](const std::string& v) { int64_t n; return to_int(v, n) && n > 0 && n <= 256 && (c.threads = int(n), true); }},
+    };
+    for (size_t i = 0; i < args.size(); ++i) {
+        auto it = flags.find(args[i]);
+        if (it == flags.end()) return "unknown flag " + args[i];
+        if (i + 1 >= args.size()) return "missing value for " + args[i];
+        if (!it->second(args[i + 1])) return "bad value for " + args[i] + ": " + args[i + 1];
+        ++i;
+    }
+    return std::nullopt;
+}
+
+}  // namespace chat::sidecar

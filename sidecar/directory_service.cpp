@@ -1,0 +1,99 @@
+// Auth, keys, blocks and presence over storage::Directory and storage::Blocks.
+#include "directory_service.h"
+
+#include "api_error.h"
+#include "common/identity.h"
+
+#include <sodium.h>
+
+namespace chat::sidecar {
+
+std::string to_base64(const std::string& bytes) {
+    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1);  // drop the terminating NUL
+    return out;
+}
+
+std::optional<std::string> from_base64(const std::string& text) {
+    std::string out(text.size(), '\0');
+    size_t len = 0;
+    const char* end = nullptr;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
+                          nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    out.resize(len);
+    return out;
+}
+
+storage::DeviceRef DirectoryService::authenticate(const std::string& header) {
+    constexpr std::string_view prefix = "Bearer ";
+    if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) {
+        throw ApiError(401, "missing bearer token");
+    }
+    auto device = pool_.lease()->directory.find_by_token_hash(hash_token(header.substr(prefix.size())));
+    if (!device) throw ApiError(401, "unknown or revoked token");
+    return *device;
+}
+
+void DirectoryService::require_user(Store& store, const std::string& user) {
+    if (!is_user_id(user)) throw ApiError(400, "bad user id");
+    if (!store.accounts.user_exists(user)) throw ApiError(404, "unknown user");
+}
+
+void DirectoryService::put_key(const storage::DeviceRef& self, const std::string& identity_key_b64) {
+    auto key = from_base64(identity_key_b64);
+    if (!key || key->size() != crypto_scalarmult_curve25519_BYTES) {
+        throw ApiError(400, "identity_key must be base64 of a 32-byte X25519 public key");
+    }
+    pool_.lease()->directory.set_identity_key(self.user, self.device, *key);
+}
+
+nlohmann::json DirectoryService::keys_of(const std::string& user) {
+    auto store = pool_.lease();
+    require_user(*store, user);
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& k : store->directory.keys_of(user)) {
+        devices.push_back({{"device", k.device}, {"identity_key", to_base64(k.key)}});
+    }
+    return {{"user", user}, {"devices", devices}};
+}
+
+void DirectoryService::block(const storage::DeviceRef& self, const std::string& user) {
+    auto store = pool_.lease();
+    require_user(*store, user);
+    if (user == self.user) throw ApiError(400, "cannot block yourself");
+    storage::Transaction tx(store->db);
+    store->blocks.block(self.user, user);  // also records the ACL change the broker polls
+    tx.commit();
+}
+
+void DirectoryService::unblock(const storage::DeviceRef& self, const std::string& user) {
+    auto store = pool_.lease();
+    require_user(*store, user);
+    storage::Transaction tx(store->db);
+    store->blocks.unblock(self.user, user);
+    tx.commit();
+}
+
+nlohmann::json DirectoryService::presence(const storage::DeviceRef& self, const std::string& user) {
+    auto store = pool_.lease();
+    require_user(*store, user);
+    auto row = store->directory.presence(user);
+    // A blocked caller sees exactly what a hidden presence shows, so a block is not revealed.
+    if (!row || row->hidden || store->blocks.is_blocked(user, self.user)) {
+        return {{"user", user}, {"hidden", true}};
+    }
+    nlohmann::json out = {{"user", user}, {"online", row->online_devices > 0}};
+    out["last_seen_ms"] = row->last_seen_ms ? nlohmann::json(row->last_seen_ms) : nlohmann::json(nullptr);
+    return out;
+}
+
+void DirectoryService::set_hide_presence(const storage::DeviceRef& self, bool hidden) {
+    pool_.lease()->directory.set_hide_presence(self.user, hidden);
+}
+
+}  // namespace chat::sidecar

@@ -1,0 +1,38 @@
+// Bearer-token auth, the public key directory, blocks and presence.
+#pragma once
+
+#include "store_pool.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace chat::sidecar {
+
+// Thread-safe: every call leases its own Store.
+class DirectoryService {
+public:
+    explicit DirectoryService(StorePool& pool) : pool_(pool) {}
+
+    // The device behind an "Authorization: Bearer {token}" header value; ApiError 401 otherwise.
+    storage::DeviceRef authenticate(const std::string& authorization_header);
+    // identity_key: base64 of a 32-byte X25519 public key; ApiError 400 otherwise.
+    void put_key(const storage::DeviceRef& self, const std::string& identity_key_b64);
+    // {"user","devices":[{"device","identity_key"}]}; ApiError 404 for an unknown user.
+    nlohmann::json keys_of(const std::string& user);
+    void block(const storage::DeviceRef& self, const std::string& user);
+    void unblock(const storage::DeviceRef& self, const std::string& user);
+    // {"user","online","last_seen_ms"}, or {"user","hidden":true} when hidden or the caller is blocked.
+    nlohmann::json presence(const storage::DeviceRef& self, const std::string& user);
+    void set_hide_presence(const storage::DeviceRef& self, bool hidden);
+
+private:
+    void require_user(Store& store, const std::string& user);
+    StorePool& pool_;
+};
+
+// libsodium base64 helpers (standard alphabet with padding, as most clients produce).
+std::string to_base64(const std::string& bytes);
+std::optional<std::string> from_base64(const std::string& text);
+
+}  // namespace chat::sidecar

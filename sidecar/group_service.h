@@ -1,0 +1,33 @@
+// Group management with permissions; every membership change stores `notice` entries for the members.
+#pragma once
+
+#include "store_pool.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace chat::sidecar {
+
+// Thread-safe: every call leases its own Store; each change is one short transaction.
+class GroupService {
+public:
+    explicit GroupService(StorePool& pool, size_t max_members = 1024) : pool_(pool), max_members_(max_members) {}
+
+    // Returns the new group id; the caller becomes admin. ApiError 400/404 for bad names or unknown users.
+    std::string create(const std::string& caller, const std::string& name, const std::vector<std::string>& members,
+                       int64_t now_ms);
+    // {"id","name","members","admins"}; members only (403), 404 unknown group.
+    nlohmann::json get(const std::string& caller, const std::string& gid);
+    // Admins only; 409 when already a member.
+    void add_member(const std::string& caller, const std::string& gid, const std::string& user, int64_t now_ms);
+    // Admins remove anyone; anyone removes (leaves) themselves; 404 when not a member.
+    void remove_member(const std::string& caller, const std::string& gid, const std::string& user, int64_t now_ms);
+
+private:
+    StorePool& pool_;
+    size_t max_members_;
+};
+
+}  // namespace chat::sidecar

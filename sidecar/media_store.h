@@ -1,0 +1,76 @@
+// Content-addressed media (id = hex BLAKE2b-256 of the bytes) streamed to files under the data folder,
+// plus resumable uploads that land in the same store when complete.
+#pragma once
+
+#include "file_util.h"
+#include "metrics.h"
+#include "store_pool.h"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace chat::sidecar {
+
+// Pulls the request body chunk by chunk into `sink` (same shape as httplib::ContentReader);
+// returns false when the body ended early or the sink said stop.
+using BodyReader = std::function<bool(std::function<bool(const char*, size_t)> sink)>;
+
+struct StoredBlob {
+    std::string id;
+    int64_t size = 0;
+    bool deduplicated = false;  // the same bytes were already stored
+};
+
+struct UploadStatus {
+    int64_t offset = 0;
+    int64_t length = 0;
+    std::optional<std::string> media_id;  // set once complete
+    bool body_complete = true;            // false when the chunk's body broke off (bytes received are kept)
+};
+
+struct BlobFile {
+    std::shared_ptr<Fd> fd;
+    int64_t size = 0;
+};
+
+bool is_media_id(std::string_view s);   // 64 lowercase hex digits
+bool is_upload_id(std::string_view s);  // 24 of [a-z0-9]
+
+// Thread-safe: files are written to unique temp names and renamed into place; each upload
+// admits one PATCH at a time (a concurrent one gets 409).
+class MediaStore {
+public:
+    MediaStore(std::filesystem::path root, StorePool& pool, Metrics& metrics, int64_t max_bytes);
+
+    int64_t max_bytes() const { return max_bytes_; }
+    // Streams the body to disk while hashing. ApiError 413 beyond max_bytes, 400 if the body broke off.
+    StoredBlob put(const BodyReader& read, int64_t now_ms);
+    BlobFile open(const std::string& id);  // ApiError 400 bad id, 404 unknown
+
+    std::string create_upload(const std::string& user, int64_t length, int64_t now_ms);
+    // ApiError 400 bad id, 404 unknown (or another user's) upload.
+    UploadStatus upload_status(const std::string& user, const std::string& id);
+    // Appends a chunk at `offset` (409 with the current offset when it differs). Completing the
+    // upload moves it into the content store.
+    UploadStatus append(const std::string& user, const std::string& id, int64_t offset,
+                        std::optional<int64_t> content_length, const BodyReader& read, int64_t now_ms);
+
+private:
+    StoredBlob commit(const std::filesystem::path& file, const std::string& id, int64_t size, int64_t now_ms);
+    std::filesystem::path part_path(const std::string& id) const { return root_ / "uploads" / (id + ".part"); }
+
+    std::filesystem::path root_;
+    StorePool& pool_;
+    Metrics& metrics_;
+    int64_t max_bytes_;
+    std::mutex busy_mutex_;
+    std::set<std::string> busy_uploads_;
+};
+
+}  // namespace chat::sidecar
