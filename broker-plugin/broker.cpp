@@ -3,6 +3,8 @@
 
 #include "common/identity.h"
 
+#include <algorithm>
+
 namespace chat::broker {
 
 ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
@@ -14,7 +16,11 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       groups_(db_),
       blocks_(db_),
       outbox_(db_),
-      acl_changes_(db_) {
+      acl_changes_(db_),
+      checkpointer_(config_.db_path, std::chrono::milliseconds(100)),
+      policy_(db_) {
+    // The broker thread only appends to the WAL; checkpointer_ copies it back off-thread.
+    db_.disable_auto_checkpoint();
     if (!config_.bridge_password.empty()) bridge_password_hash_ = hash_token(config_.bridge_password);
     accounts_.clear_online();
     acl_change_id_ = acl_changes_.latest_id();
@@ -25,6 +31,7 @@ bool ChatBroker::authenticate(ClientKey client, std::string_view client_id, std:
     if (!config_.bridge_user.empty() && username == config_.bridge_user) {
         if (!token_matches(password, bridge_password_hash_)) return false;
         sessions_[client] = Session{std::string(username), "", std::string(client_id), true, nullptr};
+        bridge_clients_.emplace_back(client_id);
         return true;
     }
     size_t slash = client_id.find('/');
@@ -38,7 +45,8 @@ bool ChatBroker::authenticate(ClientKey client, std::string_view client_id, std:
     auto [it, fresh] = users_.try_emplace(user);
     if (fresh) load_permissions(user, it->second.perms);
     it->second.devices[device] = client;
-    sessions_[client] = Session{user, device, std::string(client_id), false, &it->second};
+    sessions_[client] =
+        Session{user, device, std::string(client_id), false, &it->second, policy_.is_compact(user, device)};
     accounts_.set_online(user, device, true);
     return true;
 }
@@ -51,6 +59,12 @@ bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, ui
     auto it = sessions_.find(client);
     if (it == sessions_.end()) return false;
     if (access == Access::write && payload_len > config_.max_payload && !it->second.bridge) return false;
+    // A compact device gets its inbox entries as direct MessagePack copies, not the JSON publish.
+    const Session& s = it->second;
+    if (access == Access::read && s.compact && topic.size() == s.user.size() + 4 && topic.starts_with("u/") &&
+        topic.substr(2, s.user.size()) == s.user && topic.ends_with("/i")) {
+        return false;
+    }
     return allowed(principal(it->second), access, topic);
 }
 
@@ -59,7 +73,11 @@ void ChatBroker::on_disconnect(ClientKey client) {
     if (it == sessions_.end()) return;
     Session s = std::move(it->second);
     sessions_.erase(it);
-    if (s.bridge) return;
+    if (s.bridge) {
+        auto b = std::find(bridge_clients_.begin(), bridge_clients_.end(), s.client_id);
+        if (b != bridge_clients_.end()) bridge_clients_.erase(b);
+        return;
+    }
     auto user = users_.find(s.user);
     if (user == users_.end()) return;
     auto dev = user->second.devices.find(s.device);

@@ -5,9 +5,11 @@
 #include "acl.h"
 #include "config.h"
 #include "storage/accounts.h"
+#include "storage/checkpointer.h"
 #include "storage/db.h"
 #include "storage/inbox.h"
 #include "storage/outbox.h"
+#include "storage/policy.h"
 #include "storage/social.h"
 
 #include <cstdint>
@@ -71,6 +73,7 @@ private:
         std::string client_id;
         bool bridge = false;
         UserState* state = nullptr;  // stable: unordered_map nodes do not move
+        bool compact = false;        // gets MessagePack entries instead of JSON on u/{user}/i
     };
 
     Principal principal(const Session& s) const;
@@ -85,7 +88,12 @@ private:
     MessageResult ack(const Session& s, const std::string& payload);
     MessageResult sync_request(const Session& s, const std::string& payload);
     MessageResult redeliver_duplicate(const Entry& sent);
-    std::vector<DirectPublish> copies_to_other_devices(const Session& s, const Entry& sent) const;
+    MessageResult bridge_publish(std::string_view topic, const std::string& payload);
+    // Live-delivery extras for an entry landing in `user`'s inbox: MessagePack copies for the
+    // user's compact devices, or a push signal to a bridge when no device is connected.
+    void add_live_extras(const std::string& user, const std::function<std::string()>& pack, MessageResult& r);
+    bool over_cap(const std::string& user);
+    std::vector<DirectPublish> copies_to_other_devices(const Session& s, const Entry& sent);
     Entry new_entry(const Session& s, std::string payload, const UserProperties& props);
 
     Config config_;
@@ -97,11 +105,15 @@ private:
     storage::Blocks blocks_;
     storage::GroupOutbox outbox_;
     storage::AclChanges acl_changes_;
+    storage::WalCheckpointer checkpointer_;
+    storage::Policy policy_;
     std::string bridge_password_hash_;
     int64_t acl_change_id_ = 0;
     int64_t next_refresh_ms_ = 0;
     std::unordered_map<ClientKey, Session> sessions_;
     std::unordered_map<std::string, UserState> users_;
+    std::vector<std::string> bridge_clients_;  // connected bridge client ids, for push signals
+    size_t next_bridge_ = 0;
 };
 
 }  // namespace chat::broker

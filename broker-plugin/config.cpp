@@ -33,6 +33,8 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             c.bridge_user = value;
         } else if (key == "bridge_password") {
             c.bridge_password = value;
+        } else if (key == "max_pending") {
+            c.max_pending = parse_positive(key, value, int64_t{1} << 40);
         } else if (key == "acl_refresh_ms") {
             c.acl_refresh_ms = static_cast<int>(parse_positive(key, value, 60000));
         } else {

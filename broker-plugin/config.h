@@ -13,6 +13,7 @@ struct Config {
     std::string bridge_user;      // empty: no bridge identity
     std::string bridge_password;  // compared after hashing, in constant time
     int acl_refresh_ms = 200;     // how often group/block changes are picked up
+    int64_t max_pending = 0;      // per-user cap on unacked entries; 0 = no cap
 };
 
 // Throws std::invalid_argument naming the bad option.

@@ -29,6 +29,23 @@ MessageResult rewrite(std::string topic, std::string payload) {
 
 std::string inbox_topic(std::string_view user) { return "u/" + std::string(user) + "/i"; }
 
+std::string packed(const Entry& e) {
+    auto bytes = to_msgpack(e);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+// The compact form of an entry the bridge published as JSON: the same object as MessagePack,
+// with the body as binary (receipt and notice fields stay inline, as in to_msgpack).
+std::string packed_json(const std::string& json) {
+    auto j = nlohmann::json::parse(json);
+    if (j.contains("body") && j["body"].is_string()) {
+        const auto& body = j["body"].get_ref<const std::string&>();
+        j["body"] = nlohmann::json::binary(std::vector<uint8_t>(body.begin(), body.end()));
+    }
+    auto bytes = nlohmann::json::to_msgpack(j);
+    return std::string(bytes.begin(), bytes.end());
+}
+
 // Reads {"<field>": N} with N a non-negative integer; throws invalid_argument otherwise.
 int64_t counter_field(const std::string& payload, const char* field) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
@@ -79,6 +96,15 @@ Entry ChatBroker::new_entry(const Session& s, std::string payload, const UserPro
     }
     e.cid = property(props, "cid");
     if (e.cid.size() > 64) throw std::invalid_argument("user property cid is longer than 64 bytes");
+    // Mosquitto 2.0.11 removes the Message Expiry Interval before plugins see a publish, so a
+    // disappearing message states its lifetime (seconds) in the user property ttl as well.
+    std::string ttl = property(props, "ttl");
+    if (!ttl.empty()) {
+        if (ttl.size() > 9 || ttl.find_first_not_of("0123456789") != std::string::npos || ttl == "0") {
+            throw std::invalid_argument("user property ttl must be a number of seconds from 1 to 999999999");
+        }
+        e.expires_ms = e.ts + std::stoll(ttl) * 1000;
+    }
     return e;
 }
 
@@ -87,7 +113,7 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
     auto it = sessions_.find(client);
     if (it == sessions_.end()) return deny("no session");
     const Session& s = it->second;
-    if (s.bridge) return MessageResult{};
+    if (s.bridge) return bridge_publish(topic, payload);
     Topic t = split_topic(topic);
     try {
         if (t.is("m", 2)) return direct_message(s, t[1], std::move(payload), props);
@@ -110,15 +136,21 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
         if (auto earlier = inbox_.find_by_cid(s.user, e.cid)) return redeliver_duplicate(*earlier);
     }
     e.to = std::string(to);
+    if (over_cap(e.to)) return deny("recipient " + e.to + " has too many undelivered messages");
     Entry sent = e;
     sent.kind = "sent";
     e.cid.clear();
     storage::Transaction tx(db_);
     if (!inbox_.append(e.to, e)) return deny("unknown recipient " + e.to);
     inbox_.append(s.user, sent);
+    if (e.kind == "delete") {
+        policy_.redact(e.to, e.ref, s.user);
+        policy_.redact(s.user, e.ref, s.user);
+    }
     tx.commit();
     MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
     r.extra = copies_to_other_devices(s, sent);
+    add_live_extras(e.to, [&] { return packed(e); }, r);
     return r;
 }
 
@@ -129,6 +161,9 @@ MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, 
         if (auto earlier = inbox_.find_by_cid(s.user, e.cid)) return redeliver_duplicate(*earlier);
     }
     e.gid = std::string(gid);
+    if (config_.max_pending > 0 && policy_.member_at_cap(e.gid, s.user, config_.max_pending)) {
+        return deny("a member of " + e.gid + " has too many undelivered messages");
+    }
     Entry sent = e;
     sent.kind = "sent";
     e.cid.clear();
@@ -164,7 +199,9 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
     storage::Transaction tx(db_);
     if (!inbox_.append(e.to, e)) return deny("unknown recipient " + e.to);
     tx.commit();
-    return rewrite(inbox_topic(e.to), to_json(e));
+    MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
+    add_live_extras(e.to, [&] { return packed(e); }, r);
+    return r;
 }
 
 MessageResult ChatBroker::typing(const Session& s, std::string_view to, const std::string& payload) {
@@ -189,14 +226,49 @@ MessageResult ChatBroker::sync_request(const Session& s, const std::string& payl
     return rewrite("s/" + s.user, j.dump());
 }
 
-std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s, const Entry& sent) const {
+std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s, const Entry& sent) {
     std::vector<DirectPublish> out;
     if (!s.state) return out;
     for (const auto& [device, key] : s.state->devices) {
         if (device == s.device) continue;
-        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, to_json(sent)}});
+        auto other = sessions_.find(key);
+        bool compact = other != sessions_.end() && other->second.compact;
+        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, compact ? packed(sent) : to_json(sent)}});
     }
     return out;
+}
+
+// The bridge's publishes of stored entries (group fan-out, receipts, notices) pass unchanged;
+// like the plugin's own, they get MessagePack copies for compact devices or a push signal.
+MessageResult ChatBroker::bridge_publish(std::string_view topic, const std::string& payload) {
+    MessageResult r;
+    Topic t = split_topic(topic);
+    if (t.is("u", 3) && t[2] == "i") add_live_extras(std::string(t[1]), [&] { return packed_json(payload); }, r);
+    return r;
+}
+
+void ChatBroker::add_live_extras(const std::string& user, const std::function<std::string()>& pack,
+                                 MessageResult& r) {
+    auto it = users_.find(user);
+    if (it == users_.end() || it->second.devices.empty()) {
+        // Nobody is connected: a bridge turns this signal into a (debounced) push, off this thread.
+        if (!bridge_clients_.empty()) {
+            const std::string& bridge = bridge_clients_[next_bridge_++ % bridge_clients_.size()];
+            r.extra.push_back(DirectPublish{bridge, {"b/push/" + user, std::string()}});
+        }
+        return;
+    }
+    std::string bytes;
+    for (const auto& [device, key] : it->second.devices) {
+        auto session = sessions_.find(key);
+        if (session == sessions_.end() || !session->second.compact) continue;
+        if (bytes.empty()) bytes = pack();
+        r.extra.push_back(DirectPublish{user + "/" + device, {inbox_topic(user), bytes}});
+    }
+}
+
+bool ChatBroker::over_cap(const std::string& user) {
+    return config_.max_pending > 0 && policy_.pending(user) >= config_.max_pending;
 }
 
 }  // namespace chat::broker

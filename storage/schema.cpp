@@ -101,6 +101,32 @@ CREATE TABLE uploads(
   media_id TEXT                        -- set once complete, so a client that lost the last answer can learn it
 ) WITHOUT ROWID;
 )sql",
+        // bridge: expiry indexes, the pending fan-out index, the group change feed
+        // (filled by triggers, so every writer of group_members feeds it) and bridge state.
+        R"sql(
+CREATE INDEX inbox_by_expiry ON inbox(expires_ms) WHERE expires_ms IS NOT NULL;
+CREATE INDEX inbox_by_ts ON inbox(ts);
+CREATE INDEX group_outbox_pending ON group_outbox(ts) WHERE done = 0;
+CREATE TABLE group_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  gid TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  change TEXT NOT NULL,
+  ts INTEGER NOT NULL
+);
+CREATE TRIGGER group_member_added AFTER INSERT ON group_members BEGIN
+  INSERT INTO group_events(gid, user_id, change, ts)
+  VALUES(NEW.gid, NEW.user_id, 'added', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+CREATE TRIGGER group_member_removed AFTER DELETE ON group_members BEGIN
+  INSERT INTO group_events(gid, user_id, change, ts)
+  VALUES(OLD.gid, OLD.user_id, 'removed', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+END;
+CREATE TABLE bridge_state(
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
     };
     return steps;
 }

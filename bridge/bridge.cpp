@@ -1,0 +1,221 @@
+// Bridge: Paho adapter, consume loop on the live thread, paged replay on the sync thread.
+#include "bridge.h"
+
+#include "expiry.h"
+#include "group_fanout.h"
+#include "push_hook.h"
+#include "receipts.h"
+#include "sync_replay.h"
+
+#include "common/identity.h"
+#include "storage/policy.h"
+
+#include <mqtt/async_client.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <vector>
+
+namespace chat::bridge {
+namespace {
+
+constexpr int session_expiry_s = 7 * 86400;
+const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share/bridge/s/+"};
+
+// Publishes QoS 1 without waiting; keeps the tokens so flush() can wait for the broker's
+// acks, and waits by itself once `window` publishes are outstanding (bounded memory).
+class PahoPublisher : public Publisher {
+public:
+    PahoPublisher(mqtt::async_client& client, std::function<int64_t()> clock, size_t window)
+        : client_(client), clock_(std::move(clock)), window_(window) {}
+
+    void publish(const std::string& topic, std::string payload, int64_t expires_ms) override {
+        auto msg = mqtt::make_message(topic, std::move(payload), 1, false);
+        if (expires_ms > 0) {
+            int64_t left_s = std::max<int64_t>(1, (expires_ms - clock_() + 999) / 1000);
+            mqtt::properties props;
+            props.add(mqtt::property(mqtt::property::MESSAGE_EXPIRY_INTERVAL, static_cast<int>(left_s)));
+            msg->set_properties(props);
+        }
+        pending_.push_back(client_.publish(msg));
+        if (pending_.size() >= window_) flush();
+    }
+
+    void flush() override {
+        for (auto& t : pending_) {
+            try {
+                t->wait_for(std::chrono::seconds(10));
+            } catch (const mqtt::exception& e) {
+                // Stored entries are not lost: the device gets them with its next sync.
+                std::cerr << "chat-bridge: publish not acknowledged: " << e.what() << "\n";
+            }
+        }
+        pending_.clear();
+    }
+
+private:
+    mqtt::async_client& client_;
+    std::function<int64_t()> clock_;
+    size_t window_;
+    std::vector<mqtt::delivery_token_ptr> pending_;
+};
+
+std::string level(const std::string& topic, size_t index) {
+    size_t start = 0;
+    for (size_t i = 0; i < index; ++i) {
+        start = topic.find('/', start);
+        if (start == std::string::npos) return {};
+        ++start;
+    }
+    return topic.substr(start, topic.find('/', start) - start);
+}
+
+}  // namespace
+
+Bridge::Bridge(BridgeConfig config, std::function<int64_t()> clock)
+    : config_(std::move(config)), clock_(clock ? std::move(clock) : std::function<int64_t()>(now_ms)) {}
+
+Bridge::~Bridge() { stop(); }
+
+void Bridge::start() {
+    std::string uri = "tcp://" + config_.host + ":" + std::to_string(config_.port);
+    client_ = std::make_unique<mqtt::async_client>(uri, config_.client_id, mqtt::create_options(MQTTVERSION_5));
+    client_->start_consuming();
+    // Runs on a Paho thread: only issue the (asynchronous) subscribes and flag the catch-up.
+    client_->set_connected_handler([this](const std::string&) {
+        if (!running_) return;
+        subscribe_all(false);
+        reconnected_ = true;
+    });
+    auto opts = mqtt::connect_options_builder()
+                    .mqtt_version(MQTTVERSION_5)
+                    .user_name(config_.user)
+                    .password(config_.password)
+                    .clean_start(false)
+                    .properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, session_expiry_s)})
+                    .automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5))
+                    .max_inflight(1000)
+                    .connect_timeout(std::chrono::seconds(5))
+                    .finalize();
+    try {
+        client_->connect(opts)->wait();
+    } catch (const mqtt::exception& e) {
+        throw std::runtime_error("cannot connect to " + uri + " as " + config_.user + ": " + e.what());
+    }
+    subscribe_all(true);
+    running_ = true;
+    live_ = std::thread([this] { live_loop(); });
+    sync_ = std::thread([this] { sync_loop(); });
+}
+
+void Bridge::subscribe_all(bool wait) {
+    for (const char* f : filters) {
+        auto tok = client_->subscribe(f, 1);
+        if (!wait) continue;
+        tok->wait();
+        auto response = tok->get_subscribe_response();
+        auto codes = response.get_reason_codes();
+        if (codes.empty() || codes[0] >= 0x80) throw std::runtime_error(std::string("subscription refused: ") + f);
+    }
+}
+
+void Bridge::stop() {
+    if (!running_.exchange(false)) return;
+    sync_cv_.notify_all();
+    if (live_.joinable()) live_.join();
+    if (sync_.joinable()) sync_.join();
+    try {
+        client_->stop_consuming();
+        if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(5));
+    } catch (const mqtt::exception& e) {
+        std::cerr << "chat-bridge: disconnect: " << e.what() << "\n";
+    }
+}
+
+void Bridge::live_loop() {
+    storage::Database db(config_.db_path);
+    PahoPublisher out(*client_, clock_, 2000);
+    GroupFanout groups(db, out, clock_, config_.fanout_chunk);
+    Receipts receipts(db, out, clock_);
+    Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
+    storage::Policy policy(db);
+    std::unique_ptr<PushHook> push;
+    if (!config_.push_url.empty()) push = std::make_unique<PushHook>(config_.push_url, config_.push_debounce_ms, clock_);
+
+    // Catch up on group messages and membership changes that arrived while no bridge ran.
+    int64_t next_sweep = 0;
+    bool catch_up = true;
+    while (running_) {
+        try {
+            int64_t now = clock_();
+            if (catch_up || reconnected_.exchange(false)) {
+                while (groups.fan_out_pending(now, 100) > 0) {
+                }
+                catch_up = false;
+            }
+            if (now >= next_sweep) {
+                next_sweep = now + config_.sweep_ms;
+                counters_.notices += groups.emit_notices();
+                // Messages another bridge took but did not finish (it crashed) are older than a sweep.
+                groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000));
+                counters_.expired_rows += static_cast<uint64_t>(expiry.sweep(now));
+            }
+            mqtt::const_message_ptr msg;
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
+                                                                    std::min<int64_t>(config_.sweep_ms, 200));
+            if (!client_->try_consume_message_until(&msg, deadline) || !msg) continue;
+            const std::string& topic = msg->get_topic();
+            std::string kind = level(topic, 0);
+            if (kind == "g") {
+                auto id = nlohmann::json::parse(msg->to_string()).at("id").get<std::string>();
+                counters_.group_entries += groups.fan_out(id);
+            } else if (kind == "k") {
+                auto j = nlohmann::json::parse(msg->to_string());
+                counters_.receipts += receipts.on_delivered(level(topic, 1), j.at("prev").get<int64_t>(),
+                                                            j.at("delivered").get<int64_t>());
+            } else if (kind == "s") {
+                auto j = nlohmann::json::parse(msg->to_string());
+                {
+                    std::lock_guard lock(sync_mu_);
+                    sync_requests_.push_back(SyncRequest{level(topic, 1), j.at("device").get<std::string>(),
+                                                         j.at("after").get<int64_t>()});
+                }
+                sync_cv_.notify_one();
+            } else if (kind == "b" && level(topic, 1) == "push" && push) {
+                std::string user = level(topic, 2);
+                if (push->due(user)) {
+                    push->notify(user, policy.pending(user));
+                    ++counters_.pushes;
+                }
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "chat-bridge: " << e.what() << "\n";
+        }
+    }
+    out.flush();
+}
+
+void Bridge::sync_loop() {
+    storage::Database db(config_.db_path);
+    PahoPublisher out(*client_, clock_, 2000);
+    SyncReplay replay(db, out, config_.sync_page);
+    while (running_) {
+        try {
+            std::deque<SyncRequest> fresh;
+            {
+                std::unique_lock lock(sync_mu_);
+                if (replay.idle()) {
+                    sync_cv_.wait_for(lock, std::chrono::milliseconds(200),
+                                      [this] { return !running_ || !sync_requests_.empty(); });
+                }
+                fresh.swap(sync_requests_);
+            }
+            for (auto& r : fresh) replay.request(r.user, r.device, r.after);
+            if (replay.step()) ++counters_.replayed_pages;
+        } catch (const std::exception& e) {
+            std::cerr << "chat-bridge: sync: " << e.what() << "\n";
+        }
+    }
+}
+
+}  // namespace chat::bridge

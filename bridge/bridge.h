@@ -1,0 +1,71 @@
+// The bridge service: a Paho MQTT v5 client with the bridge identity that consumes the
+// shared subscriptions $share/bridge/{g,k,s}/+ and the plugin's push signals, and runs
+// group fan-out, receipts, notices and expiry on a live thread and sync replay on a sync
+// thread, each with its own SQLite connection. Paho callbacks only hand work over.
+// start()/stop() are called from one owning thread; counters may be read from any thread.
+#pragma once
+
+#include "config.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace mqtt {
+class async_client;
+}
+
+namespace chat::bridge {
+
+struct BridgeCounters {
+    std::atomic<uint64_t> group_entries{0};
+    std::atomic<uint64_t> receipts{0};
+    std::atomic<uint64_t> notices{0};
+    std::atomic<uint64_t> replayed_pages{0};
+    std::atomic<uint64_t> expired_rows{0};
+    std::atomic<uint64_t> pushes{0};
+};
+
+class Bridge {
+public:
+    explicit Bridge(BridgeConfig config, std::function<int64_t()> clock = {});
+    ~Bridge();
+    Bridge(const Bridge&) = delete;
+    Bridge& operator=(const Bridge&) = delete;
+
+    // Connects and subscribes (throws std::runtime_error when the broker refuses), then
+    // catches up on work missed while no bridge ran, then serves until stop().
+    void start();
+    void stop();
+    const BridgeCounters& counters() const { return counters_; }
+
+private:
+    struct SyncRequest {
+        std::string user;
+        std::string device;
+        int64_t after = 0;
+    };
+    void subscribe_all(bool wait);
+    void live_loop();
+    void sync_loop();
+
+    BridgeConfig config_;
+    std::function<int64_t()> clock_;
+    std::unique_ptr<mqtt::async_client> client_;
+    BridgeCounters counters_;
+    std::atomic<bool> running_{false};
+    std::atomic<bool> reconnected_{false};
+    std::mutex sync_mu_;
+    std::condition_variable sync_cv_;
+    std::deque<SyncRequest> sync_requests_;
+    std::thread live_;
+    std::thread sync_;
+};
+
+}  // namespace chat::bridge

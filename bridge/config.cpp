@@ -1,0 +1,110 @@
+// Command-line and mosquitto.conf parsing for the bridge.
+#include "config.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace chat::bridge {
+
+const char* const usage =
+    "usage: chat-bridge [--broker HOST:PORT] (--user U --password P | --mosquitto-conf PATH)\n"
+    "                   [--client-id ID] [--db PATH] [--push-url URL] [--push-debounce-ms N]\n"
+    "                   [--expiry DURATION] [--retention DURATION] [--sweep DURATION]\n"
+    "  durations: 30d, 12h, 15m, 90s, 500ms or plain milliseconds\n";
+
+namespace {
+
+int64_t parse_number(const std::string& flag, const std::string& text) {
+    size_t used = 0;
+    int64_t n = -1;
+    try {
+        n = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || n < 0) throw std::invalid_argument(flag + " needs a non-negative number, got '" + text + "'");
+    return n;
+}
+
+}  // namespace
+
+int64_t parse_duration_ms(const std::string& text) {
+    struct Unit {
+        const char* suffix;
+        int64_t ms;
+    };
+    static constexpr Unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+    for (const auto& u : units) {
+        std::string suffix = u.suffix;
+        if (text.size() > suffix.size() && text.ends_with(suffix)) {
+            std::string digits = text.substr(0, text.size() - suffix.size());
+            if (digits.find_first_not_of("0123456789") == std::string::npos) {
+                return parse_number("duration", digits) * u.ms;
+            }
+        }
+    }
+    return parse_number("duration", text);
+}
+
+void read_credentials(const std::string& conf_path, BridgeConfig& config) {
+    std::ifstream in(conf_path);
+    if (!in) throw std::invalid_argument("cannot read " + conf_path);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string key, value;
+        words >> key >> value;
+        if (key == "plugin_opt_bridge_user") config.user = value;
+        if (key == "plugin_opt_bridge_password") config.password = value;
+    }
+    if (config.user.empty() || config.password.empty()) {
+        throw std::invalid_argument(conf_path + " has no plugin_opt_bridge_user/plugin_opt_bridge_password");
+    }
+}
+
+BridgeConfig parse_args(const std::vector<std::string>& args) {
+    BridgeConfig c;
+    std::string conf;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& flag = args[i];
+        if (i + 1 >= args.size()) throw std::invalid_argument(flag + " needs a value");
+        const std::string& v = args[++i];
+        if (flag == "--broker") {
+            auto colon = v.rfind(':');
+            if (colon == std::string::npos) throw std::invalid_argument("--broker needs HOST:PORT");
+            c.host = v.substr(0, colon);
+            c.port = static_cast<int>(parse_number(flag, v.substr(colon + 1)));
+        } else if (flag == "--user") {
+            c.user = v;
+        } else if (flag == "--password") {
+            c.password = v;
+        } else if (flag == "--mosquitto-conf") {
+            conf = v;
+        } else if (flag == "--client-id") {
+            c.client_id = v;
+        } else if (flag == "--db") {
+            c.db_path = v;
+        } else if (flag == "--push-url") {
+            c.push_url = v;
+        } else if (flag == "--push-debounce-ms") {
+            c.push_debounce_ms = parse_number(flag, v);
+        } else if (flag == "--expiry") {
+            c.expiry_ms = parse_duration_ms(v);
+        } else if (flag == "--retention") {
+            c.retention_ms = parse_duration_ms(v);
+        } else if (flag == "--sweep") {
+            c.sweep_ms = parse_duration_ms(v);
+        } else {
+            throw std::invalid_argument("unknown flag " + flag);
+        }
+    }
+    if (!conf.empty() && c.user.empty()) read_credentials(conf, c);
+    if (c.user.empty() || c.password.empty()) {
+        throw std::invalid_argument("give --user and --password, or --mosquitto-conf with the bridge identity");
+    }
+    if (c.sweep_ms == 0) throw std::invalid_argument("--sweep must be positive");
+    return c;
+}
+
+}  // namespace chat::bridge

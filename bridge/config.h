@@ -1,0 +1,40 @@
+// Bridge settings from the command line (and the bridge identity from mosquitto.conf).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace chat::bridge {
+
+struct BridgeConfig {
+    std::string host = "127.0.0.1";
+    int port = 1883;
+    std::string user;
+    std::string password;
+    // Distinct per bridge process: each keeps a persistent session (queued work survives a restart).
+    std::string client_id = "chat-bridge-1";
+    std::string db_path = "var/chat.db";
+    std::string push_url;                    // empty: no push hook
+    int64_t push_debounce_ms = 60'000;       // at most one push per user per window
+    int64_t expiry_ms = 30LL * 86'400'000;   // any entry older than this is dropped
+    int64_t retention_ms = 7LL * 86'400'000; // entries acked by every device are dropped after this
+    int64_t sweep_ms = 1'000;                // how often expiry/retention/missed work run
+    int fanout_chunk = 100;                  // members per write transaction
+    int sync_page = 100;                     // entries per replay page
+};
+
+// Parses --broker host:port --user U --password P | --mosquitto-conf PATH, --client-id, --db,
+// --push-url, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
+// Throws std::invalid_argument with a message naming the bad flag.
+BridgeConfig parse_args(const std::vector<std::string>& args);
+
+// Reads plugin_opt_bridge_user / plugin_opt_bridge_password from a mosquitto.conf file.
+void read_credentials(const std::string& conf_path, BridgeConfig& config);
+
+// "30d", "12h", "15m", "90s", "500ms" or a plain number of milliseconds.
+int64_t parse_duration_ms(const std::string& text);
+
+extern const char* const usage;
+
+}  // namespace chat::bridge

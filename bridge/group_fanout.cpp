@@ -1,0 +1,130 @@
+// GroupFanout: chunked insert-once fan-out of group messages and membership notices.
+#include "group_fanout.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace chat::bridge {
+namespace {
+
+// Same shape as new_message_id (ms in hex + 8 hex digits) but derived from the event id,
+// so every bridge and every retry names a notice identically: inserts stay idempotent.
+std::string notice_id(int64_t ts, int64_t event_id) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%011llx%08llx", static_cast<unsigned long long>(ts),
+                  static_cast<unsigned long long>(event_id & 0xffffffffLL));
+    return buf;
+}
+
+}  // namespace
+
+GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk)
+    : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), outbox_(db), policy_(db) {}
+
+size_t GroupFanout::fan_out(const std::string& id) {
+    auto message = outbox_.find(id);
+    if (!message) return 0;  // expired and dropped already
+    size_t n = 0;
+    if (!(message->expires_ms && message->expires_ms <= clock_())) n = deliver(*message, message->gid, {});
+    finish(*message);
+    return n;
+}
+
+size_t GroupFanout::deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra) {
+    Entry copy = message;
+    copy.to.clear();
+    copy.cid.clear();
+    copy.seq = 0;
+    size_t created = 0;
+    std::string after;
+    std::vector<std::string> members;
+    bool more_members = true;
+    size_t extra_next = 0;
+    while (more_members || extra_next < extra.size()) {
+        std::vector<std::pair<std::string, Entry>> stored;
+        {
+            storage::Transaction tx(db_);
+            if (more_members) {
+                members = fanout_.members_after(gid, after, chunk_);
+                more_members = static_cast<int>(members.size()) == chunk_;
+                if (!members.empty()) after = members.back();
+            } else {
+                // Users no longer in the group (removed) still get the notice about it.
+                members.assign(extra.begin() + static_cast<long>(extra_next),
+                               extra.begin() + static_cast<long>(std::min(extra.size(), extra_next + chunk_)));
+                extra_next += members.size();
+            }
+            for (const auto& member : members) {
+                if (member == message.from) continue;
+                auto entry = fanout_.append_once(member, copy);
+                if (!entry) continue;
+                if (message.kind == "delete") policy_.redact(member, message.ref, message.from);
+                stored.emplace_back(member, std::move(*entry));
+            }
+            tx.commit();
+        }
+        // Published after commit: a crash here leaves stored entries that sync replays.
+        for (auto& [member, entry] : stored) out_.publish(inbox_topic(member), to_json(entry), entry.expires_ms);
+        created += stored.size();
+    }
+    return created;
+}
+
+void GroupFanout::finish(const Entry& message) {
+    storage::Transaction tx(db_);
+    if (message.kind == "delete") {
+        policy_.redact(message.from, message.ref, message.from);
+        policy_.redact_outbox(message.ref, message.from);
+    }
+    outbox_.mark_done(message.id);
+    tx.commit();
+}
+
+size_t GroupFanout::fan_out_pending(int64_t older_than_ms, int limit) {
+    size_t handled = 0;
+    for (const auto& message : outbox_.pending(limit)) {
+        if (message.ts > older_than_ms) break;  // pending() is ordered by ts
+        fan_out(message.id);
+        ++handled;
+    }
+    return handled;
+}
+
+size_t GroupFanout::emit_notices(int limit) {
+    int64_t cursor = fanout_.state("group_events");
+    auto events = fanout_.group_events_after(cursor, limit);
+    if (events.empty()) return 0;
+    struct Change {
+        std::vector<std::string> added, removed;
+        int64_t last_id = 0;
+        int64_t ts = 0;
+    };
+    std::map<std::string, Change> by_group;
+    for (const auto& ev : events) {
+        auto& c = by_group[ev.gid];
+        (ev.change == "added" ? c.added : c.removed).push_back(ev.user);
+        c.last_id = ev.id;
+        c.ts = ev.ts;
+    }
+    size_t created = 0;
+    for (const auto& [gid, change] : by_group) {
+        Entry notice;
+        notice.kind = "notice";
+        notice.id = notice_id(change.ts, change.last_id);
+        notice.from = gid;  // a server notice about the group, not a user's message
+        notice.gid = gid;
+        notice.ts = change.ts;
+        notice.body = nlohmann::json{{"group", gid}, {"added", change.added}, {"removed", change.removed}}.dump();
+        created += deliver(notice, gid, change.removed);
+    }
+    storage::Transaction tx(db_);
+    // Another bridge may have moved the cursor further meanwhile; never move it back.
+    if (fanout_.state("group_events") < events.back().id) fanout_.set_state("group_events", events.back().id);
+    tx.commit();
+    return created;
+}
+
+}  // namespace chat::bridge

@@ -1,0 +1,44 @@
+// Group fan-out and membership notices: one inbox entry per member, each with the member's
+// own seq, written in short chunked transactions and published only by whoever inserted it,
+// so a crash mid-fan-out or a second bridge never yields a missing or duplicate entry.
+// One instance per thread (it holds that thread's prepared statements).
+#pragma once
+
+#include "publisher.h"
+
+#include "common/entry.h"
+#include "storage/db.h"
+#include "storage/fanout.h"
+#include "storage/outbox.h"
+#include "storage/policy.h"
+
+#include <functional>
+#include <string>
+
+namespace chat::bridge {
+
+class GroupFanout {
+public:
+    GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk = 100);
+
+    // Fans out the stored group message `id` (if still pending); returns entries created.
+    size_t fan_out(const std::string& id);
+    // Group messages not marked done whose ts <= `older_than_ms` (missed while down); returns messages handled.
+    size_t fan_out_pending(int64_t older_than_ms, int limit = 100);
+    // Turns new membership changes into `notice` entries for the members; returns notices created.
+    size_t emit_notices(int limit = 1000);
+
+private:
+    size_t deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
+    void finish(const Entry& message);
+
+    storage::Database& db_;
+    Publisher& out_;
+    std::function<int64_t()> clock_;
+    int chunk_;
+    storage::Fanout fanout_;
+    storage::GroupOutbox outbox_;
+    storage::Policy policy_;
+};
+
+}  // namespace chat::bridge

@@ -1,0 +1,78 @@
+// PushHook: debounce map on the caller's thread, cpp-httplib client on a worker thread.
+#include "push_hook.h"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <stdexcept>
+
+namespace chat::bridge {
+
+PushHook::PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock)
+    : debounce_ms_(debounce_ms), clock_(std::move(clock)) {
+    auto scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) throw std::invalid_argument("push URL needs a scheme: " + url);
+    auto path_start = url.find('/', scheme_end + 3);
+    scheme_host_port_ = url.substr(0, path_start);
+    path_ = path_start == std::string::npos ? "/" : url.substr(path_start);
+    worker_ = std::thread([this] { run(); });
+}
+
+PushHook::~PushHook() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+}
+
+bool PushHook::due(const std::string& user) {
+    int64_t now = clock_();
+    auto [it, fresh] = last_push_.try_emplace(user, now);
+    if (fresh) return true;
+    if (now - it->second < debounce_ms_) return false;
+    it->second = now;
+    return true;
+}
+
+void PushHook::notify(const std::string& user, int64_t pending) {
+    {
+        std::lock_guard lock(mu_);
+        queue_.emplace_back(user, pending);
+    }
+    cv_.notify_one();
+}
+
+size_t PushHook::sent() const {
+    std::lock_guard lock(mu_);
+    return sent_;
+}
+
+void PushHook::run() {
+    httplib::Client client(scheme_host_port_);
+    client.set_connection_timeout(2);
+    client.set_read_timeout(5);
+    while (true) {
+        std::pair<std::string, int64_t> job;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (stopping_) return;
+            job = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        std::string body = nlohmann::json{{"user", job.first}, {"pending", job.second}}.dump();
+        auto res = client.Post(path_, body, "application/json");
+        if (!res || res->status >= 300) {
+            std::cerr << "chat-bridge: push for " << job.first << " failed: "
+                      << (res ? std::to_string(res->status) : httplib::to_string(res.error())) << "\n";
+            continue;
+        }
+        std::lock_guard lock(mu_);
+        ++sent_;
+    }
+}
+
+}  // namespace chat::bridge

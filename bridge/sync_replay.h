@@ -1,0 +1,41 @@
+// Offline sync: replays a user's inbox after a seq to one device topic, a page at a time.
+// Many devices syncing at once are served round-robin, one page each, and every page waits
+// for the broker's acks before the next (bounded memory, live traffic keeps its share).
+// Used from one thread only (the sync thread).
+#pragma once
+
+#include "publisher.h"
+
+#include "storage/db.h"
+#include "storage/inbox.h"
+#include "storage/policy.h"
+
+#include <deque>
+#include <string>
+
+namespace chat::bridge {
+
+class SyncReplay {
+public:
+    SyncReplay(storage::Database& db, Publisher& out, int page = 100);
+    // A device asked for everything after `after`; a newer request replaces an unfinished one.
+    void request(const std::string& user, const std::string& device, int64_t after);
+    // Sends one page of the next job; false when there is nothing to do.
+    bool step();
+    bool idle() const { return jobs_.empty(); }
+
+private:
+    struct Job {
+        std::string user;
+        std::string device;
+        int64_t after = 0;
+        bool compact = false;
+    };
+    Publisher& out_;
+    int page_;
+    storage::Inbox inbox_;
+    storage::Policy policy_;
+    std::deque<Job> jobs_;
+};
+
+}  // namespace chat::bridge

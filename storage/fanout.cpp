@@ -1,0 +1,68 @@
+// Prepared statements for the bridge: chunked member lists, insert-once fan-out, receipts, feeds.
+#include "fanout.h"
+
+namespace chat::storage {
+
+Fanout::Fanout(Database& db)
+    : inbox_(db),
+      members_(db, "SELECT user_id FROM group_members WHERE gid = ? AND user_id > ? ORDER BY user_id LIMIT ?"),
+      exists_(db, "SELECT 1 FROM inbox WHERE user_id = ? AND id = ?"),
+      delivered_(db,
+                 "SELECT seq, id, from_user FROM inbox WHERE user_id = ? AND seq > ? AND seq <= ? "
+                 "AND kind IN ('msg', 'edit', 'delete', 'media') AND from_user <> user_id ORDER BY seq LIMIT ?"),
+      events_(db, "SELECT id, gid, user_id, change, ts FROM group_events WHERE id > ? ORDER BY id LIMIT ?"),
+      state_(db, "SELECT value FROM bridge_state WHERE key = ?"),
+      set_state_(db, "INSERT INTO bridge_state(key, value) VALUES(?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
+
+std::vector<std::string> Fanout::members_after(const std::string& gid, const std::string& after, int limit) {
+    ResetOnExit r(members_);
+    members_.bind(1, gid).bind(2, after).bind(3, int64_t{limit});
+    std::vector<std::string> out;
+    while (members_.step()) out.push_back(members_.text_at(0));
+    return out;
+}
+
+std::optional<Entry> Fanout::append_once(const std::string& user, const Entry& e) {
+    {
+        ResetOnExit r(exists_);
+        if (exists_.bind(1, user).bind(2, e.id).step()) return std::nullopt;
+    }
+    Entry copy = e;
+    if (!inbox_.append(user, copy)) return std::nullopt;
+    return copy;
+}
+
+std::map<std::string, std::vector<std::string>> Fanout::delivered_ids(const std::string& user, int64_t after,
+                                                                      int64_t upto, int limit, int64_t& next) {
+    ResetOnExit r(delivered_);
+    delivered_.bind(1, user).bind(2, after).bind(3, upto).bind(4, int64_t{limit});
+    std::map<std::string, std::vector<std::string>> out;
+    int rows = 0;
+    next = upto;
+    while (delivered_.step()) {
+        out[delivered_.text_at(2)].push_back(delivered_.text_at(1));
+        if (++rows == limit) next = delivered_.int_at(0);
+    }
+    return out;
+}
+
+std::vector<GroupEvent> Fanout::group_events_after(int64_t after, int limit) {
+    ResetOnExit r(events_);
+    events_.bind(1, after).bind(2, int64_t{limit});
+    std::vector<GroupEvent> out;
+    while (events_.step()) {
+        out.push_back(GroupEvent{events_.int_at(0), events_.text_at(1), events_.text_at(2), events_.text_at(3),
+                                 events_.int_at(4)});
+    }
+    return out;
+}
+
+int64_t Fanout::state(const std::string& key) {
+    ResetOnExit r(state_);
+    return state_.bind(1, key).step() ? state_.int_at(0) : 0;
+}
+
+void Fanout::set_state(const std::string& key, int64_t value) { set_state_.bind(1, key).bind(2, value).run(); }
+
+}  // namespace chat::storage

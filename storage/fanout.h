@@ -1,0 +1,51 @@
+// Bridge-side storage: idempotent group fan-out, delivered receipts, the group change feed
+// and a small persistent state table.
+// Like every storage class, one instance belongs to one thread's Database.
+#pragma once
+
+#include "common/entry.h"
+#include "db.h"
+#include "inbox.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chat::storage {
+
+struct GroupEvent {
+    int64_t id = 0;
+    std::string gid;
+    std::string user;
+    std::string change;  // "added" or "removed"
+    int64_t ts = 0;
+};
+
+class Fanout {
+public:
+    explicit Fanout(Database& db);
+
+    // Up to `limit` members of `gid` whose user id sorts after `after` (for chunked fan-out).
+    std::vector<std::string> members_after(const std::string& gid, const std::string& after, int limit);
+    // Appends `e` (a copy, with the user's own seq) to `user`'s inbox unless an entry with
+    // the same id is already there. Returns the stored entry, or nullopt when it existed
+    // (or the user is gone). Call inside a Transaction.
+    std::optional<Entry> append_once(const std::string& user, const Entry& e);
+    // Message entries of `user` with seq in (after, upto] that others sent, grouped by sender,
+    // at most `limit` entries; `next` receives the last seq read (for paging).
+    std::map<std::string, std::vector<std::string>> delivered_ids(const std::string& user, int64_t after,
+                                                                  int64_t upto, int limit, int64_t& next);
+
+    std::vector<GroupEvent> group_events_after(int64_t after, int limit);
+
+    // Small persistent counters (e.g. the group event cursor), shared by all bridges.
+    int64_t state(const std::string& key);
+    void set_state(const std::string& key, int64_t value);
+
+private:
+    Inbox inbox_;
+    Statement members_, exists_, delivered_, events_, state_, set_state_;
+};
+
+}  // namespace chat::storage

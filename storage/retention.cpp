@@ -1,0 +1,38 @@
+// Batched deletes over inbox and group_outbox; each call is one short statement.
+#include "retention.h"
+
+namespace chat::storage {
+
+Retention::Retention(Database& db)
+    : db_(db),
+      expired_(db, "DELETE FROM inbox WHERE (user_id, seq) IN (SELECT user_id, seq FROM inbox "
+                   "WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)"),
+      expired_outbox_(db, "DELETE FROM group_outbox WHERE id IN (SELECT id FROM group_outbox "
+                          "WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)"),
+      old_(db, "DELETE FROM inbox WHERE (user_id, seq) IN (SELECT user_id, seq FROM inbox WHERE ts < ? LIMIT ?)"),
+      old_outbox_(db, "DELETE FROM group_outbox WHERE id IN (SELECT id FROM group_outbox WHERE ts < ? LIMIT ?)"),
+      // A user with no live device keeps everything until expiry: nobody has acked it.
+      acked_(db, "DELETE FROM inbox WHERE (user_id, seq) IN (SELECT i.user_id, i.seq FROM inbox i "
+                 "WHERE i.ts < ? AND i.seq <= (SELECT MIN(d.cursor) FROM devices d "
+                 "WHERE d.user_id = i.user_id AND d.revoked = 0) LIMIT ?)") {}
+
+int64_t Retention::drop_expired(int64_t now_ms, int limit) {
+    expired_.bind(1, now_ms).bind(2, int64_t{limit}).run();
+    int64_t n = db_.changes();
+    expired_outbox_.bind(1, now_ms).bind(2, int64_t{limit}).run();
+    return n + db_.changes();
+}
+
+int64_t Retention::drop_older_than(int64_t cutoff_ms, int limit) {
+    old_.bind(1, cutoff_ms).bind(2, int64_t{limit}).run();
+    int64_t n = db_.changes();
+    old_outbox_.bind(1, cutoff_ms).bind(2, int64_t{limit}).run();
+    return n + db_.changes();
+}
+
+int64_t Retention::drop_acked_older_than(int64_t cutoff_ms, int limit) {
+    acked_.bind(1, cutoff_ms).bind(2, int64_t{limit}).run();
+    return db_.changes();
+}
+
+}  // namespace chat::storage
