@@ -43,6 +43,8 @@ void Database::exec(const char* sql) {
     }
 }
 
+void Database::disable_auto_checkpoint() { exec("PRAGMA wal_autocheckpoint=0"); }
+
 int64_t Database::changes() const { return sqlite3_changes64(db_); }
 
 void Database::migrate() {

@@ -29,6 +29,8 @@ public:
 
     void exec(const char* sql);
     int64_t changes() const;
+    // Turns off checkpoints on commit for this connection (pair it with a WalCheckpointer).
+    void disable_auto_checkpoint();
     int schema_version() const { return schema_version_; }
     sqlite3* handle() const { return db_; }
 
