@@ -46,6 +46,19 @@ void write_all(const Fd& fd, const char* data, size_t len) {
     }
 }
 
+void write_all_at(const Fd& fd, const char* data, size_t len, int64_t offset) {
+    while (len > 0) {
+        ssize_t n = ::pwrite(fd.get(), data, len, offset);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("pwrite");
+        }
+        data += n;
+        offset += n;
+        len -= static_cast<size_t>(n);
+    }
+}
+
 void sync_file(const Fd& fd) {
     if (::fdatasync(fd.get()) != 0) fail("fdatasync");
 }

@@ -26,6 +26,7 @@ private:
 // Throws std::system_error on failure.
 Fd open_file(const std::filesystem::path& path, int flags, int mode = 0600);
 void write_all(const Fd& fd, const char* data, size_t len);
+void write_all_at(const Fd& fd, const char* data, size_t len, int64_t offset);
 void sync_file(const Fd& fd);
 int64_t file_size(const Fd& fd);
 // Reads up to len bytes at offset; returns the count (0 at end of file).

@@ -65,25 +65,6 @@ private:
     fs::path path_;
 };
 
-class BusyGuard {
-public:
-    BusyGuard(std::mutex& m, std::set<std::string>& busy, const std::string& id) : m_(m), busy_(busy), id_(id) {
-        std::lock_guard lock(m_);
-        if (!busy_.insert(id_).second) throw ApiError(409, "another PATCH to this upload is in progress");
-    }
-    ~BusyGuard() {
-        std::lock_guard lock(m_);
-        busy_.erase(id_);
-    }
-    BusyGuard(const BusyGuard&) = delete;
-    BusyGuard& operator=(const BusyGuard&) = delete;
-
-private:
-    std::mutex& m_;
-    std::set<std::string>& busy_;
-    std::string id_;
-};
-
 std::string hash_file(const Fd& fd) {
     Hasher h;
     std::vector<char> buf(1 << 16);
@@ -176,24 +157,46 @@ UploadStatus MediaStore::upload_status(const std::string& user, const std::strin
     return status;
 }
 
+std::shared_ptr<MediaStore::UploadSlot> MediaStore::slot(const std::string& id) {
+    std::lock_guard lock(slots_mutex_);
+    auto& s = slots_[id];
+    if (!s) s = std::make_shared<UploadSlot>();
+    return s;
+}
+
+void MediaStore::drop_slot(const std::string& id) {
+    std::lock_guard lock(slots_mutex_);
+    slots_.erase(id);
+}
+
 UploadStatus MediaStore::append(const std::string& user, const std::string& id, int64_t offset,
                                 std::optional<int64_t> content_length, const BodyReader& read, int64_t now_ms) {
-    BusyGuard busy(busy_mutex_, busy_uploads_, id);
-    UploadStatus status = upload_status(user, id);
+    UploadStatus status = upload_status(user, id);  // validates the id and the owner
     if (status.media_id) throw ApiError(409, "upload already complete", {{"offset", status.offset}, {"id", *status.media_id}});
-    if (offset != status.offset) throw ApiError(409, "wrong Upload-Offset", {{"offset", status.offset}});
-    int64_t room = status.length - status.offset;
-    if (content_length && *content_length > room) throw ApiError(413, "chunk goes past Upload-Length");
-
-    Fd part = open_file(part_path(id), O_WRONLY | O_APPEND);
-    bool too_big = false;
+    auto s = slot(id);
+    Fd part = open_file(part_path(id), O_WRONLY);
+    uint64_t generation = 0;
+    {
+        std::lock_guard lock(s->mutex);
+        status.offset = file_size(part);
+        if (offset != status.offset) throw ApiError(409, "wrong Upload-Offset", {{"offset", status.offset}});
+        if (content_length && *content_length > status.length - status.offset) {
+            throw ApiError(413, "chunk goes past Upload-Length", {{"offset", status.offset}});
+        }
+        generation = ++s->generation;  // take the upload over from any older PATCH
+    }
+    bool too_big = false, superseded = false;
     status.body_complete = read([&](const char* data, size_t len) {
-        if (static_cast<int64_t>(len) > room) {
+        std::lock_guard lock(s->mutex);
+        if (s->generation != generation) {
+            superseded = true;
+            return false;
+        }
+        if (static_cast<int64_t>(len) > status.length - status.offset) {
             too_big = true;
             return false;
         }
-        write_all(part, data, len);
-        room -= static_cast<int64_t>(len);
+        write_all_at(part, data, len, status.offset);
         status.offset += static_cast<int64_t>(len);
         metrics_.add(Counter::upload_bytes, static_cast<int64_t>(len));
         return true;
@@ -201,6 +204,7 @@ UploadStatus MediaStore::append(const std::string& user, const std::string& id, 
     // Whatever arrived before a link dropped is kept and made durable: HEAD reports it and
     // the client resumes from there.
     sync_file(part);
+    if (superseded) throw ApiError(409, "superseded by a newer PATCH");
     if (too_big) throw ApiError(413, "chunk goes past Upload-Length", {{"offset", status.offset}});
     if (status.offset == status.length) {
         Fd whole = open_file(part_path(id), O_RDONLY);
@@ -208,6 +212,7 @@ UploadStatus MediaStore::append(const std::string& user, const std::string& id, 
         pool_.lease()->media.complete_upload(id, blob.id);
         std::error_code ec;
         fs::remove(part_path(id), ec);  // gone already when commit() renamed it
+        drop_slot(id);
         status.media_id = blob.id;
     }
     return status;

@@ -11,7 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -42,8 +42,9 @@ struct BlobFile {
 bool is_media_id(std::string_view s);   // 64 lowercase hex digits
 bool is_upload_id(std::string_view s);  // 24 of [a-z0-9]
 
-// Thread-safe: files are written to unique temp names and renamed into place; each upload
-// admits one PATCH at a time (a concurrent one gets 409).
+// Thread-safe: files are written to unique temp names and renamed into place. For an upload,
+// the newest PATCH wins: a dropped 2G link often leaves the old request hanging on the server
+// until its read timeout, and the client's resumed PATCH must not wait for that.
 class MediaStore {
 public:
     MediaStore(std::filesystem::path root, StorePool& pool, Metrics& metrics, int64_t max_bytes);
@@ -69,8 +70,16 @@ private:
     StorePool& pool_;
     Metrics& metrics_;
     int64_t max_bytes_;
-    std::mutex busy_mutex_;
-    std::set<std::string> busy_uploads_;
+    // One slot per upload being written: a mutex around each chunk write and the generation of
+    // the PATCH that owns the upload now (an older PATCH stops at its next chunk).
+    struct UploadSlot {
+        std::mutex mutex;
+        uint64_t generation = 0;
+    };
+    std::shared_ptr<UploadSlot> slot(const std::string& id);
+    void drop_slot(const std::string& id);
+    std::mutex slots_mutex_;
+    std::map<std::string, std::shared_ptr<UploadSlot>> slots_;
 };
 
 }  // namespace chat::sidecar

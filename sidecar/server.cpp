@@ -159,7 +159,9 @@ void Sidecar::Impl::registration_routes() {
     }));
     server.Post("/v1/verify", wrap("/v1/verify", [this](const Request& req, Response& res) {
         auto body = json_object_body(req);
-        auto c = registration.verify(string_field(body, "phone"), string_field(body, "code"), req.remote_addr, now_ms());
+        auto phone = string_field(body, "phone");  // fields in order, so the error names the first bad one
+        auto code = string_field(body, "code");
+        auto c = registration.verify(phone, code, req.remote_addr, now_ms());
         send_json(res, 200, {{"user", c.user}, {"device", c.device}, {"token", c.token}, {"client_id", c.client_id()}});
     }));
 }
