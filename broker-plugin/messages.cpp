@@ -60,7 +60,8 @@ std::string receipt_body(const std::string& payload) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
     const char* bad = "expected JSON {\"read\":[ids]} or {\"delivered\":[ids]}";
     if (!j.is_object() || j.size() != 1) throw std::invalid_argument(bad);
-    auto& [key, ids] = *j.items().begin();
+    const std::string& key = j.begin().key();
+    const auto& ids = j.begin().value();
     if ((key != "read" && key != "delivered") || !ids.is_array() || ids.empty() || ids.size() > 1000) {
         throw std::invalid_argument(bad);
     }

@@ -7,18 +7,27 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
 mkdir -p var
-# Started as root, mosquitto drops to user 'mosquitto' before loading the plugin,
-# so that user must own the data folder (SQLite gives root-created WAL files to the db's owner).
+broker_conf=mosquitto.conf
+# Started as root, mosquitto drops to user 'mosquitto' before loading the plugin. That
+# user then owns the data folder (SQLite hands root-created WAL files to the db's owner).
+# If it cannot reach the checkout at all (e.g. a clone under /root), run the broker as
+# root instead, from a copy of mosquitto.conf with "user root" added.
 if [ "$(id -u)" -eq 0 ]; then
   touch var/chat.db
-  chown -R mosquitto: var
+  if runuser -u mosquitto -- test -r "$PWD/build/broker-plugin/chat_plugin.so" 2>/dev/null; then
+    chown -R mosquitto: var
+  else
+    broker_conf=var/mosquitto.root.conf
+    { cat mosquitto.conf; echo "user root"; } > "$broker_conf"
+    echo "note: user 'mosquitto' cannot read $PWD; running the broker as root ($broker_conf)"
+  fi
 fi
 
 pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-mosquitto -c mosquitto.conf &
+mosquitto -c "$broker_conf" &
 pids+=($!)
 
 echo "stack running: MQTT 127.0.0.1:1883, data in var/ (Ctrl-C to stop)"
