@@ -1,0 +1,197 @@
+// chat-bridge-bench: group fan-out time to the LAST member (100 and 1000 members) through
+// plugin + bridge versus native mosquitto fan-out to one plain topic, in the same run, and
+// the time to replay a 10k backlog to one device. Starts its own brokers and bridge.
+#include "common/entry.h"
+#include "common/identity.h"
+#include "storage/accounts.h"
+#include "storage/db.h"
+#include "storage/inbox.h"
+#include "storage/social.h"
+#include "support/bridge_process.h"
+#include "support/broker_fixture.h"
+
+#include <mqtt/async_client.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+using namespace chat;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int rounds = 7;
+
+// Counts arrivals whose payload contains the current round's marker; remembers the last one's time.
+struct Tally {
+    std::atomic<int> arrived{0};
+    std::atomic<int64_t> last_ns{0};
+    std::string marker;  // set before each round, read in callbacks after the publish
+    void hit() {
+        last_ns = Clock::now().time_since_epoch().count();
+        ++arrived;
+    }
+};
+
+std::unique_ptr<mqtt::async_client> client(int port, const std::string& id, const std::string& user,
+                                           const std::string& password, const std::string& topic, Tally* tally) {
+    auto c = std::make_unique<mqtt::async_client>("tcp://127.0.0.1:" + std::to_string(port), id,
+                                                  mqtt::create_options(MQTTVERSION_5));
+    if (tally) {
+        // Only counting here: the callback never blocks.
+        c->set_message_callback([tally](mqtt::const_message_ptr m) {
+            if (m->to_string().find(tally->marker) != std::string::npos) tally->hit();
+        });
+    }
+    auto opts = mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(true);
+    if (!user.empty()) opts.user_name(user).password(password);
+    c->connect(opts.finalize())->wait();
+    if (!topic.empty()) c->subscribe(topic, 1)->wait();
+    return c;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// Publishes `rounds` times and returns the median ms from publish to the last of `expected` arrivals.
+double measure(mqtt::async_client& sender, const std::string& topic, Tally& tally, int expected) {
+    std::vector<double> ms;
+    for (int r = 0; r < rounds; ++r) {
+        tally.marker = "bench-" + std::to_string(r) + "-" + random_token(8);
+        tally.arrived = 0;
+        auto start = Clock::now();
+        sender.publish(topic, tally.marker, 1, false)->wait();
+        auto deadline = start + std::chrono::seconds(30);
+        while (tally.arrived < expected && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        if (tally.arrived < expected) throw std::runtime_error("only " + std::to_string(tally.arrived) + " of " + std::to_string(expected) + " arrived");
+        ms.push_back(static_cast<double>(tally.last_ns - start.time_since_epoch().count()) / 1e6);
+    }
+    return median(ms);
+}
+
+double native_fanout(int members) {
+    testing::BrokerOptions options;
+    options.with_plugin = false;
+    testing::BrokerFixture broker(options);
+    Tally tally;
+    std::vector<std::unique_ptr<mqtt::async_client>> subs;
+    for (int i = 0; i < members; ++i) subs.push_back(client(broker.port(), "s" + std::to_string(i), "", "", "bench/g", &tally));
+    auto sender = client(broker.port(), "sender", "", "", "", nullptr);
+    double ms = measure(*sender, "bench/g", tally, members);
+    for (auto& s : subs) s->disconnect()->wait();
+    sender->disconnect()->wait();
+    return ms;
+}
+
+double bridge_fanout(int members) {
+    testing::BrokerFixture broker;
+    const std::string token = "bench-token";
+    std::vector<std::string> users;
+    {
+        storage::Database db(broker.db_path().string());
+        storage::Accounts accounts(db);
+        storage::Transaction tx(db);
+        for (int i = 0; i <= members; ++i) {
+            users.push_back(std::to_string(17000000 + i));
+            accounts.create_user(users.back(), now_ms());
+            accounts.add_device(users.back(), "d1", hash_token(token), now_ms());
+        }
+        storage::Groups(db).create("gbench", "bench", users[0], {users.begin() + 1, users.end()}, now_ms());
+        tx.commit();
+    }
+    testing::BridgeProcess bridge(broker);
+    Tally tally;
+    tally.marker = "\"kind\":\"notice\"";  // first wait for the group-creation notices to pass
+    std::vector<std::unique_ptr<mqtt::async_client>> subs;
+    for (int i = 1; i <= members; ++i) {
+        const auto& u = users[static_cast<size_t>(i)];
+        subs.push_back(client(broker.port(), u + "/d1", u, token, "u/" + u + "/i", &tally));
+    }
+    auto sender = client(broker.port(), users[0] + "/d1", users[0], token, "", nullptr);
+    // Notices were stored before members connected; flush their live copies if any arrive.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    double ms = measure(*sender, "g/gbench", tally, members);
+    for (auto& s : subs) s->disconnect()->wait();
+    sender->disconnect()->wait();
+    return ms;
+}
+
+double backlog_replay(int entries) {
+    testing::BrokerFixture broker;
+    const std::string token = "bench-token";
+    const std::string user = "17100001";
+    {
+        storage::Database db(broker.db_path().string());
+        storage::Accounts accounts(db);
+        accounts.create_user(user, now_ms());
+        accounts.add_device(user, "d1", hash_token(token), now_ms());
+        storage::Inbox inbox(db);
+        storage::Transaction tx(db);
+        for (int i = 0; i < entries; ++i) {
+            Entry e;
+            e.ts = now_ms();
+            e.id = new_message_id(e.ts);
+            e.from = "17100002";
+            e.to = user;
+            e.body = "backlog message number " + std::to_string(i);
+            inbox.append(user, e);
+        }
+        tx.commit();
+    }
+    testing::BridgeProcess bridge(broker);
+    Tally tally;
+    tally.marker = "backlog";
+    auto device = client(broker.port(), user + "/d1", user, token, "u/" + user + "/d/d1", &tally);
+    auto start = Clock::now();
+    device->publish("s/" + user, R"({"after":0})", 1, false)->wait();
+    auto deadline = start + std::chrono::seconds(60);
+    while (tally.arrived < entries && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (tally.arrived < entries) throw std::runtime_error("replay incomplete: " + std::to_string(tally.arrived));
+    double ms = static_cast<double>(tally.last_ns - start.time_since_epoch().count()) / 1e6;
+    device->disconnect()->wait();
+    return ms;
+}
+
+void encoding_sizes() {
+    Entry e;
+    e.ts = 1732300000123;
+    e.id = new_message_id(e.ts);
+    e.seq = 42;
+    e.from = "15550001";
+    e.to = "15550002";
+    e.body = "twenty bytes of text";
+    auto json = to_json(e).size();
+    auto pack = to_msgpack(e).size();
+    std::printf("entry encoding, 20-byte text: JSON %zu B, MessagePack %zu B (%.0f%% smaller)\n", json, pack,
+                100.0 * (1.0 - static_cast<double>(pack) / static_cast<double>(json)));
+}
+
+}  // namespace
+
+int main() {
+    try {
+        std::printf("group fan-out, publish to LAST member, median of %d rounds (QoS 1, loopback)\n", rounds);
+        for (int members : {100, 1000}) {
+            double native = native_fanout(members);
+            double bridged = bridge_fanout(members);
+            std::printf("  %4d members: native mosquitto %7.2f ms | plugin+bridge %7.2f ms | ratio %.2fx\n", members,
+                        native, bridged, bridged / native);
+            std::fflush(stdout);
+        }
+        double replay = backlog_replay(10000);
+        std::printf("replay of a 10000-entry backlog to one device: %.0f ms\n", replay);
+        encoding_sizes();
+    } catch (const std::exception& e) {
+        std::cerr << "chat-bridge-bench: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

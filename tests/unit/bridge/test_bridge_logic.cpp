@@ -1,0 +1,189 @@
+// Unit tests of the bridge logic over a real SQLite file, with a recording Publisher (no MQTT).
+#include "bridge/config.h"
+#include "bridge/expiry.h"
+#include "bridge/group_fanout.h"
+#include "bridge/receipts.h"
+#include "bridge/sync_replay.h"
+
+#include "common/identity.h"
+#include "storage/accounts.h"
+#include "storage/inbox.h"
+#include "storage/outbox.h"
+#include "storage/policy.h"
+#include "storage/social.h"
+#include "support/process.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace chat;
+using namespace chat::bridge;
+
+namespace {
+
+struct Recorder : Publisher {
+    std::vector<std::pair<std::string, std::string>> sent;
+    int flushes = 0;
+    void publish(const std::string& topic, std::string payload, int64_t) override {
+        sent.emplace_back(topic, std::move(payload));
+    }
+    void flush() override { ++flushes; }
+};
+
+struct World {
+    testing::TempDir dir;
+    storage::Database db{(dir.path() / "chat.db").string()};
+    int64_t now = 1'700'000'000'000;
+    std::function<int64_t()> clock = [this] { return now; };
+    Recorder out;
+
+    World() {
+        storage::Accounts accounts(db);
+        for (auto u : {"1001", "1002", "1003"}) {
+            accounts.create_user(u, now);
+            accounts.add_device(u, "d1", hash_token("t"), now);
+        }
+    }
+    Entry message(const std::string& from, const std::string& body, const std::string& gid = "") {
+        Entry e;
+        e.ts = now;
+        e.id = new_message_id(now);
+        e.from = from;
+        e.gid = gid;
+        e.body = body;
+        return e;
+    }
+    void store(const std::string& user, Entry e) {
+        storage::Transaction tx(db);
+        storage::Inbox(db).append(user, e);
+        tx.commit();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("group fan-out stores one entry per member except the sender, once per message id") {
+    World w;
+    {
+        storage::Transaction tx(w.db);
+        storage::Groups(w.db).create("gteam", "team", "1001", {"1002", "1003"}, w.now);
+        tx.commit();
+    }
+    Entry m = w.message("1001", "hello", "gteam");
+    storage::GroupOutbox(w.db).enqueue(m);
+    GroupFanout fanout(w.db, w.out, w.clock, 1);  // chunks of one member: several transactions
+    CHECK(fanout.fan_out(m.id) == 2);
+    REQUIRE(w.out.sent.size() == 2);
+    CHECK(w.out.sent[0].first == "u/1002/i");
+    auto e = entry_from_json(w.out.sent[0].second);
+    CHECK(e.body == "hello");
+    CHECK(e.gid == "gteam");
+    CHECK(e.seq == 1);
+    // A redelivered g/ publish or a restarted bridge repeats the fan-out: nothing new, nothing sent.
+    CHECK(fanout.fan_out(m.id) == 0);
+    CHECK(w.out.sent.size() == 2);
+    CHECK(storage::GroupOutbox(w.db).pending(10).empty());
+    CHECK(storage::Inbox(w.db).entries_after("1001", 0, 10).empty());
+}
+
+TEST_CASE("membership changes become one notice per member") {
+    World w;
+    {
+        storage::Transaction tx(w.db);
+        storage::Groups(w.db).create("gteam", "team", "1001", {"1002"}, w.now);
+        tx.commit();
+    }
+    GroupFanout fanout(w.db, w.out, w.clock);
+    CHECK(fanout.emit_notices() == 2);
+    CHECK(fanout.emit_notices() == 0);  // the cursor moved
+    storage::Groups(w.db).remove_member("gteam", "1002");
+    CHECK(fanout.emit_notices() == 2);  // the remaining member and the removed one
+    auto notices = storage::Inbox(w.db).entries_after("1002", 0, 10);
+    REQUIRE(notices.size() == 2);
+    auto j = nlohmann::json::parse(to_json(notices[1]));
+    CHECK(j["kind"] == "notice");
+    CHECK(j["removed"] == nlohmann::json::array({"1002"}));
+}
+
+TEST_CASE("a delivered range yields one receipt per original sender") {
+    World w;
+    Entry a1 = w.message("1001", "a1"), a2 = w.message("1001", "a2"), c1 = w.message("1003", "c1");
+    w.store("1002", a1);
+    w.store("1002", a2);
+    w.store("1002", c1);
+    Receipts receipts(w.db, w.out, w.clock, 2);  // pages of two entries
+    CHECK(receipts.on_delivered("1002", 0, 3) == 2);  // page 1: both of 1001; page 2: 1003
+    auto to_a = storage::Inbox(w.db).entries_after("1001", 0, 10);
+    REQUIRE(!to_a.empty());
+    auto j = nlohmann::json::parse(to_json(to_a[0]));
+    CHECK(j["kind"] == "receipt");
+    CHECK(j["from"] == "1002");
+    CHECK(j["delivered"] == nlohmann::json::array({a1.id, a2.id}));
+}
+
+TEST_CASE("sync replays in seq order, page by page, on the device topic") {
+    World w;
+    for (int i = 0; i < 250; ++i) w.store("1002", w.message("1001", "m" + std::to_string(i)));
+    SyncReplay replay(w.db, w.out, 100);
+    replay.request("1002", "d1", 20);
+    int pages = 0;
+    while (replay.step()) ++pages;
+    CHECK(pages == 3);
+    CHECK(w.out.flushes == 3);
+    REQUIRE(w.out.sent.size() == 230);
+    for (size_t i = 0; i < w.out.sent.size(); ++i) {
+        CHECK(w.out.sent[i].first == "u/1002/d/d1");
+        CHECK(entry_from_json(w.out.sent[i].second).seq == static_cast<int64_t>(21 + i));
+    }
+}
+
+TEST_CASE("a compact device gets MessagePack with a binary body") {
+    World w;
+    w.store("1002", w.message("1001", "hello"));
+    storage::Policy(w.db).set_compact("1002", "d1", true);
+    SyncReplay replay(w.db, w.out, 100);
+    replay.request("1002", "d1", 0);
+    replay.step();
+    REQUIRE(w.out.sent.size() == 1);
+    auto j = nlohmann::json::from_msgpack(w.out.sent[0].second);
+    CHECK(j["body"].is_binary());
+    CHECK(j["seq"] == 1);
+}
+
+TEST_CASE("expiry drops due disappearing messages, old entries, and acked entries past retention") {
+    World w;
+    Entry due = w.message("1001", "gone soon");
+    due.expires_ms = w.now - 1;
+    w.store("1002", due);
+    Entry old = w.message("1001", "old");
+    old.ts = w.now - 10'000;
+    w.store("1002", old);
+    w.store("1003", old);
+    Entry fresh = w.message("1001", "fresh");
+    w.store("1002", fresh);
+    storage::Transaction tx(w.db);
+    storage::Inbox(w.db).ack("1003", "d1", 1);
+    tx.commit();
+    Expiry retention_only(w.db, 0, 5'000);
+    CHECK(retention_only.sweep(w.now) == 2);  // the due one, and 1003's acked old one
+    CHECK(storage::Inbox(w.db).entries_after("1002", 0, 10).size() == 2);
+    Expiry expiry(w.db, 5'000, 0);
+    CHECK(expiry.sweep(w.now) == 1);  // 1002's unacked old one
+    auto left = storage::Inbox(w.db).entries_after("1002", 0, 10);
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].body == "fresh");
+}
+
+TEST_CASE("bridge flags and durations parse, bad ones are refused") {
+    CHECK(parse_duration_ms("30d") == 30LL * 86'400'000);
+    CHECK(parse_duration_ms("500ms") == 500);
+    CHECK(parse_duration_ms("90s") == 90'000);
+    CHECK(parse_duration_ms("250") == 250);
+    CHECK_THROWS(parse_duration_ms("soon"));
+    auto c = parse_args({"--broker", "10.0.0.1:1999", "--user", "b", "--password", "p", "--expiry", "2h"});
+    CHECK(c.host == "10.0.0.1");
+    CHECK(c.port == 1999);
+    CHECK(c.expiry_ms == 7'200'000);
+    CHECK_THROWS_AS(parse_args({"--broker", "x:1"}), std::invalid_argument);
+    CHECK_THROWS_AS(parse_args({"--user", "b", "--password", "p", "--bogus", "1"}), std::invalid_argument);
+}
