@@ -30,5 +30,10 @@ trap stop EXIT INT TERM
 mosquitto -c "$broker_conf" &
 pids+=($!)
 
+# The HTTP sidecar (registration, keys, groups, blocks, presence, media) on 127.0.0.1:8080;
+# SMS codes go to var/sms-outbox.log unless CHAT_SMS_WEBHOOK names a gateway URL.
+build/sidecar/chat-sidecar --data-dir var --db var/chat.db ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
+pids+=($!)
+
 echo "stack running: MQTT 127.0.0.1:1883, data in var/ (Ctrl-C to stop)"
 wait -n
