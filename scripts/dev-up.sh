@@ -30,6 +30,12 @@ trap stop EXIT INT TERM
 mosquitto -c "$broker_conf" &
 pids+=($!)
 
+# The bridge (group fan-out, sync replay, receipts, expiry, push hook) logs in with the
+# bridge identity from the broker config, once the broker listens.
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
+build/bridge/chat-bridge --mosquitto-conf "$broker_conf" --db var/chat.db ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} &
+pids+=($!)
+
 # The HTTP sidecar (registration, keys, groups, blocks, presence, media) on 127.0.0.1:8080;
 # SMS codes go to var/sms-outbox.log unless CHAT_SMS_WEBHOOK names a gateway URL.
 build/sidecar/chat-sidecar --data-dir var --db var/chat.db ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
