@@ -25,6 +25,7 @@ constexpr size_t payload_size = 64;
 
 struct Target {
     std::string name;
+    const BrokerFixture* broker;
     int port;
     std::string pub_user, pub_pass, pub_id, sub_user, sub_pass, sub_id;
     std::string topic, filter;
@@ -33,6 +34,7 @@ struct Target {
 
 struct Result {
     double msgs_per_s = 0;
+    double broker_cpu_us = 0;  // broker CPU time per message
     double p50_ms = 0, p99_ms = 0, puback_p50_ms = 0, puback_p99_ms = 0;
 };
 
@@ -105,6 +107,7 @@ Result run(const Target& t, int count, double rate) {
             ++got;
         }
     });
+    double cpu_before = t.broker->cpu_seconds();
     int64_t start = now_ns();
     for (int i = 0; i < count; ++i) {
         if (rate > 0) {
@@ -117,6 +120,7 @@ Result run(const Target& t, int count, double rate) {
     receiver.join();
     int64_t elapsed = now_ns() - start;
     Result r;
+    r.broker_cpu_us = (t.broker->cpu_seconds() - cpu_before) * 1e6 / count;
     r.msgs_per_s = static_cast<double>(latencies.size()) * 1e9 / static_cast<double>(elapsed);
     if (static_cast<int>(latencies.size()) != count) {
         std::fprintf(stderr, "%s: only %zu of %d messages arrived\n", t.name.c_str(), latencies.size(), count);
@@ -129,8 +133,8 @@ Result run(const Target& t, int count, double rate) {
 }
 
 void print(const char* phase, const Target& t, const Result& r) {
-    std::printf("%-10s %-16s %10.0f msg/s   p50 %7.3f ms   p99 %7.3f ms\n", phase, t.name.c_str(), r.msgs_per_s,
-                r.p50_ms, r.p99_ms);
+    std::printf("%-10s %-16s %8.0f msg/s   p50 %7.3f ms   p99 %7.3f ms   broker CPU %6.1f us/msg\n", phase,
+                t.name.c_str(), r.msgs_per_s, r.p50_ms, r.p99_ms, r.broker_cpu_us);
 }
 
 }  // namespace
@@ -143,8 +147,8 @@ int main(int argc, char** argv) {
     auto alice = chat.add_device("15550001", "d1");
     auto bob = chat.add_device("15550002", "d1");
 
-    Target bare_t{"bare mosquitto", bare.port(), "", "", "pub", "", "", "sub", "m/15550002", "m/15550002", false};
-    Target chat_t{"mosquitto+chat", chat.port(), "15550001", alice, "15550001/d1", "15550002", bob, "15550002/d1",
+    Target bare_t{"bare mosquitto", &bare, bare.port(), "", "", "pub", "", "", "sub", "m/15550002", "m/15550002", false};
+    Target chat_t{"mosquitto+chat", &chat, chat.port(), "15550001", alice, "15550001/d1", "15550002", bob, "15550002/d1",
                   "m/15550002", "u/15550002/i", true};
 
     std::printf("direct messages, QoS1, %zu-byte payload, %d messages, window %d\n", payload_size, count, window);

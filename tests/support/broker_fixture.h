@@ -37,6 +37,7 @@ public:
     void crash();  // kill -9
     void stop();
     std::string log() const;
+    double cpu_seconds() const { return broker_->cpu_seconds(); }
 
 private:
     void write_config();

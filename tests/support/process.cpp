@@ -129,6 +129,18 @@ bool Process::running() { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) =
 
 std::string Process::log() const { return read_file(log_file_); }
 
+double Process::cpu_seconds() const {
+    std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 1; i <= 13 && rest >> field; ++i) {
+        if (i >= 12) ticks += std::stod(field);
+    }
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 int run_command(const std::vector<std::string>& argv, std::string& output) {
     TempDir dir;
     auto log = dir.path() / "out.log";

@@ -41,6 +41,8 @@ public:
     void stop();       // SIGTERM, wait up to 5 s, then SIGKILL
     bool running();
     std::string log() const;
+    // CPU time (user + system) the process has used so far, from /proc.
+    double cpu_seconds() const;
 
 private:
     pid_t pid_ = -1;
