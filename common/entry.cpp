@@ -1,8 +1,9 @@
-// Encoding of inbox entries to JSON and MessagePack with nlohmann_json and libsodium base64.
+// Encoding of inbox entries to JSON and MessagePack with nlohmann_json.
 #include "entry.h"
 
+#include "base64.h"
+
 #include <nlohmann/json.hpp>
-#include <sodium.h>
 
 #include <stdexcept>
 
@@ -10,25 +11,6 @@ namespace chat {
 namespace {
 
 bool carries_inline_fields(const Entry& e) { return e.kind == "receipt" || e.kind == "notice"; }
-
-std::string base64(const std::string& bytes) {
-    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                      sodium_base64_VARIANT_ORIGINAL);
-    out.resize(out.size() - 1);  // drop the terminating NUL
-    return out;
-}
-
-std::string unbase64(const std::string& text) {
-    std::string out(text.size(), '\0');
-    size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                          nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-        throw std::invalid_argument("body64 is not base64");
-    }
-    out.resize(len);
-    return out;
-}
 
 nlohmann::json header(const Entry& e) {
     nlohmann::json j = {{"id", e.id}, {"seq", e.seq}, {"kind", e.kind}, {"from", e.from}};
@@ -67,7 +49,7 @@ std::string to_json(const Entry& e) {
     } else if (is_valid_utf8(e.body)) {
         j["body"] = e.body;
     } else {
-        j["body64"] = base64(e.body);
+        j["body64"] = to_base64(e.body);
     }
     return j.dump();
 }
@@ -98,7 +80,9 @@ Entry entry_from_json(const std::string& text) {
     if (j.contains("body")) {
         e.body = j["body"].get<std::string>();
     } else if (j.contains("body64")) {
-        e.body = unbase64(j["body64"].get<std::string>());
+        auto body = from_base64(j["body64"].get<std::string>());
+        if (!body) throw std::invalid_argument("body64 is not base64");
+        e.body = *body;
     }
     return e;
 }

@@ -31,8 +31,4 @@ private:
     StorePool& pool_;
 };
 
-// libsodium base64 helpers (standard alphabet with padding, as most clients produce).
-std::string to_base64(const std::string& bytes);
-std::optional<std::string> from_base64(const std::string& text);
-
 }  // namespace chat::sidecar

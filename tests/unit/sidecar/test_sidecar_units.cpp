@@ -1,4 +1,5 @@
 // Unit tests of the sidecar's socket-free parts: phone validation, rate limiter, flags, metrics, base64.
+#include "common/base64.h"
 #include "sidecar/config.h"
 #include "sidecar/directory_service.h"
 #include "sidecar/media_store.h"
@@ -9,6 +10,8 @@
 #include <catch2/catch.hpp>
 
 using namespace chat::sidecar;
+using chat::from_base64;
+using chat::to_base64;
 
 TEST_CASE("phones are E.164 with a plus and the user id is the digits") {
     CHECK(user_id_from_phone("+15550001") == "15550001");

@@ -1,0 +1,29 @@
+// Base64 encode/decode with libsodium's constant-time codec.
+#include "base64.h"
+
+#include <sodium.h>
+
+namespace chat {
+
+std::string to_base64(const std::string& bytes) {
+    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1);  // drop the terminating NUL
+    return out;
+}
+
+std::optional<std::string> from_base64(const std::string& text) {
+    std::string out(text.size(), '\0');
+    size_t len = 0;
+    const char* end = nullptr;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
+                          nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    out.resize(len);
+    return out;
+}
+
+}  // namespace chat
