@@ -1,28 +1,11 @@
-// Group create/get/add/remove over storage::Groups, with notices through storage::Inbox.
+// Group create/get/add/remove over storage::Groups, with the permission checks of PROTOCOL.md.
 #include "group_service.h"
 
 #include "api_error.h"
-#include "common/entry.h"
 #include "common/identity.h"
 
 namespace chat::sidecar {
 namespace {
-
-// Appends one notice per recipient; call inside the change's Transaction so both commit together.
-void notify(Store& store, const std::vector<std::string>& recipients, const std::string& from, const std::string& gid,
-            const nlohmann::json& body, int64_t now_ms) {
-    std::string text = body.dump();
-    for (const auto& user : recipients) {
-        Entry e;
-        e.id = new_message_id(now_ms);
-        e.kind = "notice";
-        e.from = from;
-        e.gid = gid;
-        e.ts = now_ms;
-        e.body = text;
-        store.inbox.append(user, e);
-    }
-}
 
 storage::GroupInfo require_group(Store& store, const std::string& gid) {
     if (!is_group_id(gid)) throw ApiError(400, "bad group id");
@@ -51,8 +34,6 @@ std::string GroupService::create(const std::string& caller, const std::string& n
         gid = "g" + random_token(8);
     } while (store->groups.find(gid));
     store->groups.create(gid, name, caller, members, now_ms);
-    notify(*store, store->groups.members(gid), caller, gid,
-           {{"event", "group_created"}, {"gid", gid}, {"name", name}, {"by", caller}}, now_ms);
     tx.commit();
     return gid;
 }
@@ -64,8 +45,7 @@ nlohmann::json GroupService::get(const std::string& caller, const std::string& g
     return {{"id", info.id}, {"name", info.name}, {"members", info.members}, {"admins", info.admins}};
 }
 
-void GroupService::add_member(const std::string& caller, const std::string& gid, const std::string& user,
-                              int64_t now_ms) {
+void GroupService::add_member(const std::string& caller, const std::string& gid, const std::string& user) {
     auto store = pool_.lease();
     auto info = require_group(*store, gid);
     if (!store->groups.is_admin(gid, caller)) throw ApiError(403, "only admins add members");
@@ -74,13 +54,10 @@ void GroupService::add_member(const std::string& caller, const std::string& gid,
 
     storage::Transaction tx(store->db);
     if (!store->groups.add_member(gid, user, false)) throw ApiError(409, "already a member");
-    notify(*store, store->groups.members(gid), caller, gid,
-           {{"event", "member_added"}, {"gid", gid}, {"user", user}, {"by", caller}}, now_ms);
     tx.commit();
 }
 
-void GroupService::remove_member(const std::string& caller, const std::string& gid, const std::string& user,
-                                 int64_t now_ms) {
+void GroupService::remove_member(const std::string& caller, const std::string& gid, const std::string& user) {
     auto store = pool_.lease();
     require_group(*store, gid);
     if (!is_user_id(user)) throw ApiError(400, "bad user id");
@@ -90,12 +67,6 @@ void GroupService::remove_member(const std::string& caller, const std::string& g
 
     storage::Transaction tx(store->db);
     if (!store->groups.remove_member(gid, user)) throw ApiError(404, "not a member");
-    // The removed user hears it too, so their devices can close the chat.
-    auto recipients = store->groups.members(gid);
-    recipients.push_back(user);
-    notify(*store, recipients, caller, gid,
-           {{"event", leaving ? "member_left" : "member_removed"}, {"gid", gid}, {"user", user}, {"by", caller}},
-           now_ms);
     tx.commit();
 }
 

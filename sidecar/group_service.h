@@ -1,4 +1,5 @@
-// Group management with permissions; every membership change stores `notice` entries for the members.
+// Group management with permissions. Membership changes reach members as `notice` entries
+// through the group_events feed (storage triggers) that the bridge turns into notices.
 #pragma once
 
 #include "store_pool.h"
@@ -21,9 +22,9 @@ public:
     // {"id","name","members","admins"}; members only (403), 404 unknown group.
     nlohmann::json get(const std::string& caller, const std::string& gid);
     // Admins only; 409 when already a member.
-    void add_member(const std::string& caller, const std::string& gid, const std::string& user, int64_t now_ms);
+    void add_member(const std::string& caller, const std::string& gid, const std::string& user);
     // Admins remove anyone; anyone removes (leaves) themselves; 404 when not a member.
-    void remove_member(const std::string& caller, const std::string& gid, const std::string& user, int64_t now_ms);
+    void remove_member(const std::string& caller, const std::string& gid, const std::string& user);
 
 private:
     StorePool& pool_;

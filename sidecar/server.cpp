@@ -188,12 +188,12 @@ void Sidecar::Impl::social_routes() {
     }));
     server.Post("/v1/groups/([^/]+)/members", wrap("/v1/groups/{gid}/members", [this](const Request& req, Response& res) {
         auto self = auth(req);
-        groups.add_member(self.user, req.matches[1], string_field(json_object_body(req), "user"), now_ms());
+        groups.add_member(self.user, req.matches[1], string_field(json_object_body(req), "user"));
         res.status = 204;
     }));
     server.Delete("/v1/groups/([^/]+)/members/([^/]+)",
                   wrap("/v1/groups/{gid}/members/{user}", [this](const Request& req, Response& res) {
-                      groups.remove_member(auth(req).user, req.matches[1], req.matches[2], now_ms());
+                      groups.remove_member(auth(req).user, req.matches[1], req.matches[2]);
                       res.status = 204;
                   }));
     server.Put("/v1/blocks/([^/]+)", wrap("/v1/blocks/{user}", [this](const Request& req, Response& res) {
