@@ -12,6 +12,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <iostream>
 #include <stdexcept>
 #include <thread>
@@ -109,10 +111,18 @@ struct Sidecar::Impl {
     GroupService groups;
     MediaStore media;
     httplib::Server server;
+    socket_t listen_socket = INVALID_SOCKET;
     std::thread thread;
 };
 
 void Sidecar::Impl::routes() {
+    // httplib listens with a backlog of 5, so a burst of new connections overflows it and waits
+    // for a 1 s SYN retry. Remember the listening socket so start() can widen the backlog.
+    server.set_socket_options([this](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listen_socket = sock;
+    });
     server.new_task_queue = [n = config.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
     server.set_read_timeout(config.read_timeout_s, 0);
     server.set_keep_alive_max_count(1000);
@@ -286,6 +296,7 @@ int Sidecar::start() {
     int port = impl_->config.port == 0 ? s.bind_to_any_port(impl_->config.host)
                                        : (s.bind_to_port(impl_->config.host, impl_->config.port) ? impl_->config.port : -1);
     if (port <= 0) throw std::runtime_error("cannot bind " + impl_->config.host + ":" + std::to_string(impl_->config.port));
+    ::listen(impl_->listen_socket, SOMAXCONN);  // listen() again on a listening socket sets the new backlog
     impl_->thread = std::thread([&s] { s.listen_after_bind(); });
     // stop() is a no-op until the server runs, so do not hand out the port before it does.
     while (!s.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
