@@ -134,7 +134,9 @@ void Bridge::stop() {
 
 void Bridge::live_loop() {
     storage::Database db(config_.db_path);
-    PahoPublisher out(*client_, clock_, 2000);
+    // Group fan-out publishes one batch per chunk of members, so a few dozen outstanding
+    // publishes keep the pipe full while bounding what a slow broker makes us hold.
+    PahoPublisher out(*client_, clock_, 64);
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
     Receipts receipts(db, out, clock_);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
@@ -197,7 +199,7 @@ void Bridge::live_loop() {
 
 void Bridge::sync_loop() {
     storage::Database db(config_.db_path);
-    PahoPublisher out(*client_, clock_, 2000);
+    PahoPublisher out(*client_, clock_, 64);  // replay flushes after every page anyway
     SyncReplay replay(db, out, config_.sync_page);
     while (running_) {
         try {

@@ -1,10 +1,13 @@
-// SyncReplay: round-robin paged replay in seq order, JSON or MessagePack per device.
+// SyncReplay: round-robin paged replay in seq order, one b/replay batch per page (the plugin
+// picks JSON or MessagePack for the device).
 #include "sync_replay.h"
+
+#include "batch.h"
 
 namespace chat::bridge {
 
 SyncReplay::SyncReplay(storage::Database& db, Publisher& out, int page)
-    : out_(out), page_(page), inbox_(db), policy_(db) {}
+    : out_(out), page_(page), inbox_(db) {}
 
 void SyncReplay::request(const std::string& user, const std::string& device, int64_t after) {
     for (auto& job : jobs_) {
@@ -13,7 +16,7 @@ void SyncReplay::request(const std::string& user, const std::string& device, int
             return;
         }
     }
-    jobs_.push_back(Job{user, device, after, policy_.is_compact(user, device)});
+    jobs_.push_back(Job{user, device, after});
 }
 
 bool SyncReplay::step() {
@@ -21,15 +24,8 @@ bool SyncReplay::step() {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     auto entries = inbox_.entries_after(job.user, job.after, page_);
-    std::string topic = device_topic(job.user, job.device);
-    for (const auto& e : entries) {
-        if (job.compact) {
-            auto bytes = to_msgpack(e);
-            out_.publish(topic, std::string(bytes.begin(), bytes.end()), e.expires_ms);
-        } else {
-            out_.publish(topic, to_json(e), e.expires_ms);
-        }
-    }
+    // One b/replay publish per page; the plugin sends each entry to the device's connection.
+    if (!entries.empty()) out_.publish(replay_batch_topic, replay_batch(job.user, job.device, entries), 0);
     out_.flush();
     if (static_cast<int>(entries.size()) == page_) {
         job.after = entries.back().seq;

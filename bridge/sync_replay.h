@@ -8,7 +8,6 @@
 
 #include "storage/db.h"
 #include "storage/inbox.h"
-#include "storage/policy.h"
 
 #include <deque>
 #include <string>
@@ -29,12 +28,10 @@ private:
         std::string user;
         std::string device;
         int64_t after = 0;
-        bool compact = false;
     };
     Publisher& out_;
     int page_;
     storage::Inbox inbox_;
-    storage::Policy policy_;
     std::deque<Job> jobs_;
 };
 

@@ -34,10 +34,16 @@ bool may_watch_presence(const Principal& who, const Topic& t) {
     return t.is("p", 2) && is_user_id(t[1]) && not_blocked_by(who, t[1]);
 }
 
+// The batch topics the plugin expands (docs/PROTOCOL.md); only the bridge may publish them.
+bool is_bridge_batch_topic(std::string_view topic) { return topic == "b/fanout" || topic == "b/replay"; }
+
 bool bridge_allowed(Access access, std::string_view topic) {
     if (topic.starts_with("$SYS")) return false;
-    if (access == Access::write) return topic.starts_with("u/") && !has_wildcard(topic);
-    return true;
+    if (access == Access::write) {
+        return (topic.starts_with("u/") && !has_wildcard(topic)) || is_bridge_batch_topic(topic);
+    }
+    // A batch passes on to its own topic after expansion; no one is meant to receive it.
+    return access != Access::read || !is_bridge_batch_topic(topic);
 }
 
 }  // namespace

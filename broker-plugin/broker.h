@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,10 +34,12 @@ struct Publish {
     std::string payload;
 };
 
-// A publish sent by the plugin straight to one connected client.
+// A publish the plugin sends itself (QoS 1): to one connected client, or routed normally to
+// the topic's subscribers (READ-checked) when client_id is empty.
 struct DirectPublish {
     std::string client_id;
     Publish message;
+    uint32_t expiry_s = 0;  // MQTT v5 Message Expiry Interval; 0 = none
 };
 
 struct MessageResult {
@@ -89,6 +92,12 @@ private:
     MessageResult sync_request(const Session& s, const std::string& payload);
     MessageResult redeliver_duplicate(const Entry& sent);
     MessageResult bridge_publish(std::string_view topic, const std::string& payload);
+    // Bridge-only batches (docs/PROTOCOL.md): one publish carries a chunk of stored entries,
+    // expanded here into one live copy per member or per replayed entry.
+    MessageResult expand_fanout(const std::string& payload);
+    MessageResult expand_replay(const std::string& payload);
+    // The seconds left before an entry's absolute expiry "exp" (0 = none), or nullopt when due.
+    std::optional<uint32_t> expiry_left(int64_t expires_ms) const;
     // Live-delivery extras for an entry landing in `user`'s inbox: MessagePack copies for the
     // user's compact devices, or a push signal to a bridge when no device is connected.
     void add_live_extras(const std::string& user, const std::function<std::string()>& pack, MessageResult& r);

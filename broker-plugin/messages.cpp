@@ -1,11 +1,14 @@
 // ChatBroker::on_message: stamping, storing before PUBACK, and rewriting client publishes.
 #include "broker.h"
 
+#include "common/base64.h"
 #include "common/identity.h"
 #include "topic.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 namespace chat::broker {
@@ -34,16 +37,33 @@ std::string packed(const Entry& e) {
     return std::string(bytes.begin(), bytes.end());
 }
 
-// The compact form of an entry the bridge published as JSON: the same object as MessagePack,
-// with the body as binary (receipt and notice fields stay inline, as in to_msgpack).
-std::string packed_json(const std::string& json) {
-    auto j = nlohmann::json::parse(json);
+// The compact form of an entry object: the same object as MessagePack with the body as
+// binary (receipt and notice fields stay inline, as in to_msgpack; body64 is decoded).
+std::string packed_object(nlohmann::json j) {
     if (j.contains("body") && j["body"].is_string()) {
         const auto& body = j["body"].get_ref<const std::string&>();
         j["body"] = nlohmann::json::binary(std::vector<uint8_t>(body.begin(), body.end()));
+    } else if (j.contains("body64") && j["body64"].is_string()) {
+        auto body = from_base64(j["body64"].get<std::string>());
+        if (!body) throw std::invalid_argument("body64 is not base64");
+        j.erase("body64");
+        j["body"] = nlohmann::json::binary(std::vector<uint8_t>(body->begin(), body->end()));
     }
     auto bytes = nlohmann::json::to_msgpack(j);
     return std::string(bytes.begin(), bytes.end());
+}
+
+std::string packed_json(const std::string& json) { return packed_object(nlohmann::json::parse(json)); }
+
+nlohmann::json parse_object(const std::string& payload) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (!j.is_object()) throw std::invalid_argument("expected a JSON object");
+    return j;
+}
+
+int64_t exp_of(const nlohmann::json& entry) {
+    auto it = entry.find("exp");
+    return it != entry.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
 
 // Reads {"<field>": N} with N a non-negative integer; throws invalid_argument otherwise.
@@ -239,12 +259,79 @@ std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s,
     return out;
 }
 
-// The bridge's publishes of stored entries (group fan-out, receipts, notices) pass unchanged;
-// like the plugin's own, they get MessagePack copies for compact devices or a push signal.
+// The bridge's publishes: batches to expand (which then pass on to their bridge-only topic,
+// where nobody can subscribe, so the bridge gets a plain PUBACK), and single stored entries
+// (receipts) that pass unchanged. Either way, live copies get MessagePack twins for compact
+// devices or a push signal, as the plugin's own deliveries do.
 MessageResult ChatBroker::bridge_publish(std::string_view topic, const std::string& payload) {
+    try {
+        if (topic == "b/fanout") return expand_fanout(payload);
+        if (topic == "b/replay") return expand_replay(payload);
+    } catch (const std::exception& bad) {
+        // A bad batch is the bridge's bug: refuse it (the bridge logs the PUBACK) instead of
+        // dropping the connection; the entries are stored and sync still serves them.
+        return deny(std::string("bad batch on ") + std::string(topic) + ": " + bad.what());
+    }
     MessageResult r;
     Topic t = split_topic(topic);
     if (t.is("u", 3) && t[2] == "i") add_live_extras(std::string(t[1]), [&] { return packed_json(payload); }, r);
+    return r;
+}
+
+std::optional<uint32_t> ChatBroker::expiry_left(int64_t expires_ms) const {
+    if (expires_ms <= 0) return 0u;
+    int64_t left_ms = expires_ms - clock_();
+    if (left_ms <= 0) return std::nullopt;
+    return static_cast<uint32_t>(std::min<int64_t>((left_ms + 999) / 1000, UINT32_MAX));
+}
+
+// {"entry": {...without seq...}, "to": [[member, seq], ...]}: parsed once; per member only the
+// seq changes. Routed normally to u/{member}/i, so every subscribed device gets it.
+MessageResult ChatBroker::expand_fanout(const std::string& payload) {
+    auto batch = parse_object(payload);
+    auto& entry = batch.at("entry");
+    const auto& to = batch.at("to");
+    if (!entry.is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
+    MessageResult r;
+    auto expiry = expiry_left(exp_of(entry));
+    if (!expiry) return r;  // expired in transit: stored copies are swept, nothing goes live
+    r.extra.reserve(to.size());
+    for (const auto& pair : to) {
+        const auto& member = pair.at(0).get_ref<const std::string&>();
+        if (!is_user_id(member)) throw std::invalid_argument("not a user id: " + member);
+        entry["seq"] = pair.at(1).get<int64_t>();
+        r.extra.push_back(DirectPublish{"", {inbox_topic(member), entry.dump()}, *expiry});
+        add_live_extras(member, [&] { return packed_object(entry); }, r);
+    }
+    return r;
+}
+
+// {"user","device","entries":[...]}: straight to that device's connection (it gets them even
+// before it subscribes, and no other device sees them), JSON or MessagePack as it registered.
+MessageResult ChatBroker::expand_replay(const std::string& payload) {
+    auto batch = parse_object(payload);
+    const auto& user = batch.at("user").get_ref<const std::string&>();
+    const auto& device = batch.at("device").get_ref<const std::string&>();
+    const auto& entries = batch.at("entries");
+    if (!is_user_id(user) || !is_device_id(device) || !entries.is_array()) {
+        throw std::invalid_argument("expected {\"user\",\"device\",\"entries\":[]}");
+    }
+    MessageResult r;
+    auto state = users_.find(user);
+    if (state == users_.end()) return r;
+    auto connection = state->second.devices.find(device);
+    if (connection == state->second.devices.end()) return r;  // gone: it syncs again on reconnect
+    auto session = sessions_.find(connection->second);
+    bool compact = session != sessions_.end() && session->second.compact;
+    std::string client_id = user + "/" + device;
+    std::string topic = "u/" + user + "/d/" + device;
+    r.extra.reserve(entries.size());
+    for (const auto& e : entries) {
+        if (!e.is_object()) throw std::invalid_argument("an entry is not an object");
+        auto expiry = expiry_left(exp_of(e));
+        if (!expiry) continue;
+        r.extra.push_back(DirectPublish{client_id, {topic, compact ? packed_object(e) : e.dump()}, *expiry});
+    }
     return r;
 }
 

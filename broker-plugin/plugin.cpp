@@ -86,6 +86,22 @@ void replace_payload(mosquitto_evt_message* ev, const std::string& payload) {
     ev->payloadlen = static_cast<uint32_t>(payload.size());
 }
 
+// Queued by the broker and sent on its next loop pass. An empty client id means normal
+// routing (READ-checked per subscriber); the broker takes ownership of the properties.
+void publish(const chat::broker::DirectPublish& d) {
+    mosquitto_property* props = nullptr;
+    if (d.expiry_s) mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, d.expiry_s);
+    int rc = mosquitto_broker_publish_copy(d.client_id.empty() ? nullptr : d.client_id.c_str(),
+                                           d.message.topic.c_str(), static_cast<int>(d.message.payload.size()),
+                                           d.message.payload.data(), 1, false, props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        mosquitto_property_free_all(&props);  // still ours when the broker refused it
+        // Only the live copy is lost: the entry is stored and the next sync replays it.
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "chat: could not queue publish to %s: %s",
+                             d.message.topic.c_str(), mosquitto_strerror(rc));
+    }
+}
+
 int on_message(int, void* event_data, void* userdata) {
     auto* ev = static_cast<mosquitto_evt_message*>(event_data);
     try {
@@ -102,11 +118,7 @@ int on_message(int, void* event_data, void* userdata) {
             replace_payload(ev, result.rewritten.payload);
             ev->retain = false;
         }
-        for (const auto& d : result.extra) {
-            mosquitto_broker_publish_copy(d.client_id.c_str(), d.message.topic.c_str(),
-                                          static_cast<int>(d.message.payload.size()), d.message.payload.data(), 1,
-                                          false, nullptr);
-        }
+        for (const auto& d : result.extra) publish(d);
         return MOSQ_ERR_SUCCESS;
     } catch (const std::exception& e) {
         // Not stored: drop the connection so no PUBACK goes out and the client retries.

@@ -73,12 +73,16 @@ TEST_CASE("group fan-out stores one entry per member except the sender, once per
     storage::GroupOutbox(w.db).enqueue(m);
     GroupFanout fanout(w.db, w.out, w.clock, 1);  // chunks of one member: several transactions
     CHECK(fanout.fan_out(m.id) == 2);
+    // One b/fanout batch per chunk: the shared entry without seq, and each member's own seq.
     REQUIRE(w.out.sent.size() == 2);
-    CHECK(w.out.sent[0].first == "u/1002/i");
-    auto e = entry_from_json(w.out.sent[0].second);
-    CHECK(e.body == "hello");
-    CHECK(e.gid == "gteam");
-    CHECK(e.seq == 1);
+    CHECK(w.out.sent[0].first == "b/fanout");
+    auto batch = nlohmann::json::parse(w.out.sent[0].second);
+    CHECK(batch["to"] == nlohmann::json::parse(R"([["1002",1]])"));
+    CHECK_FALSE(batch["entry"].contains("seq"));
+    CHECK(batch["entry"]["body"] == "hello");
+    CHECK(batch["entry"]["gid"] == "gteam");
+    CHECK(batch["entry"]["id"] == m.id);
+    CHECK(nlohmann::json::parse(w.out.sent[1].second)["to"] == nlohmann::json::parse(R"([["1003",1]])"));
     // A redelivered g/ publish or a restarted bridge repeats the fan-out: nothing new, nothing sent.
     CHECK(fanout.fan_out(m.id) == 0);
     CHECK(w.out.sent.size() == 2);
@@ -130,24 +134,32 @@ TEST_CASE("sync replays in seq order, page by page, on the device topic") {
     while (replay.step()) ++pages;
     CHECK(pages == 3);
     CHECK(w.out.flushes == 3);
-    REQUIRE(w.out.sent.size() == 230);
-    for (size_t i = 0; i < w.out.sent.size(); ++i) {
-        CHECK(w.out.sent[i].first == "u/1002/d/d1");
-        CHECK(entry_from_json(w.out.sent[i].second).seq == static_cast<int64_t>(21 + i));
+    REQUIRE(w.out.sent.size() == 3);  // one b/replay batch per page
+    int64_t expected = 21;
+    for (const auto& [topic, payload] : w.out.sent) {
+        CHECK(topic == "b/replay");
+        auto batch = nlohmann::json::parse(payload);
+        CHECK(batch["user"] == "1002");
+        CHECK(batch["device"] == "d1");
+        for (const auto& e : batch["entries"]) CHECK(entry_from_json(e.dump()).seq == expected++);
     }
+    CHECK(expected == 251);
 }
 
-TEST_CASE("a compact device gets MessagePack with a binary body") {
+TEST_CASE("replay batches carry stored entries as devices receive them; the plugin picks the encoding") {
     World w;
-    w.store("1002", w.message("1001", "hello"));
+    Entry binary = w.message("1001", std::string("\x00\xff", 2));
+    binary.expires_ms = w.now + 60'000;
+    w.store("1002", binary);
     storage::Policy(w.db).set_compact("1002", "d1", true);
     SyncReplay replay(w.db, w.out, 100);
     replay.request("1002", "d1", 0);
     replay.step();
     REQUIRE(w.out.sent.size() == 1);
-    auto j = nlohmann::json::from_msgpack(w.out.sent[0].second);
-    CHECK(j["body"].is_binary());
-    CHECK(j["seq"] == 1);
+    auto e = nlohmann::json::parse(w.out.sent[0].second)["entries"].at(0);
+    CHECK(e["body64"] == "AP8=");
+    CHECK(e["exp"] == binary.expires_ms);  // the plugin turns it into the Message Expiry Interval
+    CHECK(entry_from_json(e.dump()).body == binary.body);
 }
 
 TEST_CASE("expiry drops due disappearing messages, old entries, and acked entries past retention") {

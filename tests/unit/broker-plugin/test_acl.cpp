@@ -62,3 +62,22 @@ TEST_CASE("the bridge publishes only to user topics and never sees $SYS") {
     CHECK_FALSE(allowed(bridge, Access::write, "m/15550001"));
     CHECK_FALSE(allowed(bridge, Access::subscribe, "$SYS/#"));
 }
+
+TEST_CASE("only the bridge publishes the batch topics, and nobody receives them") {
+    Alice a;
+    Principal bridge{"bridge", "", true, nullptr};
+    for (auto topic : {"b/fanout", "b/replay"}) {
+        INFO(topic);
+        CHECK(allowed(bridge, Access::write, topic));
+        CHECK_FALSE(allowed(bridge, Access::read, topic));
+        CHECK_FALSE(allowed(a.who, Access::write, topic));
+        CHECK_FALSE(allowed(a.who, Access::subscribe, topic));
+        CHECK_FALSE(allowed(a.who, Access::read, topic));
+    }
+    for (auto topic : {"b/push/15550001", "b/fanout/x", "b/+", "b/#", "b/other"}) {
+        INFO(topic);
+        CHECK_FALSE(allowed(bridge, Access::write, topic));
+        CHECK_FALSE(allowed(a.who, Access::write, topic));
+    }
+    CHECK_FALSE(allowed(a.who, Access::subscribe, "b/#"));
+}

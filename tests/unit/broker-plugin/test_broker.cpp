@@ -3,6 +3,7 @@
 #include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/inbox.h"
+#include "storage/policy.h"
 #include "storage/social.h"
 #include "support/process.h"
 
@@ -210,4 +211,96 @@ TEST_CASE("disconnect records last seen and a replaced connection keeps the devi
     chat::storage::Accounts accounts(db);
     CHECK_FALSE(accounts.find_device("15550001", "d1")->online);
     CHECK(accounts.list_users().at(0).last_seen_ms == 5555);
+}
+
+TEST_CASE("a fan-out batch from the bridge becomes one routed inbox publish per member") {
+    World w;
+    {
+        auto db = w.open();
+        chat::storage::Policy(db).set_compact("15550002", "d2", true);
+    }
+    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.login(1, "15550002/d1"));
+    REQUIRE(w.login(2, "15550002/d2"));  // compact: gets a MessagePack twin
+    nlohmann::json entry = {{"id", "m1"}, {"kind", "msg"}, {"from", "15550001"}, {"gid", "g1"},
+                            {"ts", w.now}, {"body", "hi"}, {"exp", w.now + 1500}};
+    nlohmann::json batch = {{"entry", entry}, {"to", nlohmann::json::parse(R"([["15550002",7],["15550003",4]])")}};
+    auto r = w.broker->on_message(w.key(0), "b/fanout", batch.dump(), {});
+    CHECK(r.verdict == Verdict::pass);  // goes on to b/fanout, which nobody may receive
+    REQUIRE(r.extra.size() == 4);
+    CHECK(r.extra[0].client_id.empty());
+    CHECK(r.extra[0].message.topic == "u/15550002/i");
+    CHECK(r.extra[0].expiry_s == 2);
+    auto j = nlohmann::json::parse(r.extra[0].message.payload);
+    CHECK(j["seq"] == 7);
+    CHECK(j["body"] == "hi");
+    CHECK(r.extra[1].client_id == "15550002/d2");
+    auto packed = nlohmann::json::from_msgpack(r.extra[1].message.payload);
+    CHECK(packed["seq"] == 7);
+    CHECK(packed["body"].is_binary());
+    CHECK(r.extra[2].client_id.empty());
+    CHECK(nlohmann::json::parse(r.extra[2].message.payload)["seq"] == 4);
+    // Nobody of 15550003 is connected: the bridge gets a push signal.
+    CHECK(r.extra[3].client_id == "chat-bridge-1");
+    CHECK(r.extra[3].message.topic == "b/push/15550003");
+
+    w.now += 2000;  // expired in transit: nothing goes live
+    CHECK(w.broker->on_message(w.key(0), "b/fanout", batch.dump(), {}).extra.empty());
+}
+
+TEST_CASE("a replay batch goes straight to the one device, in its encoding") {
+    World w;
+    {
+        auto db = w.open();
+        chat::storage::Policy(db).set_compact("15550002", "d2", true);
+    }
+    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.login(1, "15550002/d1"));
+    REQUIRE(w.login(2, "15550002/d2"));
+    nlohmann::json entries = nlohmann::json::array();
+    for (int seq = 1; seq <= 3; ++seq) {
+        entries.push_back({{"id", "m" + std::to_string(seq)}, {"seq", seq}, {"kind", "msg"}, {"from", "15550001"},
+                           {"ts", w.now}, {"body64", "AP8="}});
+    }
+    auto json = w.broker->on_message(
+        w.key(0), "b/replay", nlohmann::json{{"user", "15550002"}, {"device", "d1"}, {"entries", entries}}.dump(), {});
+    CHECK(json.verdict == Verdict::pass);
+    REQUIRE(json.extra.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(json.extra[i].client_id == "15550002/d1");
+        CHECK(json.extra[i].message.topic == "u/15550002/d/d1");
+        CHECK(nlohmann::json::parse(json.extra[i].message.payload)["seq"] == i + 1);
+    }
+    auto compact = w.broker->on_message(
+        w.key(0), "b/replay", nlohmann::json{{"user", "15550002"}, {"device", "d2"}, {"entries", entries}}.dump(), {});
+    REQUIRE(compact.extra.size() == 3);
+    auto packed = nlohmann::json::from_msgpack(compact.extra[0].message.payload);
+    const std::vector<uint8_t>& body = packed["body"].get_binary();
+    CHECK(body == std::vector<uint8_t>{0x00, 0xff});
+    CHECK_FALSE(packed.contains("body64"));
+    // A device that is not connected gets nothing now; it syncs again when it comes back.
+    auto away = w.broker->on_message(
+        w.key(0), "b/replay", nlohmann::json{{"user", "15550003"}, {"device", "d1"}, {"entries", entries}}.dump(), {});
+    CHECK(away.verdict == Verdict::pass);
+    CHECK(away.extra.empty());
+}
+
+TEST_CASE("batches are refused from users and when malformed") {
+    World w;
+    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.login(1, "15550002/d1"));
+    std::string batch = R"({"entry":{"id":"x","kind":"msg"},"to":[["15550002",1]]})";
+    CHECK(w.broker->on_message(w.key(1), "b/fanout", batch, {}).verdict == Verdict::deny);
+    CHECK(w.broker->on_message(w.key(1), "b/replay", R"({"user":"15550002","device":"d1","entries":[]})", {})
+              .verdict == Verdict::deny);
+    for (auto bad : {"", "[]", R"({"entry":{}})", R"({"entry":1,"to":[]})", R"({"entry":{},"to":[["x/y",1]]})",
+                     R"({"entry":{},"to":[[1,1]]})", R"({"entry":{},"to":[["15550002"]]})"}) {
+        INFO(bad);
+        CHECK(w.broker->on_message(w.key(0), "b/fanout", bad, {}).verdict == Verdict::deny);
+    }
+    for (auto bad : {"{}", R"({"user":"15550002","device":"../x","entries":[]})",
+                     R"({"user":"15550002","device":"d1","entries":[1]})"}) {
+        INFO(bad);
+        CHECK(w.broker->on_message(w.key(0), "b/replay", bad, {}).verdict == Verdict::deny);
+    }
 }

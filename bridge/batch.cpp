@@ -1,0 +1,21 @@
+// Batch payloads: entries as the same JSON objects a device receives (to_json), so the plugin
+// only has to set seq or pick the encoding.
+#include "batch.h"
+
+#include <nlohmann/json.hpp>
+
+namespace chat::bridge {
+
+std::string fanout_batch(const Entry& shared, const std::vector<std::pair<std::string, int64_t>>& to) {
+    auto entry = nlohmann::json::parse(to_json(shared));
+    entry.erase("seq");  // each member's own, from "to"
+    return nlohmann::json{{"entry", std::move(entry)}, {"to", to}}.dump();
+}
+
+std::string replay_batch(const std::string& user, const std::string& device, const std::vector<Entry>& entries) {
+    auto list = nlohmann::json::array();
+    for (const auto& e : entries) list.push_back(nlohmann::json::parse(to_json(e)));
+    return nlohmann::json{{"user", user}, {"device", device}, {"entries", std::move(list)}}.dump();
+}
+
+}  // namespace chat::bridge
