@@ -3,6 +3,7 @@
 
 #include "expiry.h"
 #include "group_fanout.h"
+#include "nodelay.h"
 #include "push_hook.h"
 #include "receipts.h"
 #include "sync_replay.h"
@@ -84,6 +85,7 @@ void Bridge::start() {
     // Runs on a Paho thread: only issue the (asynchronous) subscribes and flag the catch-up.
     client_->set_connected_handler([this](const std::string&) {
         if (!running_) return;
+        set_nodelay_to_port(config_.port);
         subscribe_all(false);
         reconnected_ = true;
     });
@@ -102,6 +104,7 @@ void Bridge::start() {
     } catch (const mqtt::exception& e) {
         throw std::runtime_error("cannot connect to " + uri + " as " + config_.user + ": " + e.what());
     }
+    set_nodelay_to_port(config_.port);
     subscribe_all(true);
     running_ = true;
     live_ = std::thread([this] { live_loop(); });

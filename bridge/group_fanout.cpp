@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -21,6 +22,8 @@ std::string notice_id(int64_t ts, int64_t event_id) {
                   static_cast<unsigned long long>(event_id & 0xffffffffLL));
     return buf;
 }
+
+constexpr int first_chunk = 16;
 
 }  // namespace
 
@@ -46,18 +49,21 @@ size_t GroupFanout::deliver(const Entry& message, const std::string& gid, const 
     std::vector<std::string> members;
     bool more_members = true;
     size_t extra_next = 0;
+    // The first chunks are small so the broker starts delivering while later ones are written:
+    // the last member then waits for the writes, not for the writes plus the whole delivery.
+    int chunk = std::min(chunk_, first_chunk);
     while (more_members || extra_next < extra.size()) {
         std::vector<std::pair<std::string, int64_t>> stored;  // member, their seq
         {
             storage::Transaction tx(db_);
             if (more_members) {
-                members = fanout_.members_after(gid, after, chunk_);
-                more_members = static_cast<int>(members.size()) == chunk_;
+                members = fanout_.members_after(gid, after, chunk);
+                more_members = static_cast<int>(members.size()) == chunk;
                 if (!members.empty()) after = members.back();
             } else {
                 // Users no longer in the group (removed) still get the notice about it.
                 members.assign(extra.begin() + static_cast<long>(extra_next),
-                               extra.begin() + static_cast<long>(std::min(extra.size(), extra_next + chunk_)));
+                               extra.begin() + static_cast<long>(std::min(extra.size(), extra_next + static_cast<size_t>(chunk))));
                 extra_next += members.size();
             }
             for (const auto& member : members) {
@@ -73,6 +79,7 @@ size_t GroupFanout::deliver(const Entry& message, const std::string& gid, const 
         // batch per chunk, expanded by the plugin: the broker's in-flight window counts chunks.
         if (!stored.empty()) out_.publish(fanout_batch_topic, fanout_batch(copy, stored), 0);
         created += stored.size();
+        chunk = std::min(chunk_, chunk * 2);
     }
     return created;
 }
