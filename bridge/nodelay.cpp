@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 namespace chat::bridge {
@@ -35,9 +36,10 @@ int set_nodelay_to_port(int port) {
     int done = 0;
     std::error_code ec;
     for (const auto& link : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const std::string name = link.path().filename().string();  // `end` points into it
         char* end = nullptr;
-        long fd = std::strtol(link.path().filename().c_str(), &end, 10);
-        if (*end != '\0') continue;
+        long fd = std::strtol(name.c_str(), &end, 10);
+        if (end == name.c_str() || *end != '\0') continue;
         struct stat st {};
         if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
         if (!is_tcp(static_cast<int>(fd)) || peer_port(static_cast<int>(fd)) != port) continue;
