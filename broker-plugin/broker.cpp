@@ -21,6 +21,7 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       policy_(db_) {
     // The broker thread only appends to the WAL; checkpointer_ copies it back off-thread.
     db_.disable_auto_checkpoint();
+    db_.retry_busy_quickly();
     if (!config_.bridge_password.empty()) bridge_password_hash_ = hash_token(config_.bridge_password);
     accounts_.clear_online();
     acl_change_id_ = acl_changes_.latest_id();

@@ -5,6 +5,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 namespace chat::storage {
 namespace {
 
@@ -44,6 +47,17 @@ void Database::exec(const char* sql) {
 }
 
 void Database::disable_auto_checkpoint() { exec("PRAGMA wal_autocheckpoint=0"); }
+
+void Database::retry_busy_quickly() {
+    sqlite3_busy_handler(
+        db_,
+        [](void*, int attempts) {
+            if (attempts >= 50'000) return 0;
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+            return 1;
+        },
+        nullptr);
+}
 
 int64_t Database::changes() const { return sqlite3_changes64(db_); }
 

@@ -31,6 +31,9 @@ public:
     int64_t changes() const;
     // Turns off checkpoints on commit for this connection (pair it with a WalCheckpointer).
     void disable_auto_checkpoint();
+    // When another connection holds the write lock, retry every 100 us (up to 5 s) instead of
+    // sqlite3_busy_timeout's sleeps of up to 100 ms: for a writer that must not stall.
+    void retry_busy_quickly();
     int schema_version() const { return schema_version_; }
     sqlite3* handle() const { return db_; }
 
