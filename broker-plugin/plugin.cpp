@@ -8,6 +8,8 @@
 #include "broker.h"
 #include "common/identity.h"
 
+#include <malloc.h>
+
 #include <cstring>
 #include <map>
 #include <memory>
@@ -175,6 +177,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata, st
     try {
         std::map<std::string, std::string> opts;
         for (int i = 0; i < option_count; ++i) opts[options[i].key] = options[i].value ? options[i].value : "";
+        // Each SQLite commit frees and re-grows the top of the heap; with glibc's default 128 KiB
+        // trim threshold that is a brk() pair per message (measured: ~30% of a commit's cost).
+        // Keeping up to 64 MiB of freed heap is a fair trade for a long-running broker.
+        mallopt(M_TRIM_THRESHOLD, 64 << 20);
+        mallopt(M_TOP_PAD, 16 << 20);
         auto state = std::make_unique<PluginState>();
         state->id = identifier;
         state->broker = std::make_unique<ChatBroker>(chat::broker::parse_config(opts), chat::now_ms);
