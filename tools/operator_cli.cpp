@@ -4,6 +4,7 @@
 #include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/db.h"
+#include "storage/policy.h"
 #include "storage/social.h"
 
 #include <functional>
@@ -21,6 +22,7 @@ constexpr const char* usage =
     "  device add USER [DEVICE]      add a device; prints its token once\n"
     "  device revoke USER DEVICE     revoke a device's token\n"
     "  device list USER              list a user's devices\n"
+    "  device compact USER DEVICE on|off   MessagePack entries for this device (2G links)\n"
     "  group create GID NAME ADMIN [MEMBER...]\n"
     "  group add GID USER | group remove GID USER | group show GID\n"
     "  block USER OTHER | unblock USER OTHER\n";
@@ -101,6 +103,18 @@ int device_list(Context c) {
     return 0;
 }
 
+int device_compact(Context c) {
+    need(c, 3, 3);
+    if (c.args[2] != "on" && c.args[2] != "off") throw UsageError("compact takes on or off");
+    storage::Accounts accounts(c.db);
+    if (!accounts.find_device(checked_user(c.args[0]), c.args[1])) {
+        throw std::invalid_argument("no device " + c.args[1] + " for user " + c.args[0]);
+    }
+    storage::Policy(c.db).set_compact(c.args[0], c.args[1], c.args[2] == "on");
+    c.out << "compact " << c.args[2] << " for " << c.args[0] << "/" << c.args[1] << " (from its next connection)\n";
+    return 0;
+}
+
 int group_create(Context c) {
     if (c.args.size() < 3) throw UsageError("wrong number of arguments");
     if (!is_group_id(c.args[0])) throw std::invalid_argument("'" + c.args[0] + "' is not a group id (g[a-z0-9]+)");
@@ -164,6 +178,7 @@ const std::map<std::string, std::pair<size_t, Handler>>& commands() {
         {"device add", {2, device_add}},
         {"device revoke", {2, device_revoke}},
         {"device list", {2, device_list}},
+        {"device compact", {2, device_compact}},
         {"group create", {2, group_create}},
         {"group add", {2, [](Context c) { return group_change(c, true); }}},
         {"group remove", {2, [](Context c) { return group_change(c, false); }}},

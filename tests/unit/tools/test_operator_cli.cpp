@@ -1,4 +1,6 @@
 // Unit tests for chatctl: commands, output, exit codes and one-line errors.
+#include "storage/db.h"
+#include "storage/policy.h"
 #include "support/process.h"
 #include "tools/operator_cli.h"
 
@@ -36,6 +38,20 @@ TEST_CASE("create a user and a device; the token is printed once") {
     CHECK(c.out.find("revoked") != std::string::npos);
     CHECK(c.run({"user", "list"}) == 0);
     CHECK(c.out.find("15550001 devices=0") == 0);
+}
+
+TEST_CASE("a device can be switched to the compact encoding") {
+    Cli c;
+    c.run({"user", "add", "15550001"});
+    c.run({"device", "add", "15550001"});
+    CHECK(c.run({"device", "compact", "15550001", "d1", "on"}) == 0);
+    {
+        chat::storage::Database db((c.dir.path() / "c.db").string());
+        CHECK(chat::storage::Policy(db).is_compact("15550001", "d1"));
+    }
+    CHECK(c.run({"device", "compact", "15550001", "d1", "off"}) == 0);
+    CHECK(c.run({"device", "compact", "15550001", "d9", "on"}) == 1);
+    CHECK(c.run({"device", "compact", "15550001", "d1", "maybe"}) == 2);
 }
 
 TEST_CASE("bad input gets exit code 1 and one line on stderr") {
