@@ -67,6 +67,7 @@ void GroupService::remove_member(const std::string& caller, const std::string& g
 
     storage::Transaction tx(store->db);
     if (!store->groups.remove_member(gid, user)) throw ApiError(404, "not a member");
+    store->groups.ensure_admin(gid);
     tx.commit();
 }
 

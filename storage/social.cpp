@@ -24,7 +24,11 @@ Groups::Groups(Database& db)
       member_flags_(db, "SELECT is_admin FROM group_members WHERE gid = ? AND user_id = ?"),
       list_members_(db, "SELECT user_id, is_admin FROM group_members WHERE gid = ? ORDER BY user_id"),
       list_groups_(db, "SELECT gid FROM group_members WHERE user_id = ? ORDER BY gid"),
-      record_change_(db, record_change_sql) {}
+      record_change_(db, record_change_sql),
+      has_admin_(db, "SELECT 1 FROM group_members WHERE gid = ? AND is_admin = 1 LIMIT 1"),
+      promote_oldest_(db,
+                      "UPDATE group_members SET is_admin = 1 WHERE gid = ?1 AND user_id = "
+                      "(SELECT user_id FROM group_members WHERE gid = ?1 ORDER BY user_id LIMIT 1) RETURNING user_id") {}
 
 void Groups::create(const std::string& gid, const std::string& name, const std::string& creator,
                     const std::vector<std::string>& members, int64_t now_ms) {
@@ -64,6 +68,19 @@ bool Groups::remove_member(const std::string& gid, const std::string& user) {
     if (db_.changes() != 1) return false;
     record_change_.bind(1, user).run();
     return true;
+}
+
+std::optional<std::string> Groups::ensure_admin(const std::string& gid) {
+    {
+        ResetOnExit r(has_admin_);
+        if (has_admin_.bind(1, gid).step()) return std::nullopt;
+    }
+    ResetOnExit r(promote_oldest_);
+    if (!promote_oldest_.bind(1, gid).step()) return std::nullopt;
+    std::string user = promote_oldest_.text_at(0);
+    while (promote_oldest_.step()) {
+    }
+    return user;
 }
 
 bool Groups::is_member(const std::string& gid, const std::string& user) {

@@ -29,6 +29,9 @@ public:
     // True when added (false: already a member). Throws Error for unknown users/groups.
     bool add_member(const std::string& gid, const std::string& user, bool admin);
     bool remove_member(const std::string& gid, const std::string& user);
+    // When the last admin has gone, a remaining member (the lowest user id) becomes admin,
+    // so a group is never left without one. Returns the new admin, if any.
+    std::optional<std::string> ensure_admin(const std::string& gid);
     bool is_member(const std::string& gid, const std::string& user);
     bool is_admin(const std::string& gid, const std::string& user);
     std::vector<std::string> members(const std::string& gid);
@@ -37,7 +40,7 @@ public:
 private:
     Database& db_;
     Statement insert_group_, find_group_, insert_member_, delete_member_, member_flags_, list_members_, list_groups_,
-        record_change_;
+        record_change_, has_admin_, promote_oldest_;
 };
 
 class Blocks {

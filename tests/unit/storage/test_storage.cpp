@@ -163,6 +163,22 @@ TEST_CASE("groups and blocks record ACL changes for the users they affect") {
     CHECK(b.blockers_of("2").empty());
 }
 
+TEST_CASE("a group whose last admin left gets a new admin") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Groups g(t.db);
+    g.create("g1", "x", "2", {"3", "1"}, 1);
+    CHECK_FALSE(g.ensure_admin("g1"));  // still has its admin
+    g.remove_member("g1", "2");
+    CHECK(g.ensure_admin("g1") == std::optional<std::string>("1"));
+    CHECK(g.is_admin("g1", "1"));
+    CHECK_FALSE(g.is_admin("g1", "3"));
+    g.remove_member("g1", "1");
+    g.remove_member("g1", "3");
+    CHECK_FALSE(g.ensure_admin("g1"));  // nobody left
+}
+
 TEST_CASE("group outbox keeps messages until marked done") {
     Db t;
     GroupOutbox out(t.db);
