@@ -19,7 +19,7 @@ std::string usage() {
     return "usage: chat-sidecar [--host 127.0.0.1] [--port 8080|0] [--data-dir var] [--db PATH]\n"
            "                    [--sms-webhook http://host:port/path] [--max-media-bytes N]\n"
            "                    [--register-per-phone N] [--register-per-address N] [--verify-per-address N]\n"
-           "                    [--rate-window-s N] [--threads N]\n"
+           "                    [--rate-window-s N] [--threads N] [--upload-ttl-h N]\n"
            "  --port 0 picks a free port and prints it; rate limits of 0 disable the limit.\n";
 }
 
@@ -39,6 +39,10 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
              if (!to_int(v, n) || n == 0) return false;
              c.register_per_phone.window_ms = c.register_per_address.window_ms = c.verify_per_address.window_ms = n * 1000;
              return true;
+         }},
+        {"--upload-ttl-h", [&](const std::string& v) {
+             int64_t n;
+             return to_int(v, n) && n > 0 && (c.upload_ttl_ms = n * 60 * 60 * 1000, true);
          }},
         {"--threads", [&](const std::string& v) { int64_t n; return to_int(v, n) && n > 0 && n <= 256 && (c.threads = int(n), true); }},
     };

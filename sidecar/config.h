@@ -29,6 +29,8 @@ struct SidecarConfig {
     RateLimit verify_per_address{30, 10 * 60 * 1000};
     int threads = 8;
     int read_timeout_s = 30;  // generous: a 2G link stalls for seconds mid-upload
+    int64_t upload_ttl_ms = 24ll * 60 * 60 * 1000;  // resumable uploads older than this are removed
+    int64_t sweep_interval_ms = 10 * 60 * 1000;
 
     std::filesystem::path database() const { return db_path.empty() ? data_dir / "chat.db" : db_path; }
 };

@@ -165,6 +165,18 @@ UploadStatus MediaStore::upload_status(const std::string& user, const std::strin
     return status;
 }
 
+size_t MediaStore::sweep_uploads(int64_t now_ms, int64_t ttl_ms) {
+    auto store = pool_.lease();
+    auto stale = store->media.uploads_before(now_ms - ttl_ms, 1000);
+    for (const auto& id : stale) {
+        std::error_code ec;
+        fs::remove(part_path(id), ec);  // already gone when the upload completed
+        store->media.delete_upload(id);
+        drop_slot(id);
+    }
+    return stale.size();
+}
+
 std::shared_ptr<MediaStore::UploadSlot> MediaStore::slot(const std::string& id) {
     std::lock_guard lock(slots_mutex_);
     auto& s = slots_[id];

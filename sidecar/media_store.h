@@ -61,6 +61,9 @@ public:
     // upload moves it into the content store.
     UploadStatus append(const std::string& user, const std::string& id, int64_t offset,
                         std::optional<int64_t> content_length, const BodyReader& read, int64_t now_ms);
+    // Removes uploads started more than `ttl_ms` ago: the part files of abandoned ones, and the
+    // rows of finished ones (a client had that long to learn its media id). Returns how many.
+    size_t sweep_uploads(int64_t now_ms, int64_t ttl_ms);
 
 private:
     StoredBlob commit(const std::filesystem::path& file, const std::string& id, int64_t size, int64_t now_ms);

@@ -3,6 +3,7 @@
 
 #include "api_error.h"
 #include "common/identity.h"
+#include "common/periodic.h"
 #include "directory_service.h"
 #include "group_service.h"
 #include "http_util.h"
@@ -113,6 +114,7 @@ struct Sidecar::Impl {
     httplib::Server server;
     socket_t listen_socket = INVALID_SOCKET;
     std::thread thread;
+    std::unique_ptr<Periodic> upload_sweeper;
 };
 
 void Sidecar::Impl::routes() {
@@ -298,6 +300,14 @@ int Sidecar::start() {
     if (port <= 0) throw std::runtime_error("cannot bind " + impl_->config.host + ":" + std::to_string(impl_->config.port));
     ::listen(impl_->listen_socket, SOMAXCONN);  // listen() again on a listening socket sets the new backlog
     impl_->thread = std::thread([&s] { s.listen_after_bind(); });
+    impl_->upload_sweeper = std::make_unique<Periodic>(
+        std::chrono::milliseconds(impl_->config.sweep_interval_ms), [impl = impl_.get()] {
+            try {
+                impl->media.sweep_uploads(now_ms(), impl->config.upload_ttl_ms);
+            } catch (const std::exception& e) {
+                std::cerr << "chat-sidecar: upload sweep failed: " << e.what() << "\n";
+            }
+        });
     // stop() is a no-op until the server runs, so do not hand out the port before it does.
     while (!s.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return port;
@@ -305,6 +315,7 @@ int Sidecar::start() {
 
 void Sidecar::stop() {
     if (!impl_->thread.joinable()) return;
+    impl_->upload_sweeper.reset();
     impl_->server.stop();
     impl_->thread.join();
 }

@@ -2,29 +2,22 @@
 // connection, so that a latency-critical writer (the broker thread) never pays for it.
 #pragma once
 
+#include "common/periodic.h"
+#include "db.h"
+
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 
 namespace chat::storage {
 
 class WalCheckpointer {
 public:
-    WalCheckpointer(std::string db_path, std::chrono::milliseconds interval);
-    ~WalCheckpointer();
-    WalCheckpointer(const WalCheckpointer&) = delete;
-    WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+    WalCheckpointer(const std::string& db_path, std::chrono::milliseconds interval);
 
 private:
-    void run();
-    std::string db_path_;
-    std::chrono::milliseconds interval_;
-    std::mutex mu_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    std::unique_ptr<Database> db_;  // used only on the periodic thread after construction
+    Periodic periodic_;
 };
 
 }  // namespace chat::storage

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chat::storage {
 
@@ -25,10 +26,13 @@ public:
     void add_upload(const std::string& id, const std::string& user, int64_t length, int64_t now_ms);
     std::optional<UploadRow> find_upload(const std::string& id);
     void complete_upload(const std::string& id, const std::string& media_id);
+    // Uploads created before `before_ms` (abandoned, or complete long enough ago), oldest first.
+    std::vector<std::string> uploads_before(int64_t before_ms, int limit);
+    void delete_upload(const std::string& id);
 
 private:
     Database& db_;
-    Statement add_blob_, blob_size_, add_upload_, find_upload_, complete_upload_;
+    Statement add_blob_, blob_size_, add_upload_, find_upload_, complete_upload_, uploads_before_, delete_upload_;
 };
 
 }  // namespace chat::storage

@@ -253,3 +253,32 @@ TEST_CASE("a resumable upload interrupted mid-chunk resumes from HEAD and lands 
     bad_len.emplace("Upload-Length", "-5");
     CHECK(http.Post("/v1/uploads", bad_len, "", "application/octet-stream")->status == 400);
 }
+
+TEST_CASE("abandoned resumable uploads are swept after their time to live") {
+    SidecarHarness sc({}, [](chat::sidecar::SidecarConfig& c) {
+        c.upload_ttl_ms = 200;
+        c.sweep_interval_ms = 20;
+    });
+    auto u = sc.register_device("+15550046");
+    auto& http = sc.http();
+    httplib::Headers create = SidecarHarness::auth(u.token);
+    create.emplace("Upload-Length", "1000");
+    auto created = http.Post("/v1/uploads", create, "", "application/octet-stream");
+    REQUIRE(created->status == 201);
+    std::string path = "/v1/uploads/" + body_of(created)["id"].get<std::string>();
+    CHECK(head_offset(sc, path, u.token) == 0);
+    CHECK(files_in(sc.data_dir() / "uploads") == 1);
+
+    int status = 200;
+    for (int i = 0; i < 300 && status != 404; ++i) {
+        status = http.Head(path.c_str(), SidecarHarness::auth(u.token))->status;
+        if (status != 404) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(status == 404);
+    CHECK(files_in(sc.data_dir() / "uploads") == 0);
+    chat::storage::Database db(sc.db_path().string());
+    chat::storage::Statement uploads(db, "SELECT COUNT(*) FROM uploads");
+    REQUIRE(uploads.step());
+    CHECK(uploads.int_at(0) == 0);
+    uploads.reset();
+}
