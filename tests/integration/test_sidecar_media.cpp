@@ -167,8 +167,15 @@ TEST_CASE("media larger than the limit gets 413 and stores nothing") {
             return sink.write(block.data(), block.size());
         },
         "application/octet-stream");
-    REQUIRE(streamed);
-    CHECK(streamed->status == 413);
+    // The server answers 413 once the limit is passed and closes the connection; a client still
+    // sending may see the cut before it reads that answer. Either way it is refused.
+    if (streamed) {
+        CHECK(streamed->status == 413);
+    } else {
+        // httplib reports a failed body write as Canceled (the sink refused) or Write.
+        INFO(httplib::to_string(streamed.error()));
+        CHECK((streamed.error() == httplib::Error::Canceled || streamed.error() == httplib::Error::Write));
+    }
 
     CHECK(http.Post("/v1/uploads", {{"Authorization", "Bearer " + u.token}, {"Upload-Length", "65537"}}, "",
                     "application/octet-stream")->status == 413);
