@@ -1,7 +1,7 @@
 // chat-sidecar: the HTTP sidecar service (registration, keys, groups, blocks, presence, media).
+#include "common/stop_signals.h"
 #include "sidecar/server.h"
 
-#include <csignal>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -15,19 +15,13 @@ int main(int argc, char** argv) {
         std::cerr << "chat-sidecar: " << *err << '\n' << chat::sidecar::usage();
         return 2;
     }
-    // Block the stop signals in every thread (the server threads inherit this mask) and wait for them here.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    chat::StopSignals stop_signals;  // before the server threads start
     try {
         chat::sidecar::Sidecar sidecar(config);
         int port = sidecar.start();
         std::cout << "chat-sidecar listening on " << config.host << ':' << port << " (data " << config.data_dir.string()
                   << ", db " << config.database().string() << ")" << std::endl;
-        int sig = 0;
-        sigwait(&stop_signals, &sig);
+        stop_signals.wait();
         sidecar.stop();
     } catch (const std::exception& e) {
         std::cerr << "chat-sidecar: " << e.what() << '\n';
