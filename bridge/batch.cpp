@@ -1,14 +1,14 @@
 // Batch payloads: entries as the same JSON objects a device receives (to_json), so the plugin
-// only has to set seq or pick the encoding.
+// only has to add seqs or pick the encoding.
 #include "batch.h"
 
 #include <nlohmann/json.hpp>
 
 namespace chat::bridge {
 
-std::string fanout_batch(const Entry& shared, const std::vector<std::pair<std::string, int64_t>>& to) {
+std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to) {
     auto entry = nlohmann::json::parse(to_json(shared));
-    entry.erase("seq");  // each member's own, from "to"
+    entry.erase("seq");  // each user's own, allocated by the plugin
     return nlohmann::json{{"entry", std::move(entry)}, {"to", to}}.dump();
 }
 

@@ -14,8 +14,9 @@ namespace chat::bridge {
 inline constexpr const char* fanout_batch_topic = "b/fanout";
 inline constexpr const char* replay_batch_topic = "b/replay";
 
-// {"entry": <shared without seq>, "to": [[member, seq], ...]}: one stored entry, many inboxes.
-std::string fanout_batch(const Entry& shared, const std::vector<std::pair<std::string, int64_t>>& to);
+// {"entry": <shared, without seq>, "to": [user, ...]}: the plugin stores the entry in each
+// listed inbox that lacks its id (with that user's seq) before the PUBACK, then delivers it.
+std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to);
 // {"user", "device", "entries": [...]}: a replay page for one device, in seq order.
 std::string replay_batch(const std::string& user, const std::string& device, const std::vector<Entry>& entries);
 

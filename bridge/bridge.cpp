@@ -42,16 +42,18 @@ public:
         if (pending_.size() >= window_) flush();
     }
 
-    void flush() override {
+    bool flush() override {
+        bool all = true;
         for (auto& t : pending_) {
             try {
-                t->wait_for(std::chrono::seconds(10));
+                all = t->wait_for(std::chrono::seconds(10)) && all;
             } catch (const mqtt::exception& e) {
-                // Stored entries are not lost: the device gets them with its next sync.
                 std::cerr << "chat-bridge: publish not acknowledged: " << e.what() << "\n";
+                all = false;
             }
         }
         pending_.clear();
+        return all;
     }
 
 private:
@@ -183,7 +185,7 @@ void Bridge::live_loop() {
                 {
                     std::lock_guard lock(sync_mu_);
                     sync_requests_.push_back(SyncRequest{level(topic, 1), j.at("device").get<std::string>(),
-                                                         j.at("after").get<int64_t>()});
+                                                         j.at("after").get<int64_t>(), j.value("upto", int64_t{0})});
                 }
                 sync_cv_.notify_one();
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
@@ -215,7 +217,7 @@ void Bridge::sync_loop() {
                 }
                 fresh.swap(sync_requests_);
             }
-            for (auto& r : fresh) replay.request(r.user, r.device, r.after);
+            for (auto& r : fresh) replay.request(r.user, r.device, r.after, r.upto);
             if (replay.step()) ++counters_.replayed_pages;
         } catch (const std::exception& e) {
             std::cerr << "chat-bridge: sync: " << e.what() << "\n";

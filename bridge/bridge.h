@@ -50,6 +50,7 @@ private:
         std::string user;
         std::string device;
         int64_t after = 0;
+        int64_t upto = 0;
     };
     void subscribe_all(bool wait);
     void live_loop();

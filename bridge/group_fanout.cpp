@@ -1,15 +1,16 @@
-// GroupFanout: chunked insert-once fan-out of group messages and membership notices, one
-// b/fanout batch per chunk.
+// GroupFanout: chunked fan-out of group messages and membership notices, one b/fanout batch
+// per chunk, stored by the plugin.
 #include "group_fanout.h"
 
 #include "batch.h"
+#include "import_wait.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <set>
+#include <optional>
 
 namespace chat::bridge {
 namespace {
@@ -31,57 +32,55 @@ GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<in
     : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), outbox_(db), policy_(db) {}
 
 size_t GroupFanout::fan_out(const std::string& id) {
+    std::optional<bool> done;
+    wait_until_imported([&] { return (done = outbox_.done(id)).has_value(); });
+    if (!done || *done) return 0;  // finished already (a redelivered g/), or expired and dropped
     auto message = outbox_.find(id);
-    if (!message) return 0;  // expired and dropped already
+    if (!message) return 0;
     size_t n = 0;
-    if (!(message->expires_ms && message->expires_ms <= clock_())) n = deliver(*message, message->gid, {});
+    if (!(message->expires_ms && message->expires_ms <= clock_())) {
+        auto sent = deliver(*message, message->gid, {});
+        if (!sent) return 0;  // not all stored: the pending scan tries again, the plugin skips repeats
+        n = *sent;
+    }
     finish(*message);
     return n;
 }
 
-size_t GroupFanout::deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra) {
+std::optional<size_t> GroupFanout::deliver(const Entry& message, const std::string& gid,
+                                           const std::vector<std::string>& extra) {
     Entry copy = message;
     copy.to.clear();
     copy.cid.clear();
     copy.seq = 0;
-    size_t created = 0;
+    size_t sent = 0;
     std::string after;
-    std::vector<std::string> members;
     bool more_members = true;
     size_t extra_next = 0;
-    // The first chunks are small so the broker starts delivering while later ones are written:
+    // The first chunks are small so the broker starts delivering while later ones are stored:
     // the last member then waits for the writes, not for the writes plus the whole delivery.
     int chunk = std::min(chunk_, first_chunk);
     while (more_members || extra_next < extra.size()) {
-        std::vector<std::pair<std::string, int64_t>> stored;  // member, their seq
-        {
-            storage::Transaction tx(db_);
-            if (more_members) {
-                members = fanout_.members_after(gid, after, chunk);
-                more_members = static_cast<int>(members.size()) == chunk;
-                if (!members.empty()) after = members.back();
-            } else {
-                // Users no longer in the group (removed) still get the notice about it.
-                members.assign(extra.begin() + static_cast<long>(extra_next),
-                               extra.begin() + static_cast<long>(std::min(extra.size(), extra_next + static_cast<size_t>(chunk))));
-                extra_next += members.size();
-            }
-            for (const auto& member : members) {
-                if (member == message.from) continue;
-                auto entry = fanout_.append_once(member, copy);
-                if (!entry) continue;
-                if (message.kind == "delete") policy_.redact(member, message.ref, message.from);
-                stored.emplace_back(member, entry->seq);
-            }
-            tx.commit();
+        std::vector<std::string> members;
+        if (more_members) {
+            members = fanout_.members_after(gid, after, chunk);
+            more_members = static_cast<int>(members.size()) == chunk;
+            if (!members.empty()) after = members.back();
+        } else {
+            // Users no longer in the group (removed) still get the notice about it.
+            auto end = std::min(extra.size(), extra_next + static_cast<size_t>(chunk));
+            members.assign(extra.begin() + static_cast<long>(extra_next), extra.begin() + static_cast<long>(end));
+            extra_next = end;
         }
-        // Published after commit: a crash here leaves stored entries that sync replays. One
-        // batch per chunk, expanded by the plugin: the broker's in-flight window counts chunks.
-        if (!stored.empty()) out_.publish(fanout_batch_topic, fanout_batch(copy, stored), 0);
-        created += stored.size();
+        std::erase(members, message.from);
+        // One batch per chunk, stored and expanded by the plugin, which skips members that
+        // have the message already (a retry after a crash): the in-flight window counts chunks.
+        if (!members.empty()) out_.publish(fanout_batch_topic, fanout_batch(copy, members), 0);
+        sent += members.size();
         chunk = std::min(chunk_, chunk * 2);
     }
-    return created;
+    if (!out_.flush()) return std::nullopt;
+    return sent;
 }
 
 void GroupFanout::finish(const Entry& message) {
@@ -121,6 +120,7 @@ size_t GroupFanout::emit_notices(int limit) {
         c.ts = ev.ts;
     }
     size_t created = 0;
+    bool all_stored = true;
     for (const auto& [gid, change] : by_group) {
         Entry notice;
         notice.kind = "notice";
@@ -129,8 +129,11 @@ size_t GroupFanout::emit_notices(int limit) {
         notice.gid = gid;
         notice.ts = change.ts;
         notice.body = nlohmann::json{{"group", gid}, {"added", change.added}, {"removed", change.removed}}.dump();
-        created += deliver(notice, gid, change.removed);
+        auto sent = deliver(notice, gid, change.removed);
+        all_stored = all_stored && sent.has_value();
+        created += sent.value_or(0);
     }
+    if (!all_stored) return created;  // the next sweep sends them again; the plugin skips repeats
     storage::Transaction tx(db_);
     // Another bridge may have moved the cursor further meanwhile; never move it back.
     if (fanout_.state("group_events") < events.back().id) fanout_.set_state("group_events", events.back().id);

@@ -1,6 +1,7 @@
-// Group fan-out and membership notices: one inbox entry per member, each with the member's
-// own seq, written in short chunked transactions and published only by whoever inserted it,
-// so a crash mid-fan-out or a second bridge never yields a missing or duplicate entry.
+// Group fan-out and membership notices: the members, a chunk at a time, go to the plugin as
+// b/fanout batches; it stores one entry per member with the member's own seq and skips members
+// that have it already, so a crash mid-fan-out or a second bridge never yields a missing or
+// duplicate entry. A message is marked done only after every batch was acknowledged.
 // One instance per thread (it holds that thread's prepared statements).
 #pragma once
 
@@ -13,6 +14,7 @@
 #include "storage/policy.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace chat::bridge {
@@ -21,15 +23,16 @@ class GroupFanout {
 public:
     GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk = 100);
 
-    // Fans out the stored group message `id` (if still pending); returns entries created.
+    // Fans out the stored group message `id` (if still pending); returns members sent to.
     size_t fan_out(const std::string& id);
     // Group messages not marked done whose ts <= `older_than_ms` (missed while down); returns messages handled.
     size_t fan_out_pending(int64_t older_than_ms, int limit = 100);
-    // Turns new membership changes into `notice` entries for the members; returns notices created.
+    // Turns new membership changes into `notice` entries for the members; returns members sent to.
     size_t emit_notices(int limit = 1000);
 
 private:
-    size_t deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
+    // Members sent to, or nullopt when a batch was not acknowledged.
+    std::optional<size_t> deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
     void finish(const Entry& message);
 
     storage::Database& db_;

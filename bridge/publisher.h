@@ -1,4 +1,4 @@
-// The one thing the bridge logic needs from MQTT: publish a stored entry. Paho implements it
+// The one thing the bridge logic needs from MQTT: publish a batch for the plugin. Paho implements it
 // in the service; unit tests record what would have been sent.
 #pragma once
 
@@ -13,8 +13,9 @@ public:
     // QoS 1. `expires_ms` (0 = none) becomes the MQTT v5 Message Expiry Interval, so the
     // broker's own queue also drops a disappearing message in time.
     virtual void publish(const std::string& topic, std::string payload, int64_t expires_ms) = 0;
-    // Waits until everything published so far was acknowledged by the broker (pacing).
-    virtual void flush() {}
+    // Waits until everything published so far was acknowledged by the broker (pacing); false
+    // when something was not (then a batch may not be stored: do not mark the work done).
+    virtual bool flush() { return true; }
 };
 
 inline std::string inbox_topic(const std::string& user) { return "u/" + user + "/i"; }

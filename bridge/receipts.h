@@ -20,7 +20,6 @@ public:
     size_t on_delivered(const std::string& user, int64_t previous, int64_t delivered);
 
 private:
-    storage::Database& db_;
     Publisher& out_;
     std::function<int64_t()> clock_;
     int page_;

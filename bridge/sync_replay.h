@@ -18,7 +18,8 @@ class SyncReplay {
 public:
     SyncReplay(storage::Database& db, Publisher& out, int page = 100);
     // A device asked for everything after `after`; a newer request replaces an unfinished one.
-    void request(const std::string& user, const std::string& device, int64_t after);
+    // `upto` is the user's last seq when it asked: replay starts once SQLite has it imported.
+    void request(const std::string& user, const std::string& device, int64_t after, int64_t upto);
     // Sends one page of the next job; false when there is nothing to do.
     bool step();
     bool idle() const { return jobs_.empty(); }
@@ -28,6 +29,7 @@ private:
         std::string user;
         std::string device;
         int64_t after = 0;
+        int64_t upto = 0;
     };
     Publisher& out_;
     int page_;

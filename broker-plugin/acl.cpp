@@ -39,9 +39,8 @@ bool is_bridge_batch_topic(std::string_view topic) { return topic == "b/fanout" 
 
 bool bridge_allowed(Access access, std::string_view topic) {
     if (topic.starts_with("$SYS")) return false;
-    if (access == Access::write) {
-        return (topic.starts_with("u/") && !has_wildcard(topic)) || is_bridge_batch_topic(topic);
-    }
+    // Every inbox entry gets its seq from the plugin, so the bridge writes only batches.
+    if (access == Access::write) return is_bridge_batch_topic(topic);
     // A batch passes on to its own topic after expansion; no one is meant to receive it.
     return access != Access::read || !is_bridge_batch_topic(topic);
 }

@@ -15,10 +15,10 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       inbox_(db_),
       groups_(db_),
       blocks_(db_),
-      outbox_(db_),
       acl_changes_(db_),
       checkpointer_(config_.db_path, std::chrono::milliseconds(100)),
-      policy_(db_) {
+      policy_(db_),
+      log_(db_, config_.db_path) {
     // The broker thread only appends to the WAL; checkpointer_ copies it back off-thread.
     db_.disable_auto_checkpoint();
     db_.retry_busy_quickly();

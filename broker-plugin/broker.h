@@ -8,7 +8,7 @@
 #include "storage/checkpointer.h"
 #include "storage/db.h"
 #include "storage/inbox.h"
-#include "storage/outbox.h"
+#include "storage/inbox_log.h"
 #include "storage/policy.h"
 #include "storage/social.h"
 
@@ -64,6 +64,8 @@ public:
     void tick();
 
     size_t connected_devices(std::string_view user) const;
+    // Blocks until everything stored so far is in SQLite, not only in the journal (tests).
+    void wait_imported() { log_.wait_imported(); }
 
 private:
     struct UserState {
@@ -90,6 +92,8 @@ private:
     MessageResult typing(const Session& s, std::string_view to, const std::string& payload);
     MessageResult ack(const Session& s, const std::string& payload);
     MessageResult sync_request(const Session& s, const std::string& payload);
+    std::optional<Entry> earlier_copy(const Session& s, const Entry& e);
+    static Entry sent_copy(Entry& e);
     MessageResult redeliver_duplicate(const Entry& sent);
     MessageResult bridge_publish(std::string_view topic, const std::string& payload);
     // Bridge-only batches (docs/PROTOCOL.md): one publish carries a chunk of stored entries,
@@ -112,10 +116,10 @@ private:
     storage::Inbox inbox_;
     storage::Groups groups_;
     storage::Blocks blocks_;
-    storage::GroupOutbox outbox_;
     storage::AclChanges acl_changes_;
     storage::WalCheckpointer checkpointer_;
     storage::Policy policy_;
+    storage::InboxLog log_;  // after db_: it imports an earlier run's journal through it
     std::string bridge_password_hash_;
     int64_t acl_change_id_ = 0;
     int64_t next_refresh_ms_ = 0;

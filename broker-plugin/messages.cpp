@@ -53,8 +53,6 @@ std::string packed_object(nlohmann::json j) {
     return std::string(bytes.begin(), bytes.end());
 }
 
-std::string packed_json(const std::string& json) { return packed_object(nlohmann::json::parse(json)); }
-
 nlohmann::json parse_object(const std::string& payload) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
     if (!j.is_object()) throw std::invalid_argument("expected a JSON object");
@@ -153,22 +151,18 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
 MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, std::string payload,
                                          const UserProperties& props) {
     Entry e = new_entry(s, std::move(payload), props);
-    if (!e.cid.empty()) {
-        if (auto earlier = inbox_.find_by_cid(s.user, e.cid)) return redeliver_duplicate(*earlier);
-    }
+    if (auto earlier = earlier_copy(s, e)) return redeliver_duplicate(*earlier);
     e.to = std::string(to);
     if (over_cap(e.to)) return deny("recipient " + e.to + " has too many undelivered messages");
-    Entry sent = e;
-    sent.kind = "sent";
-    e.cid.clear();
-    storage::Transaction tx(db_);
-    if (!inbox_.append(e.to, e)) return deny("unknown recipient " + e.to);
-    inbox_.append(s.user, sent);
+    Entry sent = sent_copy(e);
+    storage::InboxLog::Batch batch(log_);
+    if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
+    batch.add(s.user, sent);
     if (e.kind == "delete") {
-        policy_.redact(e.to, e.ref, s.user);
-        policy_.redact(s.user, e.ref, s.user);
+        batch.add_redaction(e.to, e.ref, s.user);
+        batch.add_redaction(s.user, e.ref, s.user);
     }
-    tx.commit();
+    batch.commit();
     MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
     r.extra = copies_to_other_devices(s, sent);
     add_live_extras(e.to, [&] { return packed(e); }, r);
@@ -178,35 +172,40 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
 MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, std::string payload,
                                         const UserProperties& props) {
     Entry e = new_entry(s, std::move(payload), props);
-    if (!e.cid.empty()) {
-        if (auto earlier = inbox_.find_by_cid(s.user, e.cid)) return redeliver_duplicate(*earlier);
-    }
+    if (auto earlier = earlier_copy(s, e)) return redeliver_duplicate(*earlier);
     e.gid = std::string(gid);
     if (config_.max_pending > 0 && policy_.member_at_cap(e.gid, s.user, config_.max_pending)) {
         return deny("a member of " + e.gid + " has too many undelivered messages");
     }
-    Entry sent = e;
-    sent.kind = "sent";
-    e.cid.clear();
-    storage::Transaction tx(db_);
-    inbox_.append(s.user, sent);
-    outbox_.enqueue(e);
-    tx.commit();
+    Entry sent = sent_copy(e);
+    storage::InboxLog::Batch batch(log_);
+    batch.add(s.user, sent);
+    batch.add_outbox(e);
+    batch.commit();
     MessageResult r = rewrite("g/" + e.gid, to_json(e));
     r.extra = copies_to_other_devices(s, sent);
     return r;
 }
 
+// The sender's stored copy of an earlier publish with the same cid (a client's retry).
+std::optional<Entry> ChatBroker::earlier_copy(const Session& s, const Entry& e) {
+    if (e.cid.empty()) return std::nullopt;
+    return log_.find_by_cid(s.user, e.cid);
+}
+
+// The sender's own `sent` entry keeps the cid; the recipient's copy does not.
+Entry ChatBroker::sent_copy(Entry& e) {
+    Entry sent = e;
+    sent.kind = "sent";
+    e.cid.clear();
+    return sent;
+}
+
 // A retry of a publish we already stored (same cid): deliver the stored entry again.
 MessageResult ChatBroker::redeliver_duplicate(const Entry& sent) {
-    if (!sent.gid.empty()) {
-        auto original = outbox_.find(sent.id);
-        if (!original) return deny("duplicate of an expired message");
-        return rewrite("g/" + sent.gid, to_json(*original));
-    }
-    auto original = inbox_.find_by_id(sent.to, sent.id);
+    auto original = sent.gid.empty() ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
     if (!original) return deny("duplicate of an expired message");
-    return rewrite(inbox_topic(sent.to), to_json(*original));
+    return rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, to_json(*original));
 }
 
 MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const std::string& payload) {
@@ -217,9 +216,9 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
     e.from = s.user;
     e.to = std::string(to);
     e.body = receipt_body(payload);
-    storage::Transaction tx(db_);
-    if (!inbox_.append(e.to, e)) return deny("unknown recipient " + e.to);
-    tx.commit();
+    storage::InboxLog::Batch batch(log_);
+    if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
+    batch.commit();
     MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
     add_live_extras(e.to, [&] { return packed(e); }, r);
     return r;
@@ -234,7 +233,7 @@ MessageResult ChatBroker::typing(const Session& s, std::string_view to, const st
 MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
     int64_t seq = counter_field(payload, "seq");
     storage::Transaction tx(db_);
-    auto acked = inbox_.ack(s.user, s.device, seq);
+    auto acked = inbox_.ack(s.user, s.device, seq, log_.last_seq(s.user));
     tx.commit();
     nlohmann::json j = {{"seq", seq}, {"device", s.device}, {"prev", acked.previous_delivered},
                         {"delivered", acked.delivered}};
@@ -243,7 +242,8 @@ MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
 
 MessageResult ChatBroker::sync_request(const Session& s, const std::string& payload) {
     int64_t after = counter_field(payload, "after");
-    nlohmann::json j = {{"after", after}, {"device", s.device}};
+    // "upto": what the bridge waits to see imported into SQLite before it replays.
+    nlohmann::json j = {{"after", after}, {"device", s.device}, {"upto", log_.last_seq(s.user)}};
     return rewrite("s/" + s.user, j.dump());
 }
 
@@ -259,23 +259,19 @@ std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s,
     return out;
 }
 
-// The bridge's publishes: batches to expand (which then pass on to their bridge-only topic,
-// where nobody can subscribe, so the bridge gets a plain PUBACK), and single stored entries
-// (receipts) that pass unchanged. Either way, live copies get MessagePack twins for compact
-// devices or a push signal, as the plugin's own deliveries do.
+// The bridge's batches, expanded here; the batch itself then passes on to its bridge-only
+// topic, where nobody can subscribe, so the bridge gets a plain PUBACK.
 MessageResult ChatBroker::bridge_publish(std::string_view topic, const std::string& payload) {
     try {
         if (topic == "b/fanout") return expand_fanout(payload);
         if (topic == "b/replay") return expand_replay(payload);
+    } catch (const storage::Error&) {
+        throw;  // not stored: the plugin drops the connection and the bridge sends it again
     } catch (const std::exception& bad) {
-        // A bad batch is the bridge's bug: refuse it (the bridge logs the PUBACK) instead of
-        // dropping the connection; the entries are stored and sync still serves them.
+        // A malformed batch is the bridge's bug: refuse it (the bridge logs the PUBACK).
         return deny(std::string("bad batch on ") + std::string(topic) + ": " + bad.what());
     }
-    MessageResult r;
-    Topic t = split_topic(topic);
-    if (t.is("u", 3) && t[2] == "i") add_live_extras(std::string(t[1]), [&] { return packed_json(payload); }, r);
-    return r;
+    return MessageResult{};
 }
 
 std::optional<uint32_t> ChatBroker::expiry_left(int64_t expires_ms) const {
@@ -285,23 +281,33 @@ std::optional<uint32_t> ChatBroker::expiry_left(int64_t expires_ms) const {
     return static_cast<uint32_t>(std::min<int64_t>((left_ms + 999) / 1000, UINT32_MAX));
 }
 
-// {"entry": {...without seq...}, "to": [[member, seq], ...]}: parsed once; per member only the
-// seq changes. Routed normally to u/{member}/i, so every subscribed device gets it.
+// {"entry": {...without seq...}, "to": [user, ...]}: stores the entry once in each listed inbox
+// that does not have its id yet (a retried batch adds nothing twice), with that user's seq, as
+// one durable write before the bridge's PUBACK; then routes each new copy to u/{user}/i.
 MessageResult ChatBroker::expand_fanout(const std::string& payload) {
-    auto batch = parse_object(payload);
-    auto& entry = batch.at("entry");
-    const auto& to = batch.at("to");
-    if (!entry.is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
-    MessageResult r;
-    auto expiry = expiry_left(exp_of(entry));
-    if (!expiry) return r;  // expired in transit: stored copies are swept, nothing goes live
-    r.extra.reserve(to.size());
-    for (const auto& pair : to) {
-        const auto& member = pair.at(0).get_ref<const std::string&>();
+    auto json = parse_object(payload);
+    const auto& to = json.at("to");
+    if (!json.at("entry").is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
+    Entry shared = entry_from_json(json["entry"].dump());
+    std::vector<std::pair<std::string, Entry>> stored;  // member, their copy
+    storage::InboxLog::Batch batch(log_);
+    for (const auto& user : to) {
+        const auto& member = user.get_ref<const std::string&>();
         if (!is_user_id(member)) throw std::invalid_argument("not a user id: " + member);
-        entry["seq"] = pair.at(1).get<int64_t>();
-        r.extra.push_back(DirectPublish{"", {inbox_topic(member), entry.dump()}, *expiry});
-        add_live_extras(member, [&] { return packed_object(entry); }, r);
+        if (log_.has_entry(member, shared.id)) continue;
+        Entry copy = shared;
+        if (!batch.add(member, copy)) continue;  // the user is gone
+        if (copy.kind == "delete") batch.add_redaction(member, copy.ref, copy.from);
+        stored.emplace_back(member, std::move(copy));
+    }
+    batch.commit();
+    MessageResult r;
+    auto expiry = expiry_left(shared.expires_ms);
+    if (!expiry) return r;  // expired in transit: stored copies are swept, nothing goes live
+    r.extra.reserve(stored.size());
+    for (const auto& [member, copy] : stored) {
+        r.extra.push_back(DirectPublish{"", {inbox_topic(member), to_json(copy)}, *expiry});
+        add_live_extras(member, [&] { return packed(copy); }, r);
     }
     return r;
 }
@@ -355,8 +361,9 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
     }
 }
 
+// Seqs handed out (in memory, exact) minus the acked high-water mark (SQLite).
 bool ChatBroker::over_cap(const std::string& user) {
-    return config_.max_pending > 0 && policy_.pending(user) >= config_.max_pending;
+    return config_.max_pending > 0 && log_.last_seq(user) - inbox_.delivered_seq(user) >= config_.max_pending;
 }
 
 }  // namespace chat::broker

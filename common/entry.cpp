@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 namespace chat {
@@ -29,6 +31,16 @@ void merge_inline_fields(nlohmann::json& j, const Entry& e) {
     for (auto& [key, value] : fields.items()) {
         if (!j.contains(key)) j[key] = value;
     }
+}
+
+// The fields of a receipt or notice beyond the header: its stored body.
+nlohmann::json inline_fields(const nlohmann::json& j) {
+    static const char* const header_keys[] = {"id", "seq", "kind", "from", "to", "gid", "ts", "ref", "cid", "exp"};
+    nlohmann::json fields = nlohmann::json::object();
+    for (const auto& [key, value] : j.items()) {
+        if (std::find(std::begin(header_keys), std::end(header_keys), key) == std::end(header_keys)) fields[key] = value;
+    }
+    return fields;
 }
 
 }  // namespace
@@ -68,7 +80,7 @@ Entry entry_from_json(const std::string& text) {
     auto j = nlohmann::json::parse(text);
     Entry e;
     e.id = j.at("id").get<std::string>();
-    e.seq = j.at("seq").get<int64_t>();
+    e.seq = j.value("seq", int64_t{0});
     e.kind = j.value("kind", "msg");
     e.from = j.value("from", "");
     e.to = j.value("to", "");
@@ -77,7 +89,9 @@ Entry entry_from_json(const std::string& text) {
     e.ref = j.value("ref", "");
     e.cid = j.value("cid", "");
     e.expires_ms = j.value("exp", int64_t{0});
-    if (j.contains("body")) {
+    if (carries_inline_fields(e)) {
+        e.body = inline_fields(j).dump();
+    } else if (j.contains("body")) {
         e.body = j["body"].get<std::string>();
     } else if (j.contains("body64")) {
         auto body = from_base64(j["body64"].get<std::string>());

@@ -26,7 +26,8 @@ struct Entry {
 std::string to_json(const Entry& e);
 // MessagePack of the same object with a binary body (the compact encoding).
 std::vector<uint8_t> to_msgpack(const Entry& e);
-// Parses what to_json produced (used by clients, tools and tests).
+// Parses what to_json produced (used by clients, tools, tests and the plugin's batches);
+// seq may be missing, and a receipt's or notice's inline fields become its body again.
 Entry entry_from_json(const std::string& text);
 
 bool is_valid_utf8(const std::string& bytes);

@@ -1,12 +1,10 @@
-// Prepared statements for the bridge: chunked member lists, insert-once fan-out, receipts, feeds.
+// Prepared statements for the bridge: chunked member lists, receipts, feeds.
 #include "fanout.h"
 
 namespace chat::storage {
 
 Fanout::Fanout(Database& db)
-    : inbox_(db),
-      members_(db, "SELECT user_id FROM group_members WHERE gid = ? AND user_id > ? ORDER BY user_id LIMIT ?"),
-      exists_(db, "SELECT 1 FROM inbox WHERE user_id = ? AND id = ?"),
+    : members_(db, "SELECT user_id FROM group_members WHERE gid = ? AND user_id > ? ORDER BY user_id LIMIT ?"),
       delivered_(db,
                  "SELECT seq, id, from_user FROM inbox WHERE user_id = ? AND seq > ? AND seq <= ? "
                  "AND kind IN ('msg', 'edit', 'delete', 'media') AND from_user <> user_id ORDER BY seq LIMIT ?"),
@@ -21,16 +19,6 @@ std::vector<std::string> Fanout::members_after(const std::string& gid, const std
     std::vector<std::string> out;
     while (members_.step()) out.push_back(members_.text_at(0));
     return out;
-}
-
-std::optional<Entry> Fanout::append_once(const std::string& user, const Entry& e) {
-    {
-        ResetOnExit r(exists_);
-        if (exists_.bind(1, user).bind(2, e.id).step()) return std::nullopt;
-    }
-    Entry copy = e;
-    if (!inbox_.append(user, copy)) return std::nullopt;
-    return copy;
 }
 
 std::map<std::string, std::vector<std::string>> Fanout::delivered_ids(const std::string& user, int64_t after,

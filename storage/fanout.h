@@ -1,11 +1,10 @@
-// Bridge-side storage: idempotent group fan-out, delivered receipts, the group change feed
+// Bridge-side storage: group member chunks, delivered receipts, the group change feed
 // and a small persistent state table.
 // Like every storage class, one instance belongs to one thread's Database.
 #pragma once
 
 #include "common/entry.h"
 #include "db.h"
-#include "inbox.h"
 
 #include <map>
 #include <optional>
@@ -28,10 +27,6 @@ public:
 
     // Up to `limit` members of `gid` whose user id sorts after `after` (for chunked fan-out).
     std::vector<std::string> members_after(const std::string& gid, const std::string& after, int limit);
-    // Appends `e` (a copy, with the user's own seq) to `user`'s inbox unless an entry with
-    // the same id is already there. Returns the stored entry, or nullopt when it existed
-    // (or the user is gone). Call inside a Transaction.
-    std::optional<Entry> append_once(const std::string& user, const Entry& e);
     // Message entries of `user` with seq in (after, upto] that others sent, grouped by sender,
     // at most `limit` entries; `next` receives the last seq read (for paging).
     std::map<std::string, std::vector<std::string>> delivered_ids(const std::string& user, int64_t after,
@@ -44,8 +39,7 @@ public:
     void set_state(const std::string& key, int64_t value);
 
 private:
-    Inbox inbox_;
-    Statement members_, exists_, delivered_, events_, state_, set_state_;
+    Statement members_, delivered_, events_, state_, set_state_;
 };
 
 }  // namespace chat::storage

@@ -22,6 +22,12 @@ Entry entry_from(const Statement& s) {
     return e;
 }
 
+Statement& bind_row(Statement& s, const std::string& user, const Entry& e) {
+    s.bind(1, user).bind(2, e.seq).bind(3, e.id).bind(4, e.kind).bind(5, e.from);
+    s.bind_or_null(6, e.to).bind_or_null(7, e.gid).bind(8, e.ts).bind_blob(9, e.body);
+    return s.bind_or_null(10, e.ref).bind_or_null(11, e.cid).bind_or_null(12, e.expires_ms);
+}
+
 std::string select_entries(const char* where) {
     return std::string("SELECT ") + entry_columns + " FROM inbox WHERE " + where;
 }
@@ -34,12 +40,17 @@ Inbox::Inbox(Database& db)
       insert_(db,
               "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
               "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      import_(db,
+              "INSERT OR IGNORE INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, "
+              "expires_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      raise_seq_(db, "UPDATE users SET last_seq = MAX(last_seq, ?) WHERE id = ?"),
       after_(db, select_entries("user_id = ? AND seq > ? ORDER BY seq LIMIT ?")),
       by_id_(db, select_entries("user_id = ? AND id = ?")),
       by_cid_(db, select_entries("user_id = ? AND cid = ?")),
+      exists_(db, "SELECT 1 FROM inbox WHERE user_id = ? AND id = ?"),
       last_seq_(db, "SELECT last_seq FROM users WHERE id = ?"),
       set_cursor_(db, "UPDATE devices SET cursor = MAX(cursor, ?) WHERE user_id = ? AND device_id = ?"),
-      read_delivered_(db, "SELECT delivered_seq, last_seq FROM users WHERE id = ?"),
+      read_delivered_(db, "SELECT delivered_seq FROM users WHERE id = ?"),
       set_delivered_(db, "UPDATE users SET delivered_seq = ? WHERE id = ?") {}
 
 bool Inbox::append(const std::string& user, Entry& e) {
@@ -50,10 +61,13 @@ bool Inbox::append(const std::string& user, Entry& e) {
         while (bump_seq_.step()) {
         }
     }
-    insert_.bind(1, user).bind(2, e.seq).bind(3, e.id).bind(4, e.kind).bind(5, e.from);
-    insert_.bind_or_null(6, e.to).bind_or_null(7, e.gid).bind(8, e.ts).bind_blob(9, e.body);
-    insert_.bind_or_null(10, e.ref).bind_or_null(11, e.cid).bind_or_null(12, e.expires_ms).run();
+    bind_row(insert_, user, e).run();
     return true;
+}
+
+void Inbox::import(const std::string& user, const Entry& e) {
+    bind_row(import_, user, e).run();
+    raise_seq_.bind(1, e.seq).bind(2, user).run();
 }
 
 std::vector<Entry> Inbox::entries_after(const std::string& user, int64_t after, int limit) {
@@ -76,21 +90,26 @@ std::optional<Entry> Inbox::find_by_cid(const std::string& user, const std::stri
     return entry_from(by_cid_);
 }
 
-int64_t Inbox::last_seq(const std::string& user) {
-    ResetOnExit r(last_seq_);
-    return last_seq_.bind(1, user).step() ? last_seq_.int_at(0) : 0;
+bool Inbox::has_entry(const std::string& user, const std::string& id) {
+    ResetOnExit r(exists_);
+    return exists_.bind(1, user).bind(2, id).step();
 }
 
-AckResult Inbox::ack(const std::string& user, const std::string& device, int64_t seq) {
+std::optional<int64_t> Inbox::last_seq(const std::string& user) {
+    ResetOnExit r(last_seq_);
+    if (!last_seq_.bind(1, user).step()) return std::nullopt;
+    return last_seq_.int_at(0);
+}
+
+int64_t Inbox::delivered_seq(const std::string& user) {
+    ResetOnExit r(read_delivered_);
+    return read_delivered_.bind(1, user).step() ? read_delivered_.int_at(0) : 0;
+}
+
+AckResult Inbox::ack(const std::string& user, const std::string& device, int64_t seq, int64_t last_seq) {
     AckResult result;
-    int64_t last = 0;
-    {
-        ResetOnExit r(read_delivered_);
-        if (!read_delivered_.bind(1, user).step()) return result;
-        result.previous_delivered = read_delivered_.int_at(0);
-        last = read_delivered_.int_at(1);
-    }
-    int64_t capped = std::min(seq, last);
+    result.previous_delivered = delivered_seq(user);
+    int64_t capped = std::min(seq, last_seq);
     set_cursor_.bind(1, capped).bind(2, user).bind(3, device).run();
     result.delivered = std::max(result.previous_delivered, capped);
     if (result.delivered != result.previous_delivered) set_delivered_.bind(1, result.delivered).bind(2, user).run();

@@ -23,16 +23,25 @@ public:
     // Returns false, storing nothing, when the user does not exist.
     // Call inside a Transaction so the seq bump and the row commit together.
     bool append(const std::string& user, Entry& e);
+    // Stores `e` with the seq it already has (the broker allocated it; see InboxLog) unless
+    // the user has that entry already, and raises the user's last_seq to it.
+    void import(const std::string& user, const Entry& e);
     std::vector<Entry> entries_after(const std::string& user, int64_t after, int limit);
     std::optional<Entry> find_by_id(const std::string& user, const std::string& id);
     std::optional<Entry> find_by_cid(const std::string& user, const std::string& cid);
-    int64_t last_seq(const std::string& user);
-    // Moves a device's cursor forward (never back, never past last_seq).
-    AckResult ack(const std::string& user, const std::string& device, int64_t seq);
+    bool has_entry(const std::string& user, const std::string& id);
+    // The highest seq any of the user's devices acked (0 for an unknown user).
+    int64_t delivered_seq(const std::string& user);
+    // The highest seq handed out to `user` that SQLite knows of; nullopt for an unknown user.
+    std::optional<int64_t> last_seq(const std::string& user);
+    // Moves a device's cursor forward (never back, never past `last_seq`, the highest seq
+    // handed out, which the caller knows before SQLite does).
+    AckResult ack(const std::string& user, const std::string& device, int64_t seq, int64_t last_seq);
 
 private:
     Database& db_;
-    Statement bump_seq_, insert_, after_, by_id_, by_cid_, last_seq_, set_cursor_, read_delivered_, set_delivered_;
+    Statement bump_seq_, insert_, import_, raise_seq_, after_, by_id_, by_cid_, exists_, last_seq_;
+    Statement set_cursor_, read_delivered_, set_delivered_;
 };
 
 }  // namespace chat::storage

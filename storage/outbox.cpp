@@ -25,6 +25,7 @@ GroupOutbox::GroupOutbox(Database& db)
     : insert_(db, "INSERT OR IGNORE INTO group_outbox(id, gid, from_user, ts, kind, body, ref, expires_ms) "
                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"),
       find_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE id = ?"),
+      is_done_(db, "SELECT done FROM group_outbox WHERE id = ?"),
       pending_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE done = 0 ORDER BY ts, id LIMIT ?"),
       done_(db, "UPDATE group_outbox SET done = 1 WHERE id = ?") {}
 
@@ -37,6 +38,12 @@ std::optional<Entry> GroupOutbox::find(const std::string& id) {
     ResetOnExit r(find_);
     if (!find_.bind(1, id).step()) return std::nullopt;
     return entry_from(find_);
+}
+
+std::optional<bool> GroupOutbox::done(const std::string& id) {
+    ResetOnExit r(is_done_);
+    if (!is_done_.bind(1, id).step()) return std::nullopt;
+    return is_done_.int_at(0) != 0;
 }
 
 std::vector<Entry> GroupOutbox::pending(int limit) {

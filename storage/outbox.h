@@ -15,12 +15,14 @@ public:
     // Stores a group message (id, gid, from, ts, kind, body, ref, expiry) for fan-out.
     void enqueue(const Entry& e);
     std::optional<Entry> find(const std::string& id);
+    // Whether the message was fanned out; nullopt when there is no such message (yet).
+    std::optional<bool> done(const std::string& id);
     // Oldest messages not yet fanned out.
     std::vector<Entry> pending(int limit);
     void mark_done(const std::string& id);
 
 private:
-    Statement insert_, find_, pending_, done_;
+    Statement insert_, find_, is_done_, pending_, done_;
 };
 
 }  // namespace chat::storage

@@ -158,4 +158,13 @@ std::string read_file(const std::filesystem::path& p) {
     return ss.str();
 }
 
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+}
+
 }  // namespace chat::testing

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,5 +54,9 @@ private:
 int run_command(const std::vector<std::string>& argv, std::string& output);
 
 std::string read_file(const std::filesystem::path& p);
+
+// Polls `done` every 20 ms until it holds or `timeout` passes; returns its last answer. For
+// state that settles shortly after an acknowledgement (e.g. journal entries reaching SQLite).
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 }  // namespace chat::testing

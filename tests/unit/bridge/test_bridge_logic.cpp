@@ -27,7 +27,11 @@ struct Recorder : Publisher {
     void publish(const std::string& topic, std::string payload, int64_t) override {
         sent.emplace_back(topic, std::move(payload));
     }
-    void flush() override { ++flushes; }
+    bool flush() override {
+        ++flushes;
+        return true;
+    }
+    nlohmann::json batch(size_t i) const { return nlohmann::json::parse(sent.at(i).second); }
 };
 
 struct World {
@@ -62,7 +66,7 @@ struct World {
 
 }  // namespace
 
-TEST_CASE("group fan-out stores one entry per member except the sender, once per message id") {
+TEST_CASE("group fan-out sends every member but the sender in chunked batches, once per message") {
     World w;
     {
         storage::Transaction tx(w.db);
@@ -71,23 +75,40 @@ TEST_CASE("group fan-out stores one entry per member except the sender, once per
     }
     Entry m = w.message("1001", "hello", "gteam");
     storage::GroupOutbox(w.db).enqueue(m);
-    GroupFanout fanout(w.db, w.out, w.clock, 1);  // chunks of one member: several transactions
+    GroupFanout fanout(w.db, w.out, w.clock, 1);  // chunks of one member: several batches
     CHECK(fanout.fan_out(m.id) == 2);
-    // One b/fanout batch per chunk: the shared entry without seq, and each member's own seq.
+    // The plugin stores each batch (the member's own seq) before its PUBACK: no seq here.
     REQUIRE(w.out.sent.size() == 2);
     CHECK(w.out.sent[0].first == "b/fanout");
-    auto batch = nlohmann::json::parse(w.out.sent[0].second);
-    CHECK(batch["to"] == nlohmann::json::parse(R"([["1002",1]])"));
+    auto batch = w.out.batch(0);
+    CHECK(batch["to"] == nlohmann::json::array({"1002"}));
     CHECK_FALSE(batch["entry"].contains("seq"));
     CHECK(batch["entry"]["body"] == "hello");
     CHECK(batch["entry"]["gid"] == "gteam");
     CHECK(batch["entry"]["id"] == m.id);
-    CHECK(nlohmann::json::parse(w.out.sent[1].second)["to"] == nlohmann::json::parse(R"([["1003",1]])"));
-    // A redelivered g/ publish or a restarted bridge repeats the fan-out: nothing new, nothing sent.
+    CHECK(w.out.batch(1)["to"] == nlohmann::json::array({"1003"}));
+    CHECK(w.out.flushes == 1);  // every batch acknowledged before the message is marked done
+    // A redelivered g/ publish or a restarted bridge finds it done: nothing sent again.
     CHECK(fanout.fan_out(m.id) == 0);
     CHECK(w.out.sent.size() == 2);
     CHECK(storage::GroupOutbox(w.db).pending(10).empty());
-    CHECK(storage::Inbox(w.db).entries_after("1001", 0, 10).empty());
+}
+
+TEST_CASE("a fan-out whose batches were not all acknowledged stays pending") {
+    World w;
+    struct Failing : Recorder {
+        bool flush() override { return false; }
+    } out;
+    {
+        storage::Transaction tx(w.db);
+        storage::Groups(w.db).create("gteam", "team", "1001", {"1002"}, w.now);
+        tx.commit();
+    }
+    Entry m = w.message("1001", "hello", "gteam");
+    storage::GroupOutbox(w.db).enqueue(m);
+    GroupFanout fanout(w.db, out, w.clock);
+    CHECK(fanout.fan_out(m.id) == 0);
+    CHECK(storage::GroupOutbox(w.db).pending(10).size() == 1);
 }
 
 TEST_CASE("membership changes become one notice per member") {
@@ -102,11 +123,11 @@ TEST_CASE("membership changes become one notice per member") {
     CHECK(fanout.emit_notices() == 0);  // the cursor moved
     storage::Groups(w.db).remove_member("gteam", "1002");
     CHECK(fanout.emit_notices() == 2);  // the remaining member and the removed one
-    auto notices = storage::Inbox(w.db).entries_after("1002", 0, 10);
-    REQUIRE(notices.size() == 2);
-    auto j = nlohmann::json::parse(to_json(notices[1]));
-    CHECK(j["kind"] == "notice");
-    CHECK(j["removed"] == nlohmann::json::array({"1002"}));
+    REQUIRE(w.out.sent.size() == 3);    // the removed member's batch comes after the members'
+    CHECK(w.out.batch(2)["to"] == nlohmann::json::array({"1002"}));
+    auto notice = entry_from_json(w.out.batch(2)["entry"].dump());
+    CHECK(notice.kind == "notice");
+    CHECK(nlohmann::json::parse(notice.body)["removed"] == nlohmann::json::array({"1002"}));
 }
 
 TEST_CASE("a delivered range yields one receipt per original sender") {
@@ -117,19 +138,22 @@ TEST_CASE("a delivered range yields one receipt per original sender") {
     w.store("1002", c1);
     Receipts receipts(w.db, w.out, w.clock, 2);  // pages of two entries
     CHECK(receipts.on_delivered("1002", 0, 3) == 2);  // page 1: both of 1001; page 2: 1003
-    auto to_a = storage::Inbox(w.db).entries_after("1001", 0, 10);
-    REQUIRE(!to_a.empty());
-    auto j = nlohmann::json::parse(to_json(to_a[0]));
+    REQUIRE(w.out.sent.size() == 2);
+    CHECK(w.out.sent[0].first == "b/fanout");
+    CHECK(w.out.batch(0)["to"] == nlohmann::json::array({"1001"}));
+    auto j = w.out.batch(0)["entry"];
     CHECK(j["kind"] == "receipt");
     CHECK(j["from"] == "1002");
+    CHECK(j["to"] == "1001");
     CHECK(j["delivered"] == nlohmann::json::array({a1.id, a2.id}));
+    CHECK(w.out.batch(1)["to"] == nlohmann::json::array({"1003"}));
 }
 
 TEST_CASE("sync replays in seq order, page by page, on the device topic") {
     World w;
     for (int i = 0; i < 250; ++i) w.store("1002", w.message("1001", "m" + std::to_string(i)));
     SyncReplay replay(w.db, w.out, 100);
-    replay.request("1002", "d1", 20);
+    replay.request("1002", "d1", 20, 250);
     int pages = 0;
     while (replay.step()) ++pages;
     CHECK(pages == 3);
@@ -153,7 +177,7 @@ TEST_CASE("replay batches carry stored entries as devices receive them; the plug
     w.store("1002", binary);
     storage::Policy(w.db).set_compact("1002", "d1", true);
     SyncReplay replay(w.db, w.out, 100);
-    replay.request("1002", "d1", 0);
+    replay.request("1002", "d1", 0, 1);
     replay.step();
     REQUIRE(w.out.sent.size() == 1);
     auto e = nlohmann::json::parse(w.out.sent[0].second)["entries"].at(0);
@@ -174,7 +198,7 @@ TEST_CASE("expiry drops due disappearing messages, old entries, and acked entrie
     Entry fresh = w.message("1001", "fresh");
     w.store("1002", fresh);
     storage::Transaction tx(w.db);
-    storage::Inbox(w.db).ack("1003", "d1", 1);
+    storage::Inbox(w.db).ack("1003", "d1", 1, 1);
     tx.commit();
     Expiry retention_only(w.db, 0, 5'000);
     CHECK(retention_only.sweep(w.now) == 2);  // the due one, and 1003's acked old one

@@ -109,12 +109,12 @@ TEST_CASE("acks move a device cursor forward only, capped at the last seq") {
         auto e = message("2", "1", "m");
         inbox.append("1", e);
     }
-    auto r = inbox.ack("1", "d1", 2);
+    auto r = inbox.ack("1", "d1", 2, 3);
     CHECK(r.previous_delivered == 0);
     CHECK(r.delivered == 2);
-    r = inbox.ack("1", "d1", 1);
+    r = inbox.ack("1", "d1", 1, 3);
     CHECK(r.delivered == 2);
-    r = inbox.ack("1", "d1", 99);
+    r = inbox.ack("1", "d1", 99, 3);
     CHECK(r.previous_delivered == 2);
     CHECK(r.delivered == 3);
     CHECK(a.find_device("1", "d1")->cursor == 3);

@@ -1,0 +1,141 @@
+// Importer: the journal's consumer. Records are applied in write order, so a redaction always
+// finds the entry it refers to, and an entry already in SQLite (a replay) is left as it is.
+#include "importer.h"
+
+#include "inbox.h"
+#include "outbox.h"
+#include "policy.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace chat::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Publishes per transaction: large enough to amortise the commit, small enough that the
+// broker thread's own short writes (online flags, cursors) never wait long for the lock.
+constexpr size_t max_publishes_per_commit = 2048;
+
+class RecordApplier {
+public:
+    explicit RecordApplier(Database& db) : inbox_(db), outbox_(db), policy_(db) {}
+
+    void apply(const JournalRecord& r) {
+        switch (r.op) {
+            case JournalRecord::Op::inbox: inbox_.import(r.owner, r.entry); break;
+            case JournalRecord::Op::outbox: outbox_.enqueue(r.entry); break;
+            case JournalRecord::Op::redact: policy_.redact(r.owner, r.entry.ref, r.entry.from); break;
+        }
+    }
+
+private:
+    Inbox inbox_;
+    GroupOutbox outbox_;
+    Policy policy_;
+};
+
+}  // namespace
+
+uint64_t recover_journal(Database& db, const fs::path& dir) {
+    auto segments = journal_segments(dir);
+    uint64_t next = 0;
+    if (segments.empty()) return next;
+    RecordApplier applier(db);
+    for (const auto& segment : segments) {
+        Transaction tx(db);
+        for (const auto& r : read_journal_segment(segment)) applier.apply(r);
+        tx.commit();
+        next = std::stoull(segment.filename().string().substr(std::string("segment-").size())) + 1;
+    }
+    for (const auto& segment : segments) fs::remove(segment);
+    return next;
+}
+
+Importer::Importer(const std::string& db_path, fs::path journal_dir, uint64_t first_segment)
+    : db_path_(db_path), dir_(std::move(journal_dir)), oldest_segment_(first_segment) {
+    thread_ = std::thread([this] { run(); });
+}
+
+Importer::~Importer() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    if (imported() != pushed_) {
+        std::cerr << "chat: " << (pushed_ - imported()) << " journaled publishes are not in SQLite yet; "
+                  << "they are imported at the next start\n";
+        return;
+    }
+    for (const auto& segment : journal_segments(dir_)) fs::remove(segment);
+}
+
+void Importer::push(std::vector<JournalRecord> records, uint64_t segment) {
+    bool was_empty;
+    {
+        std::lock_guard lock(mu_);
+        was_empty = queue_.empty();
+        queue_.push_back(Pushed{std::move(records), segment});
+        ++pushed_;
+    }
+    // Only an idle importer sleeps on the condition: spare the futex call otherwise.
+    if (was_empty) wake_.notify_one();
+}
+
+void Importer::wait_all_imported() {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [this] { return imported() == pushed_; });
+}
+
+void Importer::run() {
+    Database db(db_path_);
+    RecordApplier applier(db);
+    for (;;) {
+        std::vector<Pushed> work;
+        {
+            std::unique_lock lock(mu_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;
+            while (!queue_.empty() && work.size() < max_publishes_per_commit) {
+                work.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        for (int attempt = 1;; ++attempt) {
+            try {
+                Transaction tx(db);
+                for (const auto& p : work) {
+                    for (const auto& r : p.records) applier.apply(r);
+                }
+                tx.commit();
+                break;
+            } catch (const Error& e) {
+                // The records are safe in the journal; keep trying (a full disk, a long lock).
+                std::cerr << "chat: importing the journal into SQLite failed (attempt " << attempt << "): " << e.what()
+                          << "\n";
+                bool stopping;
+                {
+                    std::lock_guard lock(mu_);
+                    stopping = stopping_;
+                }
+                if (stopping && attempt >= 3) return;
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        }
+        {
+            std::lock_guard lock(mu_);
+            imported_.fetch_add(work.size(), std::memory_order_release);
+        }
+        done_.notify_all();
+        delete_segments_before(work.back().segment);
+    }
+}
+
+void Importer::delete_segments_before(uint64_t segment) {
+    for (; oldest_segment_ < segment; ++oldest_segment_) fs::remove(journal_segment_path(dir_, oldest_segment_));
+}
+
+}  // namespace chat::storage

@@ -1,0 +1,60 @@
+// Importer: copies journal records into SQLite on its own thread and connection, many
+// publishes per transaction, and deletes journal segments once everything in them is in.
+// push() and imported() may be called from any thread; the rest is internal.
+#pragma once
+
+#include "db.h"
+#include "journal.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace chat::storage {
+
+// Imports every record of every segment in `dir` (idempotent: entries already in SQLite are
+// kept), deletes the segments, and returns the number the next segment should have.
+uint64_t recover_journal(Database& db, const std::filesystem::path& dir);
+
+class Importer {
+public:
+    Importer(const std::string& db_path, std::filesystem::path journal_dir, uint64_t first_segment);
+    // Imports what is queued, then deletes the segments (they stay if SQLite refused them).
+    ~Importer();
+    Importer(const Importer&) = delete;
+    Importer& operator=(const Importer&) = delete;
+
+    // Queues one publish's records, already written to journal segment `segment`.
+    void push(std::vector<JournalRecord> records, uint64_t segment);
+    // How many pushed publishes are committed to SQLite.
+    uint64_t imported() const { return imported_.load(std::memory_order_acquire); }
+    // Blocks until every publish pushed so far is in SQLite.
+    void wait_all_imported();
+
+private:
+    struct Pushed {
+        std::vector<JournalRecord> records;
+        uint64_t segment;
+    };
+    void run();
+    bool import(const std::vector<Pushed>& work);
+    void delete_segments_before(uint64_t segment);
+
+    std::string db_path_;
+    std::filesystem::path dir_;
+    uint64_t oldest_segment_;
+    std::mutex mu_;
+    std::condition_variable wake_, done_;
+    std::deque<Pushed> queue_;
+    uint64_t pushed_ = 0;
+    bool stopping_ = false;
+    std::atomic<uint64_t> imported_{0};
+    std::thread thread_;
+};
+
+}  // namespace chat::storage

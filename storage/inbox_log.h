@@ -1,0 +1,85 @@
+// InboxLog: the broker's single writer of inboxes. Seqs come from memory, a publish is durable
+// once its records are in the journal (one write(), before the PUBACK), and the Importer copies
+// them into SQLite moments later. Entries written but not yet imported stay findable here.
+// Owned and used by the broker thread only; while it runs nothing else may append to inboxes.
+#pragma once
+
+#include "common/entry.h"
+#include "db.h"
+#include "importer.h"
+#include "inbox.h"
+#include "journal.h"
+#include "outbox.h"
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace chat::storage {
+
+class InboxLog {
+public:
+    // `db` is the broker thread's connection, for lookups. Imports what an earlier run left in
+    // the journal (kill -9) before anything else reads a seq.
+    InboxLog(Database& db, const std::string& db_path);
+
+    // The records of one publish: all of them become durable with one write, or none do.
+    class Batch {
+    public:
+        explicit Batch(InboxLog& log) : log_(log) {}
+        ~Batch();
+        Batch(const Batch&) = delete;
+        Batch& operator=(const Batch&) = delete;
+
+        // Adds `e` to `owner`'s inbox with the owner's next seq (written into e.seq); false,
+        // adding nothing, when there is no such user.
+        bool add(const std::string& owner, Entry& e);
+        // A group message for the bridge to fan out.
+        void add_outbox(const Entry& e);
+        // Clears the body of `owner`'s entry `ref` if `from` sent it (a delete).
+        void add_redaction(const std::string& owner, const std::string& ref, const std::string& from);
+        // Writes the journal; throws storage::Error when that fails (then nothing was added).
+        void commit();
+
+    private:
+        InboxLog& log_;
+        std::vector<JournalRecord> records_;
+        std::vector<std::pair<std::string, int64_t>> previous_seqs_;  // to undo unless committed
+        bool committed_ = false;
+    };
+
+    // The highest seq handed out to `user`, 0 for an unknown user.
+    int64_t last_seq(const std::string& user);
+    bool has_entry(const std::string& owner, const std::string& id);
+    std::optional<Entry> find_by_id(const std::string& owner, const std::string& id);
+    std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid);
+    std::optional<Entry> find_outbox(const std::string& id);
+    // Blocks until every committed batch is in SQLite (tests; clean shutdown does it anyway).
+    void wait_imported() { importer_->wait_all_imported(); }
+
+private:
+    int64_t* seq_slot(const std::string& user);
+    void remember(const std::vector<JournalRecord>& records);
+    void forget_imported();
+
+    std::filesystem::path dir_;
+    Inbox inbox_;
+    GroupOutbox outbox_;
+    std::unordered_map<std::string, int64_t> last_seq_;  // loaded on first use, never evicted
+    // Written but maybe not yet imported: key (owner, id) -> entry; (owner, cid) -> key.
+    std::unordered_map<std::string, Entry> pending_;
+    std::unordered_map<std::string, std::string> pending_cids_;
+    std::deque<std::pair<uint64_t, std::vector<std::string>>> pending_batches_;  // batch no -> keys
+    uint64_t batches_ = 0;
+    // Declared last: destroyed first, so the importer drains while everything above is alive.
+    std::unique_ptr<JournalWriter> writer_;
+    std::unique_ptr<Importer> importer_;
+};
+
+}  // namespace chat::storage

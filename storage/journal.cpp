@@ -1,0 +1,159 @@
+// Journal records as MessagePack (nlohmann_json), framed by a length and a SipHash
+// (libsodium crypto_shorthash) so a torn tail is recognised and ignored.
+#include "journal.h"
+
+#include "db.h"
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace chat::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t header_bytes = 4 + crypto_shorthash_BYTES;
+constexpr const char* segment_prefix = "segment-";
+const unsigned char checksum_key[crypto_shorthash_KEYBYTES] = {};  // integrity, not secrecy
+
+nlohmann::json encode(const JournalRecord& r) {
+    const Entry& e = r.entry;
+    nlohmann::json j = {{"o", static_cast<int>(r.op)}, {"i", e.id}, {"k", e.kind}, {"f", e.from}, {"ts", e.ts}};
+    if (!r.owner.empty()) j["u"] = r.owner;
+    if (e.seq) j["s"] = e.seq;
+    if (!e.to.empty()) j["t"] = e.to;
+    if (!e.gid.empty()) j["g"] = e.gid;
+    if (!e.body.empty()) j["b"] = nlohmann::json::binary(std::vector<uint8_t>(e.body.begin(), e.body.end()));
+    if (!e.ref.empty()) j["r"] = e.ref;
+    if (!e.cid.empty()) j["c"] = e.cid;
+    if (e.expires_ms) j["x"] = e.expires_ms;
+    return j;
+}
+
+JournalRecord decode(const nlohmann::json& j) {
+    JournalRecord r;
+    r.op = static_cast<JournalRecord::Op>(j.at("o").get<int>());
+    r.owner = j.value("u", "");
+    Entry& e = r.entry;
+    e.id = j.at("i").get<std::string>();
+    e.kind = j.at("k").get<std::string>();
+    e.from = j.at("f").get<std::string>();
+    e.ts = j.at("ts").get<int64_t>();
+    e.seq = j.value("s", int64_t{0});
+    e.to = j.value("t", "");
+    e.gid = j.value("g", "");
+    if (j.contains("b")) {
+        const auto& body = j["b"].get_binary();
+        e.body.assign(body.begin(), body.end());
+    }
+    e.ref = j.value("r", "");
+    e.cid = j.value("c", "");
+    e.expires_ms = j.value("x", int64_t{0});
+    return r;
+}
+
+void checksum(const unsigned char* data, size_t len, unsigned char* out) {
+    crypto_shorthash(out, data, len, checksum_key);
+}
+
+void frame(const JournalRecord& r, std::string& out) {
+    auto body = nlohmann::json::to_msgpack(encode(r));
+    auto len = static_cast<uint32_t>(body.size());
+    unsigned char header[header_bytes];
+    for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(len >> (8 * i));
+    checksum(body.data(), body.size(), header + 4);
+    out.append(reinterpret_cast<const char*>(header), header_bytes);
+    out.append(reinterpret_cast<const char*>(body.data()), body.size());
+}
+
+}  // namespace
+
+fs::path journal_segment_path(const fs::path& dir, uint64_t segment) {
+    char name[48];
+    std::snprintf(name, sizeof name, "%s%016llu", segment_prefix, static_cast<unsigned long long>(segment));
+    return dir / name;
+}
+
+std::vector<fs::path> journal_segments(const fs::path& dir) {
+    std::vector<fs::path> out;
+    if (!fs::exists(dir)) return out;
+    for (const auto& item : fs::directory_iterator(dir)) {
+        if (item.path().filename().string().starts_with(segment_prefix)) out.push_back(item.path());
+    }
+    std::sort(out.begin(), out.end());  // zero-padded numbers sort in write order
+    return out;
+}
+
+std::vector<JournalRecord> read_journal_segment(const fs::path& segment) {
+    std::ifstream in(segment, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<JournalRecord> out;
+    size_t at = 0;
+    while (bytes.size() - at >= header_bytes) {
+        const auto* header = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+        uint32_t len = 0;
+        for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(header[i]) << (8 * i);
+        if (bytes.size() - at - header_bytes < len) break;
+        const auto* body = header + header_bytes;
+        unsigned char sum[crypto_shorthash_BYTES];
+        checksum(body, len, sum);
+        if (std::memcmp(sum, header + 4, sizeof sum) != 0) break;
+        try {
+            out.push_back(decode(nlohmann::json::from_msgpack(body, body + len)));
+        } catch (const nlohmann::json::exception&) {
+            break;
+        }
+        at += header_bytes + len;
+    }
+    return out;
+}
+
+JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segment_bytes)
+    : dir_(std::move(dir)), segment_(first_segment), segment_bytes_(segment_bytes) {
+    fs::create_directories(dir_);
+    open_segment();
+}
+
+JournalWriter::~JournalWriter() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void JournalWriter::open_segment() {
+    auto path = journal_segment_path(dir_, segment_);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) throw Error("cannot open journal " + path.string() + ": " + std::strerror(errno));
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+    size_ = 0;
+}
+
+void JournalWriter::append(const std::vector<JournalRecord>& records) {
+    if (size_ >= segment_bytes_) {
+        ++segment_;
+        open_segment();
+    }
+    buffer_.clear();
+    for (const auto& r : records) frame(r, buffer_);
+    ssize_t n = ::write(fd_, buffer_.data(), buffer_.size());
+    if (n == static_cast<ssize_t>(buffer_.size())) {
+        size_ += buffer_.size();
+        return;
+    }
+    int err = n < 0 ? errno : ENOSPC;
+    // A partial record would hide every later one from recovery: cut it off again.
+    if (n > 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+        throw Error("journal write failed and could not be undone: " + std::string(std::strerror(errno)));
+    }
+    throw Error("journal write failed: " + std::string(std::strerror(err)));
+}
+
+}  // namespace chat::storage

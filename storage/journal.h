@@ -1,0 +1,55 @@
+// The inbox journal: append-only segment files that make a publish durable with one write()
+// on the broker thread. A write that returned survives a kill -9 of the process (the page
+// cache holds it), exactly like a WAL commit with synchronous=NORMAL; the Importer copies
+// records into SQLite in batches and deletes segments once they are all imported.
+#pragma once
+
+#include "common/entry.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace chat::storage {
+
+// One change the broker made: an inbox entry for `owner`, a group message for fan-out, or
+// the redaction of an owner's entry `entry.ref` sent by `entry.from` (a delete).
+struct JournalRecord {
+    enum class Op : uint8_t { inbox = 1, outbox = 2, redact = 3 };
+    Op op = Op::inbox;
+    std::string owner;
+    Entry entry;
+};
+
+// Segment files, in the order they were written.
+std::vector<std::filesystem::path> journal_segments(const std::filesystem::path& dir);
+// The records of one segment; stops at a torn or corrupt tail (a write cut by power loss).
+std::vector<JournalRecord> read_journal_segment(const std::filesystem::path& segment);
+
+// Appends to the current segment; starts a new one past `segment_bytes`. One thread only.
+class JournalWriter {
+public:
+    JournalWriter(std::filesystem::path dir, uint64_t first_segment, uint64_t segment_bytes = 8u << 20);
+    ~JournalWriter();
+    JournalWriter(const JournalWriter&) = delete;
+    JournalWriter& operator=(const JournalWriter&) = delete;
+
+    // Writes the records with a single write(); throws (having written nothing) on failure.
+    void append(const std::vector<JournalRecord>& records);
+    uint64_t segment() const { return segment_; }
+
+private:
+    void open_segment();
+
+    std::filesystem::path dir_;
+    uint64_t segment_;
+    uint64_t segment_bytes_;
+    int fd_ = -1;
+    uint64_t size_ = 0;
+    std::string buffer_;
+};
+
+std::filesystem::path journal_segment_path(const std::filesystem::path& dir, uint64_t segment);
+
+}  // namespace chat::storage
