@@ -4,6 +4,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/checkpointer.h"
 #include "storage/db.h"
@@ -111,6 +112,7 @@ private:
 
     Config config_;
     std::function<int64_t()> clock_;
+    MessageIdGenerator ids_;
     storage::Database db_;
     storage::Accounts accounts_;
     storage::Inbox inbox_;

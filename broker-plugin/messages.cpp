@@ -101,7 +101,7 @@ std::string property(const UserProperties& props, std::string_view name) {
 Entry ChatBroker::new_entry(const Session& s, std::string payload, const UserProperties& props) {
     Entry e;
     e.ts = clock_();
-    e.id = new_message_id(e.ts);
+    e.id = ids_.next(e.ts);
     e.from = s.user;
     e.body = std::move(payload);
     e.kind = property(props, "kind");
@@ -211,7 +211,7 @@ MessageResult ChatBroker::redeliver_duplicate(const Entry& sent) {
 MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const std::string& payload) {
     Entry e;
     e.ts = clock_();
-    e.id = new_message_id(e.ts);
+    e.id = ids_.next(e.ts);
     e.kind = "receipt";
     e.from = s.user;
     e.to = std::string(to);

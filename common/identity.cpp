@@ -15,6 +15,12 @@ bool all_of_class(std::string_view s, bool (*ok)(char)) { return std::all_of(s.b
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_lower_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z'); }
 
+std::string format_message_id(int64_t now, uint32_t random) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%011llx%08x", static_cast<unsigned long long>(now), random);
+    return buf;
+}
+
 void ensure_sodium() {
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
@@ -65,9 +71,23 @@ std::string random_token(size_t len) {
 
 std::string new_message_id(int64_t now) {
     ensure_sodium();
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%011llx%08x", static_cast<unsigned long long>(now), randombytes_random());
-    return buf;
+    return format_message_id(now, randombytes_random());
+}
+
+MessageIdGenerator::MessageIdGenerator() {
+    static_assert(sizeof key_ == crypto_shorthash_KEYBYTES);
+    ensure_sodium();
+    randombytes_buf(key_, sizeof key_);
+}
+
+std::string MessageIdGenerator::next(int64_t now) {
+    unsigned char counter[8], mac[crypto_shorthash_BYTES];
+    for (int i = 0; i < 8; ++i) counter[i] = static_cast<unsigned char>(counter_ >> (8 * i));
+    ++counter_;
+    crypto_shorthash(mac, counter, sizeof counter, key_);
+    uint32_t random = 0;
+    for (int i = 0; i < 4; ++i) random |= static_cast<uint32_t>(mac[i]) << (8 * i);
+    return format_message_id(now, random);
 }
 
 int64_t now_ms() {

@@ -26,6 +26,18 @@ std::string random_token(size_t len);
 // A unique, sortable message id: milliseconds in hex followed by 8 random hex digits.
 std::string new_message_id(int64_t now_ms);
 
+// The same ids for a hot path: the random digits come from SipHash (libsodium) of a counter
+// under a key drawn once, not from a getrandom() system call per id. One thread per instance.
+class MessageIdGenerator {
+public:
+    MessageIdGenerator();
+    std::string next(int64_t now_ms);
+
+private:
+    unsigned char key_[16];
+    uint64_t counter_ = 0;
+};
+
 int64_t now_ms();
 
 }  // namespace chat

@@ -51,8 +51,10 @@ private:
     std::mutex mu_;
     std::condition_variable wake_, done_;
     std::deque<Pushed> queue_;
+    std::vector<std::vector<Pushed>> imported_work_;  // done; freed by the next push()
     uint64_t pushed_ = 0;
     bool stopping_ = false;
+    bool hurry_ = false;  // someone waits for the import: do not sleep out the interval
     std::atomic<uint64_t> imported_{0};
     std::thread thread_;
 };

@@ -65,10 +65,9 @@ bool Inbox::append(const std::string& user, Entry& e) {
     return true;
 }
 
-void Inbox::import(const std::string& user, const Entry& e) {
-    bind_row(import_, user, e).run();
-    raise_seq_.bind(1, e.seq).bind(2, user).run();
-}
+void Inbox::insert_imported(const std::string& user, const Entry& e) { bind_row(import_, user, e).run(); }
+
+void Inbox::raise_last_seq(const std::string& user, int64_t seq) { raise_seq_.bind(1, seq).bind(2, user).run(); }
 
 std::vector<Entry> Inbox::entries_after(const std::string& user, int64_t after, int limit) {
     ResetOnExit r(after_);

@@ -24,8 +24,9 @@ public:
     // Call inside a Transaction so the seq bump and the row commit together.
     bool append(const std::string& user, Entry& e);
     // Stores `e` with the seq it already has (the broker allocated it; see InboxLog) unless
-    // the user has that entry already, and raises the user's last_seq to it.
-    void import(const std::string& user, const Entry& e);
+    // the user has that entry already; raise_last_seq() then records the highest such seq.
+    void insert_imported(const std::string& user, const Entry& e);
+    void raise_last_seq(const std::string& user, int64_t seq);
     std::vector<Entry> entries_after(const std::string& user, int64_t after, int limit);
     std::optional<Entry> find_by_id(const std::string& user, const std::string& id);
     std::optional<Entry> find_by_cid(const std::string& user, const std::string& cid);

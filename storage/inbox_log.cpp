@@ -1,19 +1,24 @@
-// InboxLog: in-memory seqs, journal writes, and lookups that see entries still in flight.
+// InboxLog: in-memory seqs, journal writes, and lookups that wait for entries still in flight.
 #include "inbox_log.h"
 
 namespace chat::storage {
 namespace {
 
-std::string entry_key(const std::string& owner, const std::string& id) { return owner + '\x1f' + id; }
-std::string outbox_key(const std::string& id) { return '\x1e' + id; }
-std::string cid_key(const std::string& owner, const std::string& cid) { return owner + '\x1d' + cid; }
+enum class KeyKind : uint64_t { entry = 1, cid = 2, outbox = 3 };
+
+constexpr size_t key_slots = size_t{1} << 18;
+
+uint64_t key_of(KeyKind kind, std::string_view owner, std::string_view name) {
+    std::hash<std::string_view> h;
+    return (h(owner) * 0x9e3779b97f4a7c15ULL) ^ h(name) ^ (static_cast<uint64_t>(kind) << 61);
+}
 
 std::filesystem::path journal_dir(const std::string& db_path) { return db_path + ".journal"; }
 
 }  // namespace
 
 InboxLog::InboxLog(Database& db, const std::string& db_path)
-    : dir_(journal_dir(db_path)), inbox_(db), outbox_(db) {
+    : dir_(journal_dir(db_path)), inbox_(db), outbox_(db), written_by_batch_(key_slots, 0) {
     uint64_t next_segment = recover_journal(db, dir_);
     writer_ = std::make_unique<JournalWriter>(dir_, next_segment);
     importer_ = std::make_unique<Importer>(db_path, dir_, next_segment);
@@ -50,7 +55,6 @@ void InboxLog::Batch::commit() {
     }
     log_.writer_->append(records_);  // the durable step: after this a kill -9 loses nothing
     committed_ = true;
-    log_.forget_imported();
     log_.remember(records_);
     log_.importer_->push(std::move(records_), log_.writer_->segment());
 }
@@ -71,51 +75,38 @@ int64_t InboxLog::last_seq(const std::string& user) {
 }
 
 void InboxLog::remember(const std::vector<JournalRecord>& records) {
-    std::vector<std::string> keys;
+    ++batches_;
+    auto mark = [&](uint64_t key) { written_by_batch_[key % key_slots] = batches_; };
     for (const auto& r : records) {
-        if (r.op == JournalRecord::Op::redact) continue;
-        std::string key = r.op == JournalRecord::Op::inbox ? entry_key(r.owner, r.entry.id) : outbox_key(r.entry.id);
-        if (!r.entry.cid.empty()) {
-            std::string cid = cid_key(r.owner, r.entry.cid);
-            pending_cids_[cid] = key;
-            keys.push_back(std::move(cid));
-        }
-        pending_[key] = r.entry;
-        keys.push_back(std::move(key));
+        if (r.op == JournalRecord::Op::outbox) mark(key_of(KeyKind::outbox, "", r.entry.id));
+        if (r.op != JournalRecord::Op::inbox) continue;
+        mark(key_of(KeyKind::entry, r.owner, r.entry.id));
+        if (!r.entry.cid.empty()) mark(key_of(KeyKind::cid, r.owner, r.entry.cid));
     }
-    pending_batches_.emplace_back(++batches_, std::move(keys));
 }
 
-void InboxLog::forget_imported() {
-    uint64_t imported = importer_->imported();
-    while (!pending_batches_.empty() && pending_batches_.front().first <= imported) {
-        for (const auto& key : pending_batches_.front().second) {
-            pending_.erase(key);
-            pending_cids_.erase(key);
-        }
-        pending_batches_.pop_front();
-    }
+void InboxLog::settle(uint64_t key) {
+    // Rare: a retry within moments of its original. The wait is one import transaction.
+    if (written_by_batch_[key % key_slots] > importer_->imported()) importer_->wait_all_imported();
 }
 
 bool InboxLog::has_entry(const std::string& owner, const std::string& id) {
-    return pending_.contains(entry_key(owner, id)) || inbox_.has_entry(owner, id);
+    settle(key_of(KeyKind::entry, owner, id));
+    return inbox_.has_entry(owner, id);
 }
 
 std::optional<Entry> InboxLog::find_by_id(const std::string& owner, const std::string& id) {
-    auto it = pending_.find(entry_key(owner, id));
-    if (it != pending_.end()) return it->second;
+    settle(key_of(KeyKind::entry, owner, id));
     return inbox_.find_by_id(owner, id);
 }
 
 std::optional<Entry> InboxLog::find_by_cid(const std::string& owner, const std::string& cid) {
-    auto key = pending_cids_.find(cid_key(owner, cid));
-    if (key != pending_cids_.end()) return pending_.at(key->second);
+    settle(key_of(KeyKind::cid, owner, cid));
     return inbox_.find_by_cid(owner, cid);
 }
 
 std::optional<Entry> InboxLog::find_outbox(const std::string& id) {
-    auto it = pending_.find(outbox_key(id));
-    if (it != pending_.end()) return it->second;
+    settle(key_of(KeyKind::outbox, "", id));
     return outbox_.find(id);
 }
 

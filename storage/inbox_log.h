@@ -1,6 +1,6 @@
 // InboxLog: the broker's single writer of inboxes. Seqs come from memory, a publish is durable
 // once its records are in the journal (one write(), before the PUBACK), and the Importer copies
-// them into SQLite moments later. Entries written but not yet imported stay findable here.
+// them into SQLite moments later. A lookup of an entry still on its way waits for the import.
 // Owned and used by the broker thread only; while it runs nothing else may append to inboxes.
 #pragma once
 
@@ -12,7 +12,6 @@
 #include "outbox.h"
 
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -66,16 +65,17 @@ public:
 private:
     int64_t* seq_slot(const std::string& user);
     void remember(const std::vector<JournalRecord>& records);
-    void forget_imported();
+    // Makes SQLite answer for `key` (see below): waits for the import if it may be in flight.
+    void settle(uint64_t key);
 
     std::filesystem::path dir_;
     Inbox inbox_;
     GroupOutbox outbox_;
     std::unordered_map<std::string, int64_t> last_seq_;  // loaded on first use, never evicted
-    // Written but maybe not yet imported: key (owner, id) -> entry; (owner, cid) -> key.
-    std::unordered_map<std::string, Entry> pending_;
-    std::unordered_map<std::string, std::string> pending_cids_;
-    std::deque<std::pair<uint64_t, std::vector<std::string>>> pending_batches_;  // batch no -> keys
+    // For each slot (a hash of an (owner, id), (owner, cid) or outbox id key), the last batch
+    // that wrote such a key; a slot newer than the import may be in flight. A collision only
+    // costs a needless wait, and nothing needs pruning: one store per key per publish.
+    std::vector<uint64_t> written_by_batch_;
     uint64_t batches_ = 0;
     // Declared last: destroyed first, so the importer drains while everything above is alive.
     std::unique_ptr<JournalWriter> writer_;

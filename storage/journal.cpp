@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 
 namespace chat::storage {
 namespace {
@@ -25,39 +26,35 @@ constexpr size_t header_bytes = 4 + crypto_shorthash_BYTES;
 constexpr const char* segment_prefix = "segment-";
 const unsigned char checksum_key[crypto_shorthash_KEYBYTES] = {};  // integrity, not secrecy
 
+// A positional MessagePack array: no field names to allocate or store.
+enum Field { op_field, owner_field, id_field, seq_field, kind_field, from_field, to_field, gid_field, ts_field,
+             body_field, ref_field, cid_field, exp_field, field_count };
+
 nlohmann::json encode(const JournalRecord& r) {
     const Entry& e = r.entry;
-    nlohmann::json j = {{"o", static_cast<int>(r.op)}, {"i", e.id}, {"k", e.kind}, {"f", e.from}, {"ts", e.ts}};
-    if (!r.owner.empty()) j["u"] = r.owner;
-    if (e.seq) j["s"] = e.seq;
-    if (!e.to.empty()) j["t"] = e.to;
-    if (!e.gid.empty()) j["g"] = e.gid;
-    if (!e.body.empty()) j["b"] = nlohmann::json::binary(std::vector<uint8_t>(e.body.begin(), e.body.end()));
-    if (!e.ref.empty()) j["r"] = e.ref;
-    if (!e.cid.empty()) j["c"] = e.cid;
-    if (e.expires_ms) j["x"] = e.expires_ms;
-    return j;
+    return nlohmann::json::array({static_cast<int>(r.op), r.owner, e.id, e.seq, e.kind, e.from, e.to, e.gid, e.ts,
+                                  nlohmann::json::binary(std::vector<uint8_t>(e.body.begin(), e.body.end())), e.ref,
+                                  e.cid, e.expires_ms});
 }
 
 JournalRecord decode(const nlohmann::json& j) {
+    if (!j.is_array() || j.size() != field_count) throw std::invalid_argument("not a journal record");
     JournalRecord r;
-    r.op = static_cast<JournalRecord::Op>(j.at("o").get<int>());
-    r.owner = j.value("u", "");
+    r.op = static_cast<JournalRecord::Op>(j[op_field].get<int>());
+    r.owner = j[owner_field].get<std::string>();
     Entry& e = r.entry;
-    e.id = j.at("i").get<std::string>();
-    e.kind = j.at("k").get<std::string>();
-    e.from = j.at("f").get<std::string>();
-    e.ts = j.at("ts").get<int64_t>();
-    e.seq = j.value("s", int64_t{0});
-    e.to = j.value("t", "");
-    e.gid = j.value("g", "");
-    if (j.contains("b")) {
-        const auto& body = j["b"].get_binary();
-        e.body.assign(body.begin(), body.end());
-    }
-    e.ref = j.value("r", "");
-    e.cid = j.value("c", "");
-    e.expires_ms = j.value("x", int64_t{0});
+    e.id = j[id_field].get<std::string>();
+    e.seq = j[seq_field].get<int64_t>();
+    e.kind = j[kind_field].get<std::string>();
+    e.from = j[from_field].get<std::string>();
+    e.to = j[to_field].get<std::string>();
+    e.gid = j[gid_field].get<std::string>();
+    e.ts = j[ts_field].get<int64_t>();
+    const auto& body = j[body_field].get_binary();
+    e.body.assign(body.begin(), body.end());
+    e.ref = j[ref_field].get<std::string>();
+    e.cid = j[cid_field].get<std::string>();
+    e.expires_ms = j[exp_field].get<int64_t>();
     return r;
 }
 
@@ -65,14 +62,15 @@ void checksum(const unsigned char* data, size_t len, unsigned char* out) {
     crypto_shorthash(out, data, len, checksum_key);
 }
 
+// Appends [length][checksum][record] to `out`, the record serialised in place.
 void frame(const JournalRecord& r, std::string& out) {
-    auto body = nlohmann::json::to_msgpack(encode(r));
-    auto len = static_cast<uint32_t>(body.size());
-    unsigned char header[header_bytes];
+    size_t start = out.size();
+    out.append(header_bytes, '\0');
+    nlohmann::json::to_msgpack(encode(r), out);
+    auto* header = reinterpret_cast<unsigned char*>(out.data() + start);
+    auto len = static_cast<uint32_t>(out.size() - start - header_bytes);
     for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(len >> (8 * i));
-    checksum(body.data(), body.size(), header + 4);
-    out.append(reinterpret_cast<const char*>(header), header_bytes);
-    out.append(reinterpret_cast<const char*>(body.data()), body.size());
+    checksum(header + header_bytes, len, header + 4);
 }
 
 }  // namespace
@@ -109,7 +107,7 @@ std::vector<JournalRecord> read_journal_segment(const fs::path& segment) {
         if (std::memcmp(sum, header + 4, sizeof sum) != 0) break;
         try {
             out.push_back(decode(nlohmann::json::from_msgpack(body, body + len)));
-        } catch (const nlohmann::json::exception&) {
+        } catch (const std::exception&) {  // a record of another shape: treat as torn
             break;
         }
         at += header_bytes + len;
