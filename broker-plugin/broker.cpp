@@ -12,7 +12,6 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       clock_(std::move(clock)),
       db_(config_.db_path),
       accounts_(db_),
-      inbox_(db_),
       groups_(db_),
       blocks_(db_),
       acl_changes_(db_),

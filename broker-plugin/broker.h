@@ -115,7 +115,6 @@ private:
     MessageIdGenerator ids_;
     storage::Database db_;
     storage::Accounts accounts_;
-    storage::Inbox inbox_;
     storage::Groups groups_;
     storage::Blocks blocks_;
     storage::AclChanges acl_changes_;

@@ -232,9 +232,7 @@ MessageResult ChatBroker::typing(const Session& s, std::string_view to, const st
 
 MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
     int64_t seq = counter_field(payload, "seq");
-    storage::Transaction tx(db_);
-    auto acked = inbox_.ack(s.user, s.device, seq, log_.last_seq(s.user));
-    tx.commit();
+    auto acked = log_.ack(s.user, s.device, seq);
     nlohmann::json j = {{"seq", seq}, {"device", s.device}, {"prev", acked.previous_delivered},
                         {"delivered", acked.delivered}};
     return rewrite("k/" + s.user, j.dump());
@@ -361,9 +359,8 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
     }
 }
 
-// Seqs handed out (in memory, exact) minus the acked high-water mark (SQLite).
 bool ChatBroker::over_cap(const std::string& user) {
-    return config_.max_pending > 0 && log_.last_seq(user) - inbox_.delivered_seq(user) >= config_.max_pending;
+    return config_.max_pending > 0 && log_.last_seq(user) - log_.delivered_seq(user) >= config_.max_pending;
 }
 
 }  // namespace chat::broker

@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Publishes per transaction: large enough to amortise the commit, small enough that the
-// broker thread's own short writes (online flags, cursors) never wait long for the lock.
+// broker thread's own short writes (online flags) never wait long for the lock.
 constexpr size_t max_publishes_per_commit = 2048;
 // The importer wakes by itself this often, or sooner once this many publishes wait: waking it
 // for every publish cost the broker thread a futex wake-up and a context switch per message.
@@ -43,6 +43,7 @@ public:
             }
             case JournalRecord::Op::outbox: outbox_.enqueue(r.entry); break;
             case JournalRecord::Op::redact: policy_.redact(r.owner, r.entry.ref, r.entry.from); break;
+            case JournalRecord::Op::cursor: inbox_.advance_cursor(r.owner, r.device, r.entry.seq); break;
         }
     }
 

@@ -51,7 +51,7 @@ Inbox::Inbox(Database& db)
       last_seq_(db, "SELECT last_seq FROM users WHERE id = ?"),
       set_cursor_(db, "UPDATE devices SET cursor = MAX(cursor, ?) WHERE user_id = ? AND device_id = ?"),
       read_delivered_(db, "SELECT delivered_seq FROM users WHERE id = ?"),
-      set_delivered_(db, "UPDATE users SET delivered_seq = ? WHERE id = ?") {}
+      raise_delivered_(db, "UPDATE users SET delivered_seq = MAX(delivered_seq, ?) WHERE id = ?") {}
 
 bool Inbox::append(const std::string& user, Entry& e) {
     {
@@ -105,14 +105,9 @@ int64_t Inbox::delivered_seq(const std::string& user) {
     return read_delivered_.bind(1, user).step() ? read_delivered_.int_at(0) : 0;
 }
 
-AckResult Inbox::ack(const std::string& user, const std::string& device, int64_t seq, int64_t last_seq) {
-    AckResult result;
-    result.previous_delivered = delivered_seq(user);
-    int64_t capped = std::min(seq, last_seq);
-    set_cursor_.bind(1, capped).bind(2, user).bind(3, device).run();
-    result.delivered = std::max(result.previous_delivered, capped);
-    if (result.delivered != result.previous_delivered) set_delivered_.bind(1, result.delivered).bind(2, user).run();
-    return result;
+void Inbox::advance_cursor(const std::string& user, const std::string& device, int64_t seq) {
+    set_cursor_.bind(1, seq).bind(2, user).bind(3, device).run();
+    raise_delivered_.bind(1, seq).bind(2, user).run();
 }
 
 }  // namespace chat::storage

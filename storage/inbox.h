@@ -10,11 +10,6 @@
 
 namespace chat::storage {
 
-struct AckResult {
-    int64_t previous_delivered = 0;  // user's delivered high-water mark before this ack
-    int64_t delivered = 0;           // and after it
-};
-
 class Inbox {
 public:
     explicit Inbox(Database& db);
@@ -35,14 +30,13 @@ public:
     int64_t delivered_seq(const std::string& user);
     // The highest seq handed out to `user` that SQLite knows of; nullopt for an unknown user.
     std::optional<int64_t> last_seq(const std::string& user);
-    // Moves a device's cursor forward (never back, never past `last_seq`, the highest seq
-    // handed out, which the caller knows before SQLite does).
-    AckResult ack(const std::string& user, const std::string& device, int64_t seq, int64_t last_seq);
+    // Moves a device's cursor and the user's delivered mark forward to `seq` (never back).
+    void advance_cursor(const std::string& user, const std::string& device, int64_t seq);
 
 private:
     Database& db_;
     Statement bump_seq_, insert_, import_, raise_seq_, after_, by_id_, by_cid_, exists_, last_seq_;
-    Statement set_cursor_, read_delivered_, set_delivered_;
+    Statement set_cursor_, read_delivered_, raise_delivered_;
 };
 
 }  // namespace chat::storage

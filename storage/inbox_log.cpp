@@ -1,6 +1,8 @@
 // InboxLog: in-memory seqs, journal writes, and lookups that wait for entries still in flight.
 #include "inbox_log.h"
 
+#include <algorithm>
+
 namespace chat::storage {
 namespace {
 
@@ -72,6 +74,29 @@ int64_t* InboxLog::seq_slot(const std::string& user) {
 int64_t InboxLog::last_seq(const std::string& user) {
     int64_t* slot = seq_slot(user);
     return slot ? *slot : 0;
+}
+
+int64_t InboxLog::delivered_seq(const std::string& user) {
+    auto it = delivered_seq_.find(user);
+    if (it != delivered_seq_.end()) return it->second;
+    return delivered_seq_.emplace(user, inbox_.delivered_seq(user)).first->second;
+}
+
+AckResult InboxLog::ack(const std::string& user, const std::string& device, int64_t seq) {
+    AckResult result;
+    if (!seq_slot(user)) return result;
+    result.previous_delivered = delivered_seq(user);
+    int64_t capped = std::min(seq, last_seq(user));
+    result.delivered = std::max(result.previous_delivered, capped);
+    JournalRecord r{JournalRecord::Op::cursor, user, Entry{}, device};
+    r.entry.seq = capped;
+    std::vector<JournalRecord> records;
+    records.push_back(std::move(r));
+    writer_->append(records);
+    delivered_seq_[user] = result.delivered;
+    remember(records);
+    importer_->push(std::move(records), writer_->segment());
+    return result;
 }
 
 void InboxLog::remember(const std::vector<JournalRecord>& records) {

@@ -22,6 +22,11 @@
 
 namespace chat::storage {
 
+struct AckResult {
+    int64_t previous_delivered = 0;  // user's delivered high-water mark before this ack
+    int64_t delivered = 0;           // and after it
+};
+
 class InboxLog {
 public:
     // `db` is the broker thread's connection, for lookups. Imports what an earlier run left in
@@ -55,6 +60,11 @@ public:
 
     // The highest seq handed out to `user`, 0 for an unknown user.
     int64_t last_seq(const std::string& user);
+    // The highest seq any of the user's devices acked.
+    int64_t delivered_seq(const std::string& user);
+    // A device acked everything up to `seq`: moves its cursor and the user's delivered mark
+    // forward (never back, never past last_seq), durable like a batch. Unknown users: no-op.
+    AckResult ack(const std::string& user, const std::string& device, int64_t seq);
     bool has_entry(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_id(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid);
@@ -72,6 +82,7 @@ private:
     Inbox inbox_;
     GroupOutbox outbox_;
     std::unordered_map<std::string, int64_t> last_seq_;  // loaded on first use, never evicted
+    std::unordered_map<std::string, int64_t> delivered_seq_;  // likewise
     // For each slot (a hash of an (owner, id), (owner, cid) or outbox id key), the last batch
     // that wrote such a key; a slot newer than the import may be in flight. A collision only
     // costs a needless wait, and nothing needs pruning: one store per key per publish.

@@ -28,13 +28,13 @@ const unsigned char checksum_key[crypto_shorthash_KEYBYTES] = {};  // integrity,
 
 // A positional MessagePack array: no field names to allocate or store.
 enum Field { op_field, owner_field, id_field, seq_field, kind_field, from_field, to_field, gid_field, ts_field,
-             body_field, ref_field, cid_field, exp_field, field_count };
+             body_field, ref_field, cid_field, exp_field, device_field, field_count };
 
 nlohmann::json encode(const JournalRecord& r) {
     const Entry& e = r.entry;
     return nlohmann::json::array({static_cast<int>(r.op), r.owner, e.id, e.seq, e.kind, e.from, e.to, e.gid, e.ts,
                                   nlohmann::json::binary(std::vector<uint8_t>(e.body.begin(), e.body.end())), e.ref,
-                                  e.cid, e.expires_ms});
+                                  e.cid, e.expires_ms, r.device});
 }
 
 JournalRecord decode(const nlohmann::json& j) {
@@ -55,6 +55,7 @@ JournalRecord decode(const nlohmann::json& j) {
     e.ref = j[ref_field].get<std::string>();
     e.cid = j[cid_field].get<std::string>();
     e.expires_ms = j[exp_field].get<int64_t>();
+    r.device = j[device_field].get<std::string>();
     return r;
 }
 

@@ -9,17 +9,24 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chat::storage {
 
-// One change the broker made: an inbox entry for `owner`, a group message for fan-out, or
-// the redaction of an owner's entry `entry.ref` sent by `entry.from` (a delete).
+// One change the broker made: an inbox entry for `owner`, a group message for fan-out, the
+// redaction of an owner's entry `entry.ref` sent by `entry.from` (a delete), or an ack moving
+// `owner`'s `device` cursor to `entry.seq`.
 struct JournalRecord {
-    enum class Op : uint8_t { inbox = 1, outbox = 2, redact = 3 };
+    enum class Op : uint8_t { inbox = 1, outbox = 2, redact = 3, cursor = 4 };
+    JournalRecord() = default;
+    JournalRecord(Op op_, std::string owner_, Entry entry_, std::string device_ = {})
+        : op(op_), owner(std::move(owner_)), entry(std::move(entry_)), device(std::move(device_)) {}
+
     Op op = Op::inbox;
     std::string owner;
     Entry entry;
+    std::string device;
 };
 
 // Segment files, in the order they were written.

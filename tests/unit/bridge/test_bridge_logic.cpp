@@ -198,7 +198,7 @@ TEST_CASE("expiry drops due disappearing messages, old entries, and acked entrie
     Entry fresh = w.message("1001", "fresh");
     w.store("1002", fresh);
     storage::Transaction tx(w.db);
-    storage::Inbox(w.db).ack("1003", "d1", 1, 1);
+    storage::Inbox(w.db).advance_cursor("1003", "d1", 1);
     tx.commit();
     Expiry retention_only(w.db, 0, 5'000);
     CHECK(retention_only.sweep(w.now) == 2);  // the due one, and 1003's acked old one

@@ -125,6 +125,32 @@ TEST_CASE("InboxLog hands out gap-free seqs, refuses unknown users and undoes un
     CHECK(journal_segments(t.journal()).empty());  // a clean stop leaves no journal behind
 }
 
+TEST_CASE("acks move a device cursor forward only, capped at the last seq, and reach SQLite") {
+    Db t;
+    Accounts(t.db).add_device("1", "d1", "h", 1);
+    {
+        InboxLog log(t.db, t.path);
+        for (int i = 0; i < 3; ++i) {
+            auto e = message("2", "1", "m");
+            InboxLog::Batch b(log);
+            REQUIRE(b.add("1", e));
+            b.commit();
+        }
+        auto r = log.ack("1", "d1", 2);
+        CHECK(r.previous_delivered == 0);
+        CHECK(r.delivered == 2);
+        CHECK(log.ack("1", "d1", 1).delivered == 2);
+        r = log.ack("1", "d1", 99);
+        CHECK(r.previous_delivered == 2);
+        CHECK(r.delivered == 3);
+        CHECK(log.delivered_seq("1") == 3);
+        CHECK(log.ack("9", "d1", 1).delivered == 0);  // no such user
+        log.wait_imported();
+    }
+    CHECK(Accounts(t.db).find_device("1", "d1")->cursor == 3);
+    CHECK(Inbox(t.db).delivered_seq("1") == 3);
+}
+
 TEST_CASE("entries still on their way to SQLite are found by id and cid") {
     Db t;
     InboxLog log(t.db, t.path);
