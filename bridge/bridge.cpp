@@ -174,8 +174,7 @@ void Bridge::live_loop() {
             const std::string& topic = msg->get_topic();
             std::string kind = level(topic, 0);
             if (kind == "g") {
-                auto id = nlohmann::json::parse(msg->to_string()).at("id").get<std::string>();
-                counters_.group_entries += groups.fan_out(id);
+                counters_.group_entries += groups.fan_out(entry_from_json(msg->to_string()));
             } else if (kind == "k") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 counters_.receipts += receipts.on_delivered(level(topic, 1), j.at("prev").get<int64_t>(),

@@ -31,19 +31,17 @@ constexpr int first_chunk = 16;
 GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk)
     : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), outbox_(db), policy_(db) {}
 
-size_t GroupFanout::fan_out(const std::string& id) {
-    std::optional<bool> done;
-    wait_until_imported([&] { return (done = outbox_.done(id)).has_value(); });
-    if (!done || *done) return 0;  // finished already (a redelivered g/), or expired and dropped
-    auto message = outbox_.find(id);
-    if (!message) return 0;
+size_t GroupFanout::fan_out(const Entry& message) {
+    // The outbox row may still be on its way into SQLite: none yet means not done.
+    if (outbox_.done(message.id).value_or(false)) return 0;  // a redelivered g/ publish
     size_t n = 0;
-    if (!(message->expires_ms && message->expires_ms <= clock_())) {
-        auto sent = deliver(*message, message->gid, {});
+    if (!(message.expires_ms && message.expires_ms <= clock_())) {
+        auto sent = deliver(message, message.gid, {});
         if (!sent) return 0;  // not all stored: the pending scan tries again, the plugin skips repeats
         n = *sent;
     }
-    finish(*message);
+    // Off the delivery path: the row must be in SQLite before it can be marked done.
+    if (wait_until_imported([&] { return outbox_.done(message.id).has_value(); })) finish(message);
     return n;
 }
 
@@ -97,7 +95,7 @@ size_t GroupFanout::fan_out_pending(int64_t older_than_ms, int limit) {
     size_t handled = 0;
     for (const auto& message : outbox_.pending(limit)) {
         if (message.ts > older_than_ms) break;  // pending() is ordered by ts
-        fan_out(message.id);
+        fan_out(message);
         ++handled;
     }
     return handled;

@@ -23,8 +23,9 @@ class GroupFanout {
 public:
     GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk = 100);
 
-    // Fans out the stored group message `id` (if still pending); returns members sent to.
-    size_t fan_out(const std::string& id);
+    // Fans out a group message the plugin stored (as published on g/{gid}, or read from the
+    // outbox) unless it is done already; returns members sent to.
+    size_t fan_out(const Entry& message);
     // Group messages not marked done whose ts <= `older_than_ms` (missed while down); returns messages handled.
     size_t fan_out_pending(int64_t older_than_ms, int limit = 100);
     // Turns new membership changes into `notice` entries for the members; returns members sent to.

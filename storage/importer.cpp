@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 constexpr size_t max_publishes_per_commit = 2048;
 // The importer wakes by itself this often, or sooner once this many publishes wait: waking it
 // for every publish cost the broker thread a futex wake-up and a context switch per message.
-constexpr auto import_interval = std::chrono::milliseconds(20);
+constexpr auto import_interval = std::chrono::milliseconds(10);
 constexpr size_t wake_at_queue_size = 1024;
 
 // Applies records inside the caller's transaction; finish() then raises each user's last_seq

@@ -76,7 +76,7 @@ TEST_CASE("group fan-out sends every member but the sender in chunked batches, o
     Entry m = w.message("1001", "hello", "gteam");
     storage::GroupOutbox(w.db).enqueue(m);
     GroupFanout fanout(w.db, w.out, w.clock, 1);  // chunks of one member: several batches
-    CHECK(fanout.fan_out(m.id) == 2);
+    CHECK(fanout.fan_out(m) == 2);
     // The plugin stores each batch (the member's own seq) before its PUBACK: no seq here.
     REQUIRE(w.out.sent.size() == 2);
     CHECK(w.out.sent[0].first == "b/fanout");
@@ -89,7 +89,7 @@ TEST_CASE("group fan-out sends every member but the sender in chunked batches, o
     CHECK(w.out.batch(1)["to"] == nlohmann::json::array({"1003"}));
     CHECK(w.out.flushes == 1);  // every batch acknowledged before the message is marked done
     // A redelivered g/ publish or a restarted bridge finds it done: nothing sent again.
-    CHECK(fanout.fan_out(m.id) == 0);
+    CHECK(fanout.fan_out(m) == 0);
     CHECK(w.out.sent.size() == 2);
     CHECK(storage::GroupOutbox(w.db).pending(10).empty());
 }
@@ -107,7 +107,7 @@ TEST_CASE("a fan-out whose batches were not all acknowledged stays pending") {
     Entry m = w.message("1001", "hello", "gteam");
     storage::GroupOutbox(w.db).enqueue(m);
     GroupFanout fanout(w.db, out, w.clock);
-    CHECK(fanout.fan_out(m.id) == 0);
+    CHECK(fanout.fan_out(m) == 0);
     CHECK(storage::GroupOutbox(w.db).pending(10).size() == 1);
 }
 
