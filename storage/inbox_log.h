@@ -36,7 +36,7 @@ public:
     // The records of one publish: all of them become durable with one write, or none do.
     class Batch {
     public:
-        explicit Batch(InboxLog& log) : log_(log) { records_.reserve(4); }  // a direct message has 2-4
+        explicit Batch(InboxLog& log) : log_(log) { records_.reserve(2); }  // a direct message: 2
         ~Batch();
         Batch(const Batch&) = delete;
         Batch& operator=(const Batch&) = delete;

@@ -6,6 +6,7 @@
 #include "storage/inbox_log.h"
 #include "storage/journal.h"
 #include "support/process.h"
+#include "support/text_entry.h"
 
 #include <catch2/catch.hpp>
 
@@ -28,21 +29,11 @@ struct Db {
     std::filesystem::path journal() const { return path + ".journal"; }
 };
 
-chat::Entry message(const std::string& from, const std::string& to, const std::string& body) {
-    chat::Entry e;
-    e.id = chat::new_message_id(1);
-    e.from = from;
-    e.to = to;
-    e.ts = 1;
-    e.body = body;
-    return e;
-}
-
 }  // namespace
 
 TEST_CASE("journal records round-trip every entry field, binary bodies included") {
     chat::testing::TempDir dir;
-    chat::Entry e = message("1", "2", std::string("\x00\xff\n", 3));
+    chat::Entry e = chat::testing::text_entry("1", "2", std::string("\x00\xff\n", 3));
     e.seq = 7;
     e.gid = "g1";
     e.ref = "r";
@@ -73,7 +64,7 @@ TEST_CASE("a torn or corrupt journal tail is ignored; the records before it are 
     chat::testing::TempDir dir;
     {
         JournalWriter w(dir.path(), 3);
-        for (int i = 0; i < 3; ++i) w.append({JournalRecord{JournalRecord::Op::inbox, "1", message("2", "1", "m")}});
+        for (int i = 0; i < 3; ++i) w.append({JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", "m")}});
     }
     auto segment = journal_segment_path(dir.path(), 3);
     auto full = std::filesystem::file_size(segment);
@@ -91,7 +82,7 @@ TEST_CASE("InboxLog hands out gap-free seqs, refuses unknown users and undoes un
     Db t;
     {
         InboxLog log(t.db, t.path);
-        auto a = message("2", "1", "a");
+        auto a = chat::testing::text_entry("2", "1", "a");
         {
             InboxLog::Batch b(log);
             REQUIRE(b.add("1", a));
@@ -100,13 +91,13 @@ TEST_CASE("InboxLog hands out gap-free seqs, refuses unknown users and undoes un
         CHECK(a.seq == 1);
         {
             InboxLog::Batch b(log);
-            auto lost = message("2", "1", "lost");
+            auto lost = chat::testing::text_entry("2", "1", "lost");
             REQUIRE(b.add("1", lost));
             CHECK(lost.seq == 2);
-            auto nobody = message("2", "9", "x");
+            auto nobody = chat::testing::text_entry("2", "9", "x");
             CHECK_FALSE(b.add("9", nobody));
         }  // not committed: seq 2 is handed out again
-        auto c = message("2", "1", "c");
+        auto c = chat::testing::text_entry("2", "1", "c");
         {
             InboxLog::Batch b(log);
             REQUIRE(b.add("1", c));
@@ -131,7 +122,7 @@ TEST_CASE("acks move a device cursor forward only, capped at the last seq, and r
     {
         InboxLog log(t.db, t.path);
         for (int i = 0; i < 3; ++i) {
-            auto e = message("2", "1", "m");
+            auto e = chat::testing::text_entry("2", "1", "m");
             InboxLog::Batch b(log);
             REQUIRE(b.add("1", e));
             b.commit();
@@ -154,10 +145,10 @@ TEST_CASE("acks move a device cursor forward only, capped at the last seq, and r
 TEST_CASE("entries still on their way to SQLite are found by id and cid") {
     Db t;
     InboxLog log(t.db, t.path);
-    auto sent = message("1", "2", "x");
+    auto sent = chat::testing::text_entry("1", "2", "x");
     sent.kind = "sent";
     sent.cid = "c-1";
-    auto group = message("1", "", "g");
+    auto group = chat::testing::text_entry("1", "", "g");
     group.gid = "g1";
     InboxLog::Batch b(log);
     REQUIRE(b.add("1", sent));
@@ -177,9 +168,9 @@ TEST_CASE("entries still on their way to SQLite are found by id and cid") {
 
 TEST_CASE("a journal left by a killed process is imported at the next start, once") {
     Db t;
-    auto left = message("2", "1", "left behind");
+    auto left = chat::testing::text_entry("2", "1", "left behind");
     left.seq = 1;
-    auto redacted = message("2", "1", "secret");
+    auto redacted = chat::testing::text_entry("2", "1", "secret");
     redacted.seq = 2;
     {
         // What a kill -9 leaves: records in the journal, nothing in SQLite.
@@ -202,7 +193,7 @@ TEST_CASE("a journal left by a killed process is imported at the next start, onc
     REQUIRE(stored.size() == 2);
     CHECK(stored[0].body == "left behind");
     CHECK(stored[1].body.empty());  // the delete was replayed after its target
-    auto next = message("2", "1", "next");
+    auto next = chat::testing::text_entry("2", "1", "next");
     InboxLog::Batch b(log);
     REQUIRE(b.add("1", next));
     CHECK(next.seq == 3);

@@ -6,6 +6,7 @@
 #include "storage/schema.h"
 #include "storage/social.h"
 #include "support/process.h"
+#include "support/text_entry.h"
 
 #include <catch2/catch.hpp>
 
@@ -17,16 +18,6 @@ struct Db {
     chat::testing::TempDir dir;
     Database db{(dir.path() / "t.db").string()};
 };
-
-chat::Entry message(const std::string& from, const std::string& to, const std::string& body) {
-    chat::Entry e;
-    e.id = chat::new_message_id(1);
-    e.from = from;
-    e.to = to;
-    e.ts = 1;
-    e.body = body;
-    return e;
-}
 
 }  // namespace
 
@@ -65,15 +56,15 @@ TEST_CASE("inbox seqs are per user, gap-free and increasing; unknown users store
     Inbox inbox(t.db);
     for (int i = 1; i <= 5; ++i) {
         Transaction tx(t.db);
-        auto e = message("2", "1", "m" + std::to_string(i));
+        auto e = chat::testing::text_entry("2", "1", "m" + std::to_string(i));
         REQUIRE(inbox.append("1", e));
         CHECK(e.seq == i);
         tx.commit();
     }
-    auto other = message("1", "2", "x");
+    auto other = chat::testing::text_entry("1", "2", "x");
     REQUIRE(inbox.append("2", other));
     CHECK(other.seq == 1);
-    auto lost = message("1", "3", "x");
+    auto lost = chat::testing::text_entry("1", "3", "x");
     CHECK_FALSE(inbox.append("3", lost));
     auto after = inbox.entries_after("1", 2, 10);
     REQUIRE(after.size() == 3);
@@ -89,11 +80,11 @@ TEST_CASE("a rolled back append leaves no gap") {
     Inbox inbox(t.db);
     {
         Transaction tx(t.db);
-        auto e = message("2", "1", "dropped");
+        auto e = chat::testing::text_entry("2", "1", "dropped");
         inbox.append("1", e);
     }
     Transaction tx(t.db);
-    auto e = message("2", "1", "kept");
+    auto e = chat::testing::text_entry("2", "1", "kept");
     inbox.append("1", e);
     tx.commit();
     CHECK(e.seq == 1);
@@ -115,11 +106,11 @@ TEST_CASE("client ids find the sender's earlier entry") {
     Db t;
     Accounts(t.db).create_user("1", 1);
     Inbox inbox(t.db);
-    auto e = message("1", "2", "x");
+    auto e = chat::testing::text_entry("1", "2", "x");
     e.kind = "sent";
     e.cid = "c1";
     inbox.append("1", e);
-    auto again = message("1", "2", "x");
+    auto again = chat::testing::text_entry("1", "2", "x");
     again.cid = "c1";
     CHECK_THROWS_AS(inbox.append("1", again), Error);
     REQUIRE(inbox.find_by_cid("1", "c1"));
@@ -173,7 +164,7 @@ TEST_CASE("a group whose last admin left gets a new admin") {
 TEST_CASE("group outbox keeps messages until marked done") {
     Db t;
     GroupOutbox out(t.db);
-    chat::Entry e = message("1", "", "hi");
+    chat::Entry e = chat::testing::text_entry("1", "", "hi");
     e.gid = "g1";
     out.enqueue(e);
     out.enqueue(e);  // idempotent
