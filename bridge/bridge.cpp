@@ -39,10 +39,18 @@ public:
             msg->set_properties(props);
         }
         pending_.push_back(client_.publish(msg));
-        if (pending_.size() >= window_) flush();
+        if (pending_.size() >= window_) unacked_ = !wait_pending() || unacked_;
     }
 
+    // Also reports publishes that an automatic wait (a full window) found unacknowledged.
     bool flush() override {
+        bool all = wait_pending() && !unacked_;
+        unacked_ = false;
+        return all;
+    }
+
+private:
+    bool wait_pending() {
         bool all = true;
         for (auto& t : pending_) {
             try {
@@ -56,11 +64,11 @@ public:
         return all;
     }
 
-private:
     mqtt::async_client& client_;
     std::function<int64_t()> clock_;
     size_t window_;
     std::vector<mqtt::delivery_token_ptr> pending_;
+    bool unacked_ = false;
 };
 
 std::string level(const std::string& topic, size_t index) {

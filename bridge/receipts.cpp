@@ -8,6 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <iostream>
+#include <vector>
+
 namespace chat::bridge {
 
 Receipts::Receipts(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int page)
@@ -15,13 +19,15 @@ Receipts::Receipts(storage::Database& db, Publisher& out, std::function<int64_t(
 
 size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t delivered) {
     // The acked entries may still be on their way from the plugin's journal into SQLite.
-    wait_until_imported([&] { return inbox_.last_seq(user).value_or(0) >= delivered; });
-    size_t created = 0;
+    if (!wait_until_imported([&] { return inbox_.last_seq(user).value_or(0) >= delivered; },
+                             std::chrono::seconds(10))) {
+        std::cerr << "chat-bridge: receipts for " << user << " read before the import caught up\n";
+    }
+    std::vector<std::string> batches;  // built once: a retry sends the same ids, which the plugin skips
     int64_t after = previous;
     while (after < delivered) {
         int64_t next = delivered;
-        auto by_sender = fanout_.delivered_ids(user, after, delivered, page_, next);
-        for (auto& [sender, ids] : by_sender) {
+        for (auto& [sender, ids] : fanout_.delivered_ids(user, after, delivered, page_, next)) {
             Entry r;
             r.ts = clock_();
             r.id = new_message_id(r.ts);
@@ -29,13 +35,16 @@ size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t
             r.from = user;
             r.to = sender;
             r.body = nlohmann::json{{"delivered", ids}}.dump();
-            out_.publish(fanout_batch_topic, fanout_batch(r, {sender}), 0);  // the plugin stores it
+            batches.push_back(fanout_batch(r, {sender}));
         }
-        created += by_sender.size();
         after = next;
     }
-    out_.flush();
-    return created;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        for (const auto& b : batches) out_.publish(fanout_batch_topic, b, 0);  // the plugin stores them
+        if (out_.flush()) return batches.size();
+    }
+    std::cerr << "chat-bridge: receipts for " << user << " were not acknowledged\n";
+    return 0;
 }
 
 }  // namespace chat::bridge

@@ -6,8 +6,14 @@
 #include "import_wait.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace chat::bridge {
+namespace {
+
+constexpr int max_import_waits = 20;  // x 500 ms; then replay what is there
+
+}  // namespace
 
 SyncReplay::SyncReplay(storage::Database& db, Publisher& out, int page)
     : out_(out), page_(page), inbox_(db) {}
@@ -28,7 +34,14 @@ bool SyncReplay::step() {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     if (job.upto > 0) {
-        wait_until_imported([&] { return inbox_.last_seq(job.user).value_or(0) >= job.upto; });
+        // Replaying before the import caught up would skip entries the device then never asks
+        // for again: wait, and give other devices their turn meanwhile.
+        if (!wait_until_imported([&] { return inbox_.last_seq(job.user).value_or(0) >= job.upto; },
+                                 std::chrono::milliseconds(500)) &&
+            ++job.waits < max_import_waits) {
+            jobs_.push_back(std::move(job));
+            return true;
+        }
         job.upto = 0;
     }
     auto entries = inbox_.entries_after(job.user, job.after, page_);

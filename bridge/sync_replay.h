@@ -30,6 +30,7 @@ private:
         std::string device;
         int64_t after = 0;
         int64_t upto = 0;
+        int waits = 0;  // import waits so far
     };
     Publisher& out_;
     int page_;

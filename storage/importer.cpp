@@ -31,7 +31,17 @@ constexpr size_t wake_at_queue_size = 1024;
 // once per transaction rather than once per entry.
 class RecordApplier {
 public:
-    explicit RecordApplier(Database& db) : inbox_(db), outbox_(db), policy_(db) {}
+    explicit RecordApplier(Database& db)
+        : inbox_(db), outbox_(db), policy_(db),
+          mark_(db, "SELECT segment, offset FROM journal_mark"),
+          set_mark_(db, "INSERT INTO journal_mark(only, segment, offset) VALUES(1, ?, ?) "
+                        "ON CONFLICT(only) DO UPDATE SET segment = excluded.segment, offset = excluded.offset") {}
+
+    JournalPosition mark() {
+        ResetOnExit r(mark_);
+        if (!mark_.step()) return JournalPosition{0, 0};
+        return JournalPosition{static_cast<uint64_t>(mark_.int_at(0)), static_cast<uint64_t>(mark_.int_at(1))};
+    }
 
     void apply(const JournalRecord& r) {
         switch (r.op) {
@@ -47,9 +57,11 @@ public:
         }
     }
 
-    void finish() {
+    // Ends a transaction's work: per-user last_seq, and the mark saying how far it got.
+    void finish(JournalPosition end) {
         for (const auto& [user, seq] : last_seqs_) inbox_.raise_last_seq(user, seq);
         last_seqs_.clear();
+        set_mark_.bind(1, static_cast<int64_t>(end.segment)).bind(2, static_cast<int64_t>(end.offset)).run();
     }
 
 private:
@@ -57,21 +69,34 @@ private:
     GroupOutbox outbox_;
     Policy policy_;
     std::unordered_map<std::string, int64_t> last_seqs_;
+    Statement mark_, set_mark_;
 };
+
+bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
+    return at.segment < mark.segment || (at.segment == mark.segment && at.offset <= mark.offset);
+}
 
 }  // namespace
 
 uint64_t recover_journal(Database& db, const fs::path& dir) {
-    auto segments = journal_segments(dir);
-    uint64_t next = 0;
-    if (segments.empty()) return next;
     RecordApplier applier(db);
+    JournalPosition mark = applier.mark();
+    uint64_t next = mark.segment + 1;
+    auto segments = journal_segments(dir);
     for (const auto& segment : segments) {
+        uint64_t number = journal_segment_number(segment);
+        next = std::max(next, number + 1);
+        JournalPosition last = mark;
         Transaction tx(db);
-        for (const auto& r : read_journal_segment(segment)) applier.apply(r);
-        applier.finish();
+        for (const auto& r : read_journal_segment(segment)) {
+            JournalPosition at{number, r.end};
+            if (before_mark(at, mark)) continue;  // imported before the crash
+            applier.apply(r.record);
+            last = at;
+        }
+        applier.finish(last);
         tx.commit();
-        next = std::stoull(segment.filename().string().substr(std::string("segment-").size())) + 1;
+        mark = last;
     }
     for (const auto& segment : segments) fs::remove(segment);
     return next;
@@ -97,12 +122,12 @@ Importer::~Importer() {
     for (const auto& segment : journal_segments(dir_)) fs::remove(segment);
 }
 
-void Importer::push(std::vector<JournalRecord> records, uint64_t segment) {
+void Importer::push(std::vector<JournalRecord> records, JournalPosition end) {
     bool wake;
     std::vector<std::vector<Pushed>> imported_work;
     {
         std::lock_guard lock(mu_);
-        queue_.push_back(Pushed{std::move(records), segment});
+        queue_.push_back(Pushed{std::move(records), end});
         ++pushed_;
         wake = queue_.size() == wake_at_queue_size;
         imported_work.swap(imported_work_);
@@ -110,11 +135,11 @@ void Importer::push(std::vector<JournalRecord> records, uint64_t segment) {
     if (wake) wake_.notify_one();
 }  // imported_work is freed here, by the thread that allocated it
 
-void Importer::wait_all_imported() {
+bool Importer::wait_all_imported(std::chrono::milliseconds limit) {
     std::unique_lock lock(mu_);
     hurry_ = true;
     wake_.notify_one();
-    done_.wait(lock, [this] { return imported() == pushed_; });
+    return done_.wait_for(lock, limit, [this] { return imported() == pushed_; });
 }
 
 void Importer::run() {
@@ -146,7 +171,7 @@ void Importer::run() {
                 for (const auto& p : work) {
                     for (const auto& r : p.records) applier.apply(r);
                 }
-                applier.finish();
+                applier.finish(work.back().end);
                 tx.commit();
                 break;
             } catch (const Error& e) {
@@ -162,7 +187,7 @@ void Importer::run() {
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         }
-        uint64_t last_segment = work.back().segment;
+        uint64_t last_segment = work.back().end.segment;
         {
             std::lock_guard lock(mu_);
             imported_.fetch_add(work.size(), std::memory_order_release);

@@ -7,6 +7,7 @@
 #include "journal.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -17,8 +18,9 @@
 
 namespace chat::storage {
 
-// Imports every record of every segment in `dir` (idempotent: entries already in SQLite are
-// kept), deletes the segments, and returns the number the next segment should have.
+// Imports the records in `dir` that SQLite has not seen (past the mark the importer keeps in
+// the same transactions as the data), deletes the segments, and returns the number the next
+// segment must have (past every segment the mark or the folder ever named).
 uint64_t recover_journal(Database& db, const std::filesystem::path& dir);
 
 class Importer {
@@ -29,17 +31,18 @@ public:
     Importer(const Importer&) = delete;
     Importer& operator=(const Importer&) = delete;
 
-    // Queues one publish's records, already written to journal segment `segment`.
-    void push(std::vector<JournalRecord> records, uint64_t segment);
+    // Queues one publish's records, already written to the journal, ending at `end`.
+    void push(std::vector<JournalRecord> records, JournalPosition end);
     // How many pushed publishes are committed to SQLite.
     uint64_t imported() const { return imported_.load(std::memory_order_acquire); }
-    // Blocks until every publish pushed so far is in SQLite.
-    void wait_all_imported();
+    // Blocks until every publish pushed so far is in SQLite, for at most `limit`; false when
+    // the import is stuck (SQLite keeps failing).
+    bool wait_all_imported(std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 private:
     struct Pushed {
         std::vector<JournalRecord> records;
-        uint64_t segment;
+        JournalPosition end;
     };
     void run();
     bool import(const std::vector<Pushed>& work);

@@ -55,10 +55,10 @@ void InboxLog::Batch::commit() {
         committed_ = true;
         return;
     }
-    log_.writer_->append(records_);  // the durable step: after this a kill -9 loses nothing
+    auto end = log_.writer_->append(records_);  // the durable step: after this a kill -9 loses nothing
     committed_ = true;
     log_.remember(records_);
-    log_.importer_->push(std::move(records_), log_.writer_->segment());
+    log_.importer_->push(std::move(records_), end);
 }
 
 int64_t* InboxLog::seq_slot(const std::string& user) {
@@ -76,9 +76,14 @@ int64_t InboxLog::last_seq(const std::string& user) {
     return slot ? *slot : 0;
 }
 
+void InboxLog::wait_imported() {
+    if (!importer_->wait_all_imported(std::chrono::seconds(60))) throw Error("the journal import into SQLite is stuck");
+}
+
 int64_t InboxLog::delivered_seq(const std::string& user) {
     auto it = delivered_seq_.find(user);
     if (it != delivered_seq_.end()) return it->second;
+    if (!seq_slot(user)) return 0;  // cache known users only
     return delivered_seq_.emplace(user, inbox_.delivered_seq(user)).first->second;
 }
 
@@ -92,10 +97,10 @@ AckResult InboxLog::ack(const std::string& user, const std::string& device, int6
     r.entry.seq = capped;
     std::vector<JournalRecord> records;
     records.push_back(std::move(r));
-    writer_->append(records);
+    auto end = writer_->append(records);
     delivered_seq_[user] = result.delivered;
     remember(records);
-    importer_->push(std::move(records), writer_->segment());
+    importer_->push(std::move(records), end);
     return result;
 }
 
@@ -112,7 +117,8 @@ void InboxLog::remember(const std::vector<JournalRecord>& records) {
 
 void InboxLog::settle(uint64_t key) {
     // Rare: a retry within moments of its original. The wait is one import transaction.
-    if (written_by_batch_[key % key_slots] > importer_->imported()) importer_->wait_all_imported();
+    if (written_by_batch_[key % key_slots] <= importer_->imported()) return;
+    if (!importer_->wait_all_imported()) throw Error("the journal import into SQLite is stuck");
 }
 
 bool InboxLog::has_entry(const std::string& owner, const std::string& id) {

@@ -70,7 +70,7 @@ public:
     std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid);
     std::optional<Entry> find_outbox(const std::string& id);
     // Blocks until every committed batch is in SQLite (tests; clean shutdown does it anyway).
-    void wait_imported() { importer_->wait_all_imported(); }
+    void wait_imported();
 
 private:
     int64_t* seq_slot(const std::string& user);

@@ -92,10 +92,14 @@ std::vector<fs::path> journal_segments(const fs::path& dir) {
     return out;
 }
 
-std::vector<JournalRecord> read_journal_segment(const fs::path& segment) {
+uint64_t journal_segment_number(const fs::path& segment) {
+    return std::stoull(segment.filename().string().substr(std::strlen(segment_prefix)));
+}
+
+std::vector<ReadRecord> read_journal_segment(const fs::path& segment) {
     std::ifstream in(segment, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<JournalRecord> out;
+    std::vector<ReadRecord> out;
     size_t at = 0;
     while (bytes.size() - at >= header_bytes) {
         const auto* header = reinterpret_cast<const unsigned char*>(bytes.data() + at);
@@ -106,12 +110,12 @@ std::vector<JournalRecord> read_journal_segment(const fs::path& segment) {
         unsigned char sum[crypto_shorthash_BYTES];
         checksum(body, len, sum);
         if (std::memcmp(sum, header + 4, sizeof sum) != 0) break;
+        at += header_bytes + len;
         try {
-            out.push_back(decode(nlohmann::json::from_msgpack(body, body + len)));
+            out.push_back(ReadRecord{decode(nlohmann::json::from_msgpack(body, body + len)), at});
         } catch (const std::exception&) {  // a record of another shape: treat as torn
             break;
         }
-        at += header_bytes + len;
     }
     return out;
 }
@@ -119,39 +123,38 @@ std::vector<JournalRecord> read_journal_segment(const fs::path& segment) {
 JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segment_bytes)
     : dir_(std::move(dir)), segment_(first_segment), segment_bytes_(segment_bytes) {
     fs::create_directories(dir_);
-    open_segment();
+    open_segment(segment_);
 }
 
 JournalWriter::~JournalWriter() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-void JournalWriter::open_segment() {
-    auto path = journal_segment_path(dir_, segment_);
+void JournalWriter::open_segment(uint64_t segment) {
+    auto path = journal_segment_path(dir_, segment);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) throw Error("cannot open journal " + path.string() + ": " + std::strerror(errno));
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
+    segment_ = segment;
     size_ = 0;
+    start_new_segment_ = false;
 }
 
-void JournalWriter::append(const std::vector<JournalRecord>& records) {
-    if (size_ >= segment_bytes_) {
-        ++segment_;
-        open_segment();
-    }
+JournalPosition JournalWriter::append(const std::vector<JournalRecord>& records) {
+    if (start_new_segment_ || size_ >= segment_bytes_) open_segment(segment_ + 1);
     buffer_.clear();
     for (const auto& r : records) frame(r, buffer_);
     ssize_t n = ::write(fd_, buffer_.data(), buffer_.size());
     if (n == static_cast<ssize_t>(buffer_.size())) {
         size_ += buffer_.size();
-        return;
+        return JournalPosition{segment_, size_};
     }
     int err = n < 0 ? errno : ENOSPC;
-    // A partial record would hide every later one from recovery: cut it off again.
-    if (n > 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-        throw Error("journal write failed and could not be undone: " + std::string(std::strerror(errno)));
-    }
+    // Recovery stops reading a segment at a torn record, so nothing may follow one: cut it
+    // off, and go on in a fresh segment in any case.
+    if (n > 0) (void)::ftruncate(fd_, static_cast<off_t>(size_));
+    start_new_segment_ = true;
     throw Error("journal write failed: " + std::string(std::strerror(err)));
 }
 

@@ -29,10 +29,22 @@ struct JournalRecord {
     std::string device;
 };
 
+// Where a write ended: the segment number and the byte offset just past its last record.
+struct JournalPosition {
+    uint64_t segment = 0;
+    uint64_t offset = 0;
+};
+
+struct ReadRecord {
+    JournalRecord record;
+    uint64_t end = 0;  // offset just past it
+};
+
 // Segment files, in the order they were written.
 std::vector<std::filesystem::path> journal_segments(const std::filesystem::path& dir);
+uint64_t journal_segment_number(const std::filesystem::path& segment);
 // The records of one segment; stops at a torn or corrupt tail (a write cut by power loss).
-std::vector<JournalRecord> read_journal_segment(const std::filesystem::path& segment);
+std::vector<ReadRecord> read_journal_segment(const std::filesystem::path& segment);
 
 // Appends to the current segment; starts a new one past `segment_bytes`. One thread only.
 class JournalWriter {
@@ -42,18 +54,19 @@ public:
     JournalWriter(const JournalWriter&) = delete;
     JournalWriter& operator=(const JournalWriter&) = delete;
 
-    // Writes the records with a single write(); throws (having written nothing) on failure.
-    void append(const std::vector<JournalRecord>& records);
-    uint64_t segment() const { return segment_; }
+    // Writes the records with a single write() and returns where it ended; throws on failure,
+    // and the next append then starts a new segment, so a torn record is never followed.
+    JournalPosition append(const std::vector<JournalRecord>& records);
 
 private:
-    void open_segment();
+    void open_segment(uint64_t segment);
 
     std::filesystem::path dir_;
     uint64_t segment_;
     uint64_t segment_bytes_;
     int fd_ = -1;
     uint64_t size_ = 0;
+    bool start_new_segment_ = false;
     std::string buffer_;
 };
 

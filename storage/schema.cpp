@@ -127,6 +127,15 @@ CREATE TABLE bridge_state(
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+        // Inbox journal: how far the plugin's importer got (segment, byte offset), so that
+        // recovery after a kill -9 does not re-import (and resurrect swept) older records.
+        R"sql(
+CREATE TABLE journal_mark(
+  only INTEGER PRIMARY KEY CHECK (only = 1),
+  segment INTEGER NOT NULL,
+  offset INTEGER NOT NULL
+);
+)sql",
     };
     return steps;
 }

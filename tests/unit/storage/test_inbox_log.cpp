@@ -48,9 +48,10 @@ TEST_CASE("journal records round-trip every entry field, binary bodies included"
     REQUIRE(segments.size() == 1);
     auto records = read_journal_segment(segments[0]);
     REQUIRE(records.size() == 2);
-    const auto& back = records[0].entry;
-    CHECK(records[0].owner == "2");
-    CHECK(records[1].op == JournalRecord::Op::outbox);
+    const auto& back = records[0].record.entry;
+    CHECK(records[0].record.owner == "2");
+    CHECK(records[1].record.op == JournalRecord::Op::outbox);
+    CHECK(records[1].end == std::filesystem::file_size(segments[0]));
     CHECK(back.body == e.body);
     CHECK(back.seq == 7);
     CHECK(back.gid == "g1");
@@ -164,6 +165,31 @@ TEST_CASE("entries still on their way to SQLite are found by id and cid") {
     log.wait_imported();
     CHECK(log.find_by_cid("1", "c-1")->id == sent.id);
     CHECK(Inbox(t.db).has_entry("1", sent.id));
+}
+
+TEST_CASE("recovery skips what was imported before the kill, so swept entries stay swept") {
+    Db t;
+    chat::testing::TempDir saved;
+    std::string swept_id;
+    {
+        InboxLog log(t.db, t.path);
+        auto e = chat::testing::text_entry("2", "1", "old");
+        InboxLog::Batch b(log);
+        REQUIRE(b.add("1", e));
+        b.commit();
+        swept_id = e.id;
+        log.wait_imported();
+        // What a kill -9 would leave behind: the imported segment still on disk.
+        for (const auto& s : journal_segments(t.journal())) std::filesystem::copy(s, saved.path() / s.filename());
+    }
+    for (const auto& s : journal_segments(saved.path())) std::filesystem::copy(s, t.journal() / s.filename());
+    Statement(t.db, "DELETE FROM inbox").run();  // the retention sweep got to it
+    InboxLog again(t.db, t.path);
+    CHECK_FALSE(Inbox(t.db).has_entry("1", swept_id));
+    auto next = chat::testing::text_entry("2", "1", "next");
+    InboxLog::Batch b(again);
+    REQUIRE(b.add("1", next));
+    CHECK(next.seq == 2);  // seqs still continue after the swept one
 }
 
 TEST_CASE("a journal left by a killed process is imported at the next start, once") {
