@@ -160,8 +160,9 @@ int main(int argc, char** argv) {
     mosquitto_lib_init();
     prctl(PR_SET_TIMERSLACK, 1UL);  // pacing sleeps end on time, not up to 50 us late
     const std::string shared_config = "max_inflight_messages 100\n";
-    BrokerFixture bare(BrokerOptions{false, {}, shared_config});
-    BrokerFixture chat(BrokerOptions{true, {}, shared_config});
+    // Both log what the repo's mosquitto.conf logs, not every packet as the tests do.
+    BrokerFixture bare(BrokerOptions{false, {}, shared_config, false});
+    BrokerFixture chat(BrokerOptions{true, {}, shared_config, false});
     auto alice = chat.add_device("15550001", "d1");
     auto bob = chat.add_device("15550002", "d1");
 

@@ -58,12 +58,16 @@ std::string to_json(const Entry& e) {
     nlohmann::json j = header(e);
     if (carries_inline_fields(e)) {
         merge_inline_fields(j, e);
-    } else if (is_valid_utf8(e.body)) {
-        j["body"] = e.body;
-    } else {
-        j["body64"] = to_base64(e.body);
+        return j.dump();
     }
-    return j.dump();
+    j["body"] = e.body;
+    try {
+        return j.dump();  // one pass: dump() itself refuses a body that is not UTF-8
+    } catch (const nlohmann::json::type_error&) {
+        j.erase("body");
+        j["body64"] = to_base64(e.body);
+        return j.dump();
+    }
 }
 
 std::vector<uint8_t> to_msgpack(const Entry& e) {

@@ -31,8 +31,9 @@ void BrokerFixture::write_config() {
     conf << "listener " << port_ << " 127.0.0.1\n"
          << "set_tcp_nodelay true\n"
          << "persistence false\n"
-         << "max_queued_messages 100000\n"
-         << "log_type all\n";
+         << "max_queued_messages 100000\n";
+    conf << (options_.log_packets ? "log_type all\n"
+                                  : "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
     if (::geteuid() == 0) conf << "user root\n";
     if (options_.with_plugin) {
         conf << "allow_anonymous false\n"

@@ -15,6 +15,8 @@ struct BrokerOptions {
     bool with_plugin = true;
     std::map<std::string, std::string> plugin_options;  // plugin_opt_* beyond the defaults
     std::string extra_config;                           // raw mosquitto.conf lines
+    // Every packet in the log (a failing test prints it); benchmarks log as mosquitto.conf does.
+    bool log_packets = true;
 };
 
 class BrokerFixture {
