@@ -224,7 +224,7 @@ void Bridge::sync_loop() {
                 }
                 fresh.swap(sync_requests_);
             }
-            for (auto& r : fresh) replay.request(r.user, r.device, r.after, r.upto);
+            for (auto& r : fresh) replay.request(std::move(r));
             if (replay.step()) ++counters_.replayed_pages;
         } catch (const std::exception& e) {
             std::cerr << "chat-bridge: sync: " << e.what() << "\n";

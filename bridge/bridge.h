@@ -6,6 +6,7 @@
 #pragma once
 
 #include "config.h"
+#include "sync_replay.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -46,12 +47,6 @@ public:
     const BridgeCounters& counters() const { return counters_; }
 
 private:
-    struct SyncRequest {
-        std::string user;
-        std::string device;
-        int64_t after = 0;
-        int64_t upto = 0;
-    };
     void subscribe_all(bool wait);
     void live_loop();
     void sync_loop();

@@ -18,15 +18,15 @@ constexpr int max_import_waits = 20;  // x 500 ms; then replay what is there
 SyncReplay::SyncReplay(storage::Database& db, Publisher& out, int page)
     : out_(out), page_(page), inbox_(db) {}
 
-void SyncReplay::request(const std::string& user, const std::string& device, int64_t after, int64_t upto) {
+void SyncReplay::request(SyncRequest r) {
     for (auto& job : jobs_) {
-        if (job.user == user && job.device == device) {
-            job.after = after;
-            job.upto = std::max(job.upto, upto);
+        if (job.user == r.user && job.device == r.device) {
+            job.after = r.after;
+            job.upto = std::max(job.upto, r.upto);
             return;
         }
     }
-    jobs_.push_back(Job{user, device, after, upto});
+    jobs_.push_back(Job{std::move(r), 0});
 }
 
 bool SyncReplay::step() {

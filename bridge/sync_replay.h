@@ -14,22 +14,26 @@
 
 namespace chat::bridge {
 
+// A device asked for everything after `after`; `upto` is the user's last seq when it asked
+// (the plugin adds it), so the replay starts once SQLite has that imported.
+struct SyncRequest {
+    std::string user;
+    std::string device;
+    int64_t after = 0;
+    int64_t upto = 0;
+};
+
 class SyncReplay {
 public:
     SyncReplay(storage::Database& db, Publisher& out, int page = 100);
-    // A device asked for everything after `after`; a newer request replaces an unfinished one.
-    // `upto` is the user's last seq when it asked: replay starts once SQLite has it imported.
-    void request(const std::string& user, const std::string& device, int64_t after, int64_t upto);
+    // A newer request from the same device replaces its unfinished one.
+    void request(SyncRequest r);
     // Sends one page of the next job; false when there is nothing to do.
     bool step();
     bool idle() const { return jobs_.empty(); }
 
 private:
-    struct Job {
-        std::string user;
-        std::string device;
-        int64_t after = 0;
-        int64_t upto = 0;
+    struct Job : SyncRequest {
         int waits = 0;  // import waits so far
     };
     Publisher& out_;

@@ -8,7 +8,6 @@
 #include "storage/accounts.h"
 #include "storage/checkpointer.h"
 #include "storage/db.h"
-#include "storage/inbox.h"
 #include "storage/inbox_log.h"
 #include "storage/policy.h"
 #include "storage/social.h"

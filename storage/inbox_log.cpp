@@ -29,14 +29,14 @@ InboxLog::InboxLog(Database& db, const std::string& db_path)
 InboxLog::Batch::~Batch() {
     if (committed_) return;
     // Nothing was written: hand the seqs out again, newest first, so no gap appears.
-    for (auto it = previous_seqs_.rbegin(); it != previous_seqs_.rend(); ++it) log_.last_seq_[it->first] = it->second;
+    for (auto it = previous_seqs_.rbegin(); it != previous_seqs_.rend(); ++it) log_.counters_[it->first].last_seq = it->second;
 }
 
 bool InboxLog::Batch::add(const std::string& owner, Entry& e) {
-    int64_t* slot = log_.seq_slot(owner);
-    if (!slot) return false;
-    previous_seqs_.emplace_back(owner, *slot);
-    e.seq = ++*slot;
+    Counters* c = log_.counters(owner);
+    if (!c) return false;
+    previous_seqs_.emplace_back(owner, c->last_seq);
+    e.seq = ++c->last_seq;
     records_.push_back(JournalRecord{JournalRecord::Op::inbox, owner, e});
     return true;
 }
@@ -61,19 +61,19 @@ void InboxLog::Batch::commit() {
     log_.importer_->push(std::move(records_), end);
 }
 
-int64_t* InboxLog::seq_slot(const std::string& user) {
-    auto it = last_seq_.find(user);
-    if (it != last_seq_.end()) return &it->second;
-    // users.last_seq is exact here: only this class appends while the broker runs, and it
-    // reads a user's counter before handing out any of that user's seqs.
+InboxLog::Counters* InboxLog::counters(const std::string& user) {
+    auto it = counters_.find(user);
+    if (it != counters_.end()) return &it->second;
+    // SQLite's counters are exact here: only this class writes them while the broker runs, and
+    // it reads a user's before changing any of them.
     auto seq = inbox_.last_seq(user);
     if (!seq) return nullptr;
-    return &last_seq_.emplace(user, *seq).first->second;
+    return &counters_.emplace(user, Counters{*seq, inbox_.delivered_seq(user)}).first->second;
 }
 
 int64_t InboxLog::last_seq(const std::string& user) {
-    int64_t* slot = seq_slot(user);
-    return slot ? *slot : 0;
+    Counters* c = counters(user);
+    return c ? c->last_seq : 0;
 }
 
 void InboxLog::wait_imported() {
@@ -81,26 +81,22 @@ void InboxLog::wait_imported() {
 }
 
 int64_t InboxLog::delivered_seq(const std::string& user) {
-    auto it = delivered_seq_.find(user);
-    if (it != delivered_seq_.end()) return it->second;
-    if (!seq_slot(user)) return 0;  // cache known users only
-    return delivered_seq_.emplace(user, inbox_.delivered_seq(user)).first->second;
+    Counters* c = counters(user);
+    return c ? c->delivered_seq : 0;
 }
 
 AckResult InboxLog::ack(const std::string& user, const std::string& device, int64_t seq) {
     AckResult result;
-    if (!seq_slot(user)) return result;
-    result.previous_delivered = delivered_seq(user);
-    int64_t capped = std::min(seq, last_seq(user));
+    Counters* c = counters(user);
+    if (!c) return result;
+    result.previous_delivered = c->delivered_seq;
+    int64_t capped = std::min(seq, c->last_seq);
     result.delivered = std::max(result.previous_delivered, capped);
-    JournalRecord r{JournalRecord::Op::cursor, user, Entry{}, device};
+    Batch batch(*this);
+    JournalRecord& r = batch.records_.emplace_back(JournalRecord::Op::cursor, user, Entry{}, device);
     r.entry.seq = capped;
-    std::vector<JournalRecord> records;
-    records.push_back(std::move(r));
-    auto end = writer_->append(records);
-    delivered_seq_[user] = result.delivered;
-    remember(records);
-    importer_->push(std::move(records), end);
+    batch.commit();
+    c->delivered_seq = result.delivered;
     return result;
 }
 

@@ -52,6 +52,7 @@ public:
         void commit();
 
     private:
+        friend class InboxLog;  // ack() journals a cursor move it computed itself
         InboxLog& log_;
         std::vector<JournalRecord> records_;
         std::vector<std::pair<std::string, int64_t>> previous_seqs_;  // to undo unless committed
@@ -73,7 +74,12 @@ public:
     void wait_imported();
 
 private:
-    int64_t* seq_slot(const std::string& user);
+    struct Counters {
+        int64_t last_seq = 0;       // highest seq handed out
+        int64_t delivered_seq = 0;  // highest seq any device acked
+    };
+    // A user's counters, loaded from SQLite on first use; nullptr for an unknown user.
+    Counters* counters(const std::string& user);
     void remember(const std::vector<JournalRecord>& records);
     // Makes SQLite answer for `key` (see below): waits for the import if it may be in flight.
     void settle(uint64_t key);
@@ -81,8 +87,7 @@ private:
     std::filesystem::path dir_;
     Inbox inbox_;
     GroupOutbox outbox_;
-    std::unordered_map<std::string, int64_t> last_seq_;  // loaded on first use, never evicted
-    std::unordered_map<std::string, int64_t> delivered_seq_;  // likewise
+    std::unordered_map<std::string, Counters> counters_;  // never evicted
     // For each slot (a hash of an (owner, id), (owner, cid) or outbox id key), the last batch
     // that wrote such a key; a slot newer than the import may be in flight. A collision only
     // costs a needless wait, and nothing needs pruning: one store per key per publish.

@@ -153,7 +153,7 @@ TEST_CASE("sync replays in seq order, page by page, on the device topic") {
     World w;
     for (int i = 0; i < 250; ++i) w.store("1002", w.message("1001", "m" + std::to_string(i)));
     SyncReplay replay(w.db, w.out, 100);
-    replay.request("1002", "d1", 20, 250);
+    replay.request({"1002", "d1", 20, 250});
     int pages = 0;
     while (replay.step()) ++pages;
     CHECK(pages == 3);
@@ -177,7 +177,7 @@ TEST_CASE("replay batches carry stored entries as devices receive them; the plug
     w.store("1002", binary);
     storage::Policy(w.db).set_compact("1002", "d1", true);
     SyncReplay replay(w.db, w.out, 100);
-    replay.request("1002", "d1", 0, 1);
+    replay.request({"1002", "d1", 0, 1});
     replay.step();
     REQUIRE(w.out.sent.size() == 1);
     auto e = nlohmann::json::parse(w.out.sent[0].second)["entries"].at(0);
