@@ -1,13 +1,13 @@
-// Journal records as MessagePack (nlohmann_json), framed by a length and a SipHash
-// (libsodium crypto_shorthash) so a torn tail is recognised and ignored.
+// Journal records in a fixed binary layout, framed by a length and a SipHash (libsodium
+// crypto_shorthash) so a torn tail is recognised and ignored.
 #include "journal.h"
 
 #include "db.h"
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,36 +26,85 @@ constexpr size_t header_bytes = 4 + crypto_shorthash_BYTES;
 constexpr const char* segment_prefix = "segment-";
 const unsigned char checksum_key[crypto_shorthash_KEYBYTES] = {};  // integrity, not secrecy
 
-// A positional MessagePack array: no field names to allocate or store.
-enum Field { op_field, owner_field, id_field, seq_field, kind_field, from_field, to_field, gid_field, ts_field,
-             body_field, ref_field, cid_field, exp_field, device_field, field_count };
+// A record is its fields in a fixed order: op as one byte, numbers as 8 bytes little-endian,
+// strings as a 4-byte little-endian length and their bytes. Encoding is a few appends to a
+// reused buffer: this runs on the broker thread for every publish.
+void put_uint(std::string& out, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_string(std::string& out, const std::string& s) {
+    put_uint(out, s.size(), 4);
+    out.append(s);
+}
+void put_int(std::string& out, int64_t v) { put_uint(out, static_cast<uint64_t>(v), 8); }
 
-nlohmann::json encode(const JournalRecord& r) {
+void encode(const JournalRecord& r, std::string& out) {
     const Entry& e = r.entry;
-    return nlohmann::json::array({static_cast<int>(r.op), r.owner, e.id, e.seq, e.kind, e.from, e.to, e.gid, e.ts,
-                                  nlohmann::json::binary(std::vector<uint8_t>(e.body.begin(), e.body.end())), e.ref,
-                                  e.cid, e.expires_ms, r.device});
+    out.push_back(static_cast<char>(r.op));
+    put_string(out, r.owner);
+    put_string(out, e.id);
+    put_int(out, e.seq);
+    put_string(out, e.kind);
+    put_string(out, e.from);
+    put_string(out, e.to);
+    put_string(out, e.gid);
+    put_int(out, e.ts);
+    put_string(out, e.body);
+    put_string(out, e.ref);
+    put_string(out, e.cid);
+    put_int(out, e.expires_ms);
+    put_string(out, r.device);
 }
 
-JournalRecord decode(const nlohmann::json& j) {
-    if (!j.is_array() || j.size() != field_count) throw std::invalid_argument("not a journal record");
+// Reads fields back in encode()'s order; throws invalid_argument past the record's end.
+class FieldReader {
+public:
+    FieldReader(const unsigned char* at, const unsigned char* end) : at_(at), end_(end) {}
+    uint64_t uint(int bytes) {
+        need(static_cast<size_t>(bytes));
+        uint64_t v = 0;
+        for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(*at_++) << (8 * i);
+        return v;
+    }
+    int64_t number() { return static_cast<int64_t>(uint(8)); }
+    std::string string() {
+        auto len = static_cast<size_t>(uint(4));
+        need(len);
+        std::string s(reinterpret_cast<const char*>(at_), len);
+        at_ += len;
+        return s;
+    }
+    bool done() const { return at_ == end_; }
+
+private:
+    void need(size_t n) const {
+        if (static_cast<size_t>(end_ - at_) < n) throw std::invalid_argument("journal record cut short");
+    }
+    const unsigned char* at_;
+    const unsigned char* end_;
+};
+
+JournalRecord decode(const unsigned char* at, const unsigned char* end) {
+    FieldReader in(at, end);
     JournalRecord r;
-    r.op = static_cast<JournalRecord::Op>(j[op_field].get<int>());
-    r.owner = j[owner_field].get<std::string>();
+    auto op = in.uint(1);
+    if (op < 1 || op > 4) throw std::invalid_argument("unknown journal op");
+    r.op = static_cast<JournalRecord::Op>(op);
+    r.owner = in.string();
     Entry& e = r.entry;
-    e.id = j[id_field].get<std::string>();
-    e.seq = j[seq_field].get<int64_t>();
-    e.kind = j[kind_field].get<std::string>();
-    e.from = j[from_field].get<std::string>();
-    e.to = j[to_field].get<std::string>();
-    e.gid = j[gid_field].get<std::string>();
-    e.ts = j[ts_field].get<int64_t>();
-    const auto& body = j[body_field].get_binary();
-    e.body.assign(body.begin(), body.end());
-    e.ref = j[ref_field].get<std::string>();
-    e.cid = j[cid_field].get<std::string>();
-    e.expires_ms = j[exp_field].get<int64_t>();
-    r.device = j[device_field].get<std::string>();
+    e.id = in.string();
+    e.seq = in.number();
+    e.kind = in.string();
+    e.from = in.string();
+    e.to = in.string();
+    e.gid = in.string();
+    e.ts = in.number();
+    e.body = in.string();
+    e.ref = in.string();
+    e.cid = in.string();
+    e.expires_ms = in.number();
+    r.device = in.string();
+    if (!in.done()) throw std::invalid_argument("journal record too long");
     return r;
 }
 
@@ -67,7 +116,7 @@ void checksum(const unsigned char* data, size_t len, unsigned char* out) {
 void frame(const JournalRecord& r, std::string& out) {
     size_t start = out.size();
     out.append(header_bytes, '\0');
-    nlohmann::json::to_msgpack(encode(r), out);
+    encode(r, out);
     auto* header = reinterpret_cast<unsigned char*>(out.data() + start);
     auto len = static_cast<uint32_t>(out.size() - start - header_bytes);
     for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(len >> (8 * i));
@@ -105,14 +154,14 @@ std::vector<ReadRecord> read_journal_segment(const fs::path& segment) {
         const auto* header = reinterpret_cast<const unsigned char*>(bytes.data() + at);
         uint32_t len = 0;
         for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(header[i]) << (8 * i);
-        if (bytes.size() - at - header_bytes < len) break;
+        if (len == 0 || bytes.size() - at - header_bytes < len) break;  // zeros: never written
         const auto* body = header + header_bytes;
         unsigned char sum[crypto_shorthash_BYTES];
         checksum(body, len, sum);
         if (std::memcmp(sum, header + 4, sizeof sum) != 0) break;
         at += header_bytes + len;
         try {
-            out.push_back(ReadRecord{decode(nlohmann::json::from_msgpack(body, body + len)), at});
+            out.push_back(ReadRecord{decode(body, body + len), at});
         } catch (const std::exception&) {  // a record of another shape: treat as torn
             break;
         }
@@ -123,39 +172,50 @@ std::vector<ReadRecord> read_journal_segment(const fs::path& segment) {
 JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segment_bytes)
     : dir_(std::move(dir)), segment_(first_segment), segment_bytes_(segment_bytes) {
     fs::create_directories(dir_);
-    open_segment(segment_);
+    open_segment(segment_, segment_bytes_);
 }
 
-JournalWriter::~JournalWriter() {
-    if (fd_ >= 0) ::close(fd_);
-}
+JournalWriter::~JournalWriter() { close_segment(); }
 
-void JournalWriter::open_segment(uint64_t segment) {
+void JournalWriter::open_segment(uint64_t segment, uint64_t bytes) {
     auto path = journal_segment_path(dir_, segment);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) throw Error("cannot open journal " + path.string() + ": " + std::strerror(errno));
-    if (fd_ >= 0) ::close(fd_);
+    // Allocated now, so a full disk refuses this publish instead of failing a later page write.
+    int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    void* map = err ? MAP_FAILED : ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        if (!err) err = errno;
+        ::close(fd);
+        ::unlink(path.c_str());
+        throw Error("cannot allocate journal " + path.string() + ": " + std::strerror(err));
+    }
+    close_segment();
     fd_ = fd;
-    segment_ = segment;
+    map_ = static_cast<char*>(map);
+    capacity_ = bytes;
     size_ = 0;
-    start_new_segment_ = false;
+    segment_ = segment;
+}
+
+void JournalWriter::close_segment() {
+    if (fd_ < 0) return;
+    ::munmap(map_, capacity_);
+    (void)::ftruncate(fd_, static_cast<off_t>(size_));  // only saves space: reading stops at the zeros anyway
+    ::close(fd_);
+    fd_ = -1;
+    map_ = nullptr;
 }
 
 JournalPosition JournalWriter::append(const std::vector<JournalRecord>& records) {
-    if (start_new_segment_ || size_ >= segment_bytes_) open_segment(segment_ + 1);
     buffer_.clear();
     for (const auto& r : records) frame(r, buffer_);
-    ssize_t n = ::write(fd_, buffer_.data(), buffer_.size());
-    if (n == static_cast<ssize_t>(buffer_.size())) {
-        size_ += buffer_.size();
-        return JournalPosition{segment_, size_};
+    if (fd_ < 0 || size_ + buffer_.size() > capacity_) {
+        open_segment(segment_ + 1, std::max<uint64_t>(segment_bytes_, buffer_.size()));
     }
-    int err = n < 0 ? errno : ENOSPC;
-    // Recovery stops reading a segment at a torn record, so nothing may follow one: cut it
-    // off, and go on in a fresh segment in any case.
-    if (n > 0) (void)::ftruncate(fd_, static_cast<off_t>(size_));
-    start_new_segment_ = true;
-    throw Error("journal write failed: " + std::string(std::strerror(err)));
+    std::memcpy(map_ + size_, buffer_.data(), buffer_.size());  // the durable step
+    size_ += buffer_.size();
+    return JournalPosition{segment_, size_};
 }
 
 }  // namespace chat::storage

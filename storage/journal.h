@@ -46,27 +46,33 @@ uint64_t journal_segment_number(const std::filesystem::path& segment);
 // The records of one segment; stops at a torn or corrupt tail (a write cut by power loss).
 std::vector<ReadRecord> read_journal_segment(const std::filesystem::path& segment);
 
-// Appends to the current segment; starts a new one past `segment_bytes`. One thread only.
+// Appends to the current segment, a file of `segment_bytes` allocated up front and mapped into
+// memory: an append is a memcpy into the page cache, no system call, and survives a kill -9
+// like a write() would. A batch larger than a segment gets a segment of its own size. The
+// unwritten rest of a segment is zeros, where reading stops. One thread only.
 class JournalWriter {
 public:
     JournalWriter(std::filesystem::path dir, uint64_t first_segment, uint64_t segment_bytes = 8u << 20);
+    // Cuts the current segment down to what was written.
     ~JournalWriter();
     JournalWriter(const JournalWriter&) = delete;
     JournalWriter& operator=(const JournalWriter&) = delete;
 
-    // Writes the records with a single write() and returns where it ended; throws on failure,
-    // and the next append then starts a new segment, so a torn record is never followed.
+    // Appends the records and returns where they end; throws storage::Error, having written
+    // nothing, when no segment can be allocated (a full disk).
     JournalPosition append(const std::vector<JournalRecord>& records);
 
 private:
-    void open_segment(uint64_t segment);
+    void open_segment(uint64_t segment, uint64_t bytes);
+    void close_segment();
 
     std::filesystem::path dir_;
     uint64_t segment_;
     uint64_t segment_bytes_;
     int fd_ = -1;
+    char* map_ = nullptr;
+    uint64_t capacity_ = 0;
     uint64_t size_ = 0;
-    bool start_new_segment_ = false;
     std::string buffer_;
 };
 

@@ -79,6 +79,25 @@ TEST_CASE("a torn or corrupt journal tail is ignored; the records before it are 
     CHECK(read_journal_segment(segment).empty());
 }
 
+TEST_CASE("a segment is allocated up front: reading stops at its unwritten zeros, a large batch gets its own") {
+    chat::testing::TempDir dir;
+    JournalWriter w(dir.path(), 0, 4096);
+    auto small = JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", "m")};
+    auto first = w.append({small});
+    auto second = w.append({small});
+    auto segment = journal_segment_path(dir.path(), 0);
+    CHECK(std::filesystem::file_size(segment) == 4096);  // as a kill -9 leaves it
+    auto records = read_journal_segment(segment);
+    REQUIRE(records.size() == 2);
+    CHECK(records[1].end == second.offset);
+    CHECK(second.segment == first.segment);
+    auto large = JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", std::string(10000, 'x'))};
+    auto third = w.append({large});
+    CHECK(third.segment == 1);
+    CHECK(third.offset > 10000);
+    CHECK(read_journal_segment(journal_segment_path(dir.path(), 1)).size() == 1);
+}
+
 TEST_CASE("InboxLog hands out gap-free seqs, refuses unknown users and undoes uncommitted batches") {
     Db t;
     {
