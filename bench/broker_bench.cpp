@@ -1,6 +1,7 @@
 // chat-bench-broker: direct-message QoS1 throughput and latency through mosquitto + chat
 // plugin, against bare mosquitto with the same config, measured in the same run. The
 // clients are libmosquitto (as in mosquitto_pub/sub) so that the client is not the bottleneck.
+#include "callback_cost.h"
 #include "support/broker_fixture.h"
 
 #include <mosquitto.h>
@@ -153,10 +154,25 @@ void print(const char* phase, const Target& t, const Result& r) {
                 t.name.c_str(), r.msgs_per_s, r.p50_ms, r.p99_ms, r.broker_cpu_us);
 }
 
+void print_callback_cost(int count) {
+    auto cost = chat::bench::measure_callback_cost(count);
+    std::printf("plugin CPU per direct message, in-process (no broker): callback %.1f us on the broker thread, "
+                "%.1f us in the background (journal import, checkpoints)\n",
+                cost.callback_us, cost.background_us);
+}
+
 }  // namespace
 
+// Usage: chat-bench-broker [messages]           the whole comparison
+//        chat-bench-broker --plugin-only [messages]   only the in-process plugin cost (quick, no network)
 int main(int argc, char** argv) {
+    bool plugin_only = argc > 1 && std::string(argv[1]) == "--plugin-only";
+    if (plugin_only) --argc, ++argv;
     int count = argc > 1 ? std::atoi(argv[1]) : 50000;
+    if (plugin_only) {
+        print_callback_cost(count);
+        return 0;
+    }
     mosquitto_lib_init();
     prctl(PR_SET_TIMERSLACK, 1UL);  // pacing sleeps end on time, not up to 50 us late
     const std::string shared_config = "max_inflight_messages 100\n";
@@ -192,6 +208,7 @@ int main(int argc, char** argv) {
     std::printf("paced at %.0f msg/s (half of chat saturation):\n", light);
     print("light", bare_t, bare_light);
     print("light", chat_t, chat_light);
+    print_callback_cost(count);
     std::printf("throughput ratio chat/bare: %.2f (target >= 0.80)\n", chat_sat.msgs_per_s / bare_sat.msgs_per_s);
     std::printf("p99 ratio at half rate chat/bare: %.2f (target <= 1.5)\n", chat_half.p99_ms / bare_half.p99_ms);
     std::printf("p99 ratio at half of chat's rate chat/bare: %.2f\n", chat_light.p99_ms / bare_light.p99_ms);

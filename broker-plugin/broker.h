@@ -4,6 +4,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "common/entry.h"
 #include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/checkpointer.h"
@@ -112,6 +113,7 @@ private:
     Config config_;
     std::function<int64_t()> clock_;
     MessageIdGenerator ids_;
+    EntryJsonWriter json_;  // every entry the broker thread serialises
     storage::Database db_;
     storage::Accounts accounts_;
     storage::Groups groups_;

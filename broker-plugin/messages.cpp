@@ -163,7 +163,7 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
         batch.add_redaction(s.user, e.ref, s.user);
     }
     batch.commit();
-    MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
+    MessageResult r = rewrite(inbox_topic(e.to), json_.write(e));
     r.extra = copies_to_other_devices(s, sent);
     add_live_extras(e.to, [&] { return packed(e); }, r);
     return r;
@@ -182,7 +182,7 @@ MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, 
     batch.add(s.user, sent);
     batch.add_outbox(e);
     batch.commit();
-    MessageResult r = rewrite("g/" + e.gid, to_json(e));
+    MessageResult r = rewrite("g/" + e.gid, json_.write(e));
     r.extra = copies_to_other_devices(s, sent);
     return r;
 }
@@ -205,7 +205,7 @@ Entry ChatBroker::sent_copy(Entry& e) {
 MessageResult ChatBroker::redeliver_duplicate(const Entry& sent) {
     auto original = sent.gid.empty() ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
     if (!original) return deny("duplicate of an expired message");
-    return rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, to_json(*original));
+    return rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, json_.write(*original));
 }
 
 MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const std::string& payload) {
@@ -219,7 +219,7 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
     storage::InboxLog::Batch batch(log_);
     if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
     batch.commit();
-    MessageResult r = rewrite(inbox_topic(e.to), to_json(e));
+    MessageResult r = rewrite(inbox_topic(e.to), json_.write(e));
     add_live_extras(e.to, [&] { return packed(e); }, r);
     return r;
 }
@@ -252,7 +252,7 @@ std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s,
         if (device == s.device) continue;
         auto other = sessions_.find(key);
         bool compact = other != sessions_.end() && other->second.compact;
-        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, compact ? packed(sent) : to_json(sent)}});
+        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, compact ? packed(sent) : json_.write(sent)}});
     }
     return out;
 }
@@ -304,7 +304,7 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     if (!expiry) return r;  // expired in transit: stored copies are swept, nothing goes live
     r.extra.reserve(stored.size());
     for (const auto& [member, copy] : stored) {
-        r.extra.push_back(DirectPublish{"", {inbox_topic(member), to_json(copy)}, *expiry});
+        r.extra.push_back(DirectPublish{"", {inbox_topic(member), json_.write(copy)}, *expiry});
         add_live_extras(member, [&] { return packed(copy); }, r);
     }
     return r;

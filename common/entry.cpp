@@ -14,14 +14,45 @@ namespace {
 
 bool carries_inline_fields(const Entry& e) { return e.kind == "receipt" || e.kind == "notice"; }
 
-nlohmann::json header(const Entry& e) {
-    nlohmann::json j = {{"id", e.id}, {"seq", e.seq}, {"kind", e.kind}, {"from", e.from}};
-    if (!e.to.empty()) j["to"] = e.to;
-    if (!e.gid.empty()) j["gid"] = e.gid;
+// Assigns into the string the object already holds for `key`, keeping its allocation.
+void set_string(nlohmann::json& j, const char* key, const std::string& value) {
+    auto& slot = j[key];
+    if (slot.is_string()) {
+        slot.get_ref<std::string&>() = value;
+    } else {
+        slot = value;
+    }
+}
+
+void set_optional(nlohmann::json& j, const char* key, const std::string& value) {
+    if (value.empty()) {
+        j.erase(key);
+    } else {
+        set_string(j, key, value);
+    }
+}
+
+// The fields every entry has, and the optional ones `e` carries; removes those it lacks.
+void set_header(nlohmann::json& j, const Entry& e) {
+    set_string(j, "id", e.id);
+    j["seq"] = e.seq;
+    set_string(j, "kind", e.kind);
+    set_string(j, "from", e.from);
+    set_optional(j, "to", e.to);
+    set_optional(j, "gid", e.gid);
     j["ts"] = e.ts;
-    if (!e.ref.empty()) j["ref"] = e.ref;
-    if (!e.cid.empty()) j["cid"] = e.cid;
-    if (e.expires_ms) j["exp"] = e.expires_ms;
+    set_optional(j, "ref", e.ref);
+    set_optional(j, "cid", e.cid);
+    if (e.expires_ms) {
+        j["exp"] = e.expires_ms;
+    } else {
+        j.erase("exp");
+    }
+}
+
+nlohmann::json header(const Entry& e) {
+    nlohmann::json j = nlohmann::json::object();
+    set_header(j, e);
     return j;
 }
 
@@ -54,13 +85,21 @@ bool is_valid_utf8(const std::string& bytes) {
     }
 }
 
-std::string to_json(const Entry& e) {
-    nlohmann::json j = header(e);
-    if (carries_inline_fields(e)) {
+std::string to_json(const Entry& e) { return EntryJsonWriter().write(e); }
+
+EntryJsonWriter::EntryJsonWriter() : object_(std::make_unique<nlohmann::json>(nlohmann::json::object())) {}
+EntryJsonWriter::~EntryJsonWriter() = default;
+
+std::string EntryJsonWriter::write(const Entry& e) {
+    if (carries_inline_fields(e)) {  // receipts and notices: their own fields, no body
+        nlohmann::json j = header(e);
         merge_inline_fields(j, e);
         return j.dump();
     }
-    j["body"] = e.body;
+    nlohmann::json& j = *object_;
+    set_header(j, e);
+    j.erase("body64");
+    set_string(j, "body", e.body);
     try {
         return j.dump();  // one pass: dump() itself refuses a body that is not UTF-8
     } catch (const nlohmann::json::type_error&) {

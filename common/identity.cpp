@@ -5,7 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace chat {
@@ -15,10 +16,22 @@ bool all_of_class(std::string_view s, bool (*ok)(char)) { return std::all_of(s.b
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_lower_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z'); }
 
+// Zero-padded lower-case hex of `value` into out[0, width). to_chars, not snprintf: ids are
+// made on the broker thread for every publish.
+void put_hex(char* out, uint64_t value, int width) {
+    char digits[16];
+    auto end = std::to_chars(digits, digits + sizeof digits, value, 16).ptr;
+    auto n = static_cast<int>(end - digits);
+    std::memset(out, '0', static_cast<size_t>(width - n));
+    std::memcpy(out + width - n, digits, static_cast<size_t>(n));
+}
+
+// 11 hex digits of milliseconds (sortable by time until the year 2527), 8 of randomness.
 std::string format_message_id(int64_t now, uint32_t random) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%011llx%08x", static_cast<unsigned long long>(now), random);
-    return buf;
+    std::string id(19, '0');
+    put_hex(id.data(), static_cast<uint64_t>(now) & 0xfffffffffffULL, 11);
+    put_hex(id.data() + 11, random, 8);
+    return id;
 }
 
 void ensure_sodium() {
