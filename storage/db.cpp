@@ -95,13 +95,17 @@ Statement& Statement::bind(int index, int64_t value) {
     return *this;
 }
 
-Statement& Statement::bind(int index, std::string_view text) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+namespace {
+sqlite3_destructor_type lifetime(Bytes held) { return held == Bytes::borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT; }
+}  // namespace
+
+Statement& Statement::bind(int index, std::string_view text, Bytes held) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), lifetime(held));
     return *this;
 }
 
-Statement& Statement::bind_blob(int index, std::string_view bytes) {
-    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+Statement& Statement::bind_blob(int index, std::string_view bytes, Bytes held) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), lifetime(held));
     return *this;
 }
 
@@ -110,8 +114,8 @@ Statement& Statement::bind_null(int index) {
     return *this;
 }
 
-Statement& Statement::bind_or_null(int index, std::string_view text) {
-    return text.empty() ? bind_null(index) : bind(index, text);
+Statement& Statement::bind_or_null(int index, std::string_view text, Bytes held) {
+    return text.empty() ? bind_null(index) : bind(index, text, held);
 }
 
 Statement& Statement::bind_or_null(int index, int64_t value) {

@@ -43,6 +43,10 @@ private:
     int schema_version_ = 0;
 };
 
+// How SQLite holds bound text: a copy (the default), or the caller's bytes, which must then
+// stay alive until the statement has run (a hot loop that binds and runs in one expression).
+enum class Bytes { copied, borrowed };
+
 class Statement {
 public:
     Statement(Database& db, std::string_view sql);
@@ -51,11 +55,11 @@ public:
     Statement& operator=(const Statement&) = delete;
 
     Statement& bind(int index, int64_t value);
-    Statement& bind(int index, std::string_view text);
-    Statement& bind_blob(int index, std::string_view bytes);
+    Statement& bind(int index, std::string_view text, Bytes held = Bytes::copied);
+    Statement& bind_blob(int index, std::string_view bytes, Bytes held = Bytes::copied);
     Statement& bind_null(int index);
     // Binds NULL when the text is empty: optional columns store NULL, not ''.
-    Statement& bind_or_null(int index, std::string_view text);
+    Statement& bind_or_null(int index, std::string_view text, Bytes held = Bytes::copied);
     // Binds NULL when the number is 0.
     Statement& bind_or_null(int index, int64_t value);
 

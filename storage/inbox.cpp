@@ -22,10 +22,12 @@ Entry entry_from(const Statement& s) {
     return e;
 }
 
+// The caller runs the statement while `user` and `e` are alive: SQLite need not copy them.
 Statement& bind_row(Statement& s, const std::string& user, const Entry& e) {
-    s.bind(1, user).bind(2, e.seq).bind(3, e.id).bind(4, e.kind).bind(5, e.from);
-    s.bind_or_null(6, e.to).bind_or_null(7, e.gid).bind(8, e.ts).bind_blob(9, e.body);
-    return s.bind_or_null(10, e.ref).bind_or_null(11, e.cid).bind_or_null(12, e.expires_ms);
+    constexpr Bytes held = Bytes::borrowed;
+    s.bind(1, user, held).bind(2, e.seq).bind(3, e.id, held).bind(4, e.kind, held).bind(5, e.from, held);
+    s.bind_or_null(6, e.to, held).bind_or_null(7, e.gid, held).bind(8, e.ts).bind_blob(9, e.body, held);
+    return s.bind_or_null(10, e.ref, held).bind_or_null(11, e.cid, held).bind_or_null(12, e.expires_ms);
 }
 
 std::string select_entries(const char* where) {
