@@ -56,3 +56,15 @@ TEST_CASE("UTF-8 validity") {
     CHECK(chat::is_valid_utf8("héllo"));
     CHECK_FALSE(chat::is_valid_utf8("\xc3\x28"));
 }
+
+TEST_CASE("a reused EntryJsonWriter writes each entry as to_json does, with nothing left from the one before") {
+    Entry full{"id1", 7, "edit", "15550001", "15550002", "g1", 1732300000123, std::string("\xff", 1), "ref1", "cid1",
+               1732300999000};
+    Entry plain{"id2", 8, "msg", "15550001", "15550002", "", 1732300000124, "hi", "", "", 0};
+    Entry receipt{"id3", 9, "receipt", "15550002", "15550001", "", 1732300000125, R"({"read":["id2"]})", "", "", 0};
+    chat::EntryJsonWriter writer;
+    for (const Entry* e : {&full, &plain, &receipt, &full, &plain}) CHECK(writer.write(*e) == chat::to_json(*e));
+    auto j = nlohmann::json::parse(writer.write(plain));
+    for (const char* stale : {"gid", "ref", "cid", "exp", "body64"}) CHECK_FALSE(j.contains(stale));
+    CHECK(j["body"] == "hi");
+}
