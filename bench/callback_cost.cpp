@@ -1,3 +1,5 @@
+// In-process measurement of the plugin's cost per direct message: a ChatBroker on a temporary
+// database, two logged-in users, and the MESSAGE callback called in a loop.
 #include "callback_cost.h"
 
 #include "broker-plugin/broker.h"
@@ -6,6 +8,7 @@
 #include "support/process.h"
 
 #include <ctime>
+#include <stdexcept>
 #include <string>
 
 namespace chat::bench {
@@ -32,15 +35,22 @@ CallbackCost measure_callback_cost(int messages) {
         accounts.add_device("15550001", "d1", hash_token(alice_token), 1);
         accounts.add_device("15550002", "d1", hash_token(bob_token), 1);
     }
+    if (messages <= 0) throw std::invalid_argument("the message count must be positive");
     broker::ChatBroker broker(config, now_ms);
     int alice = 0, bob = 0;  // their addresses stand for mosquitto's client handles
-    broker.authenticate(&alice, "15550001/d1", "15550001", alice_token);
-    broker.authenticate(&bob, "15550002/d1", "15550002", bob_token);
+    if (!broker.authenticate(&alice, "15550001/d1", "15550001", alice_token) ||
+        !broker.authenticate(&bob, "15550002/d1", "15550002", bob_token)) {
+        throw std::runtime_error("the bench users cannot log in");
+    }
     const std::string payload(64, 'x');
 
     double thread_before = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     double process_before = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    for (int i = 0; i < messages; ++i) broker.on_message(&alice, "m/15550002", payload, {});
+    for (int i = 0; i < messages; ++i) {
+        auto result = broker.on_message(&alice, "m/15550002", payload, {});
+        // A refusal would time the cheap path.
+        if (result.verdict != broker::MessageResult::Verdict::rewrite) throw std::runtime_error(result.reason);
+    }
     double thread_cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - thread_before;
     broker.wait_imported();
     double process_cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process_before;

@@ -127,7 +127,7 @@ bool Statement::step() {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     std::string msg = sqlite3_errmsg(db_.handle());
-    sqlite3_reset(stmt_);
+    reset();  // also drops bindings that borrowed the caller's bytes
     throw Error("sql step failed: " + msg);
 }
 

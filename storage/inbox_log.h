@@ -1,6 +1,6 @@
 // InboxLog: the broker's single writer of inboxes. Seqs come from memory, a publish is durable
-// once its records are in the journal (one write(), before the PUBACK), and the Importer copies
-// them into SQLite moments later. A lookup of an entry still on its way waits for the import.
+// once its records are in the journal (one copy into a mapped file, before the PUBACK), and
+// the Importer copies them into SQLite moments later. A lookup of an entry still on its way waits for the import.
 // Owned and used by the broker thread only; while it runs nothing else may append to inboxes.
 #pragma once
 
@@ -33,7 +33,7 @@ public:
     // the journal (kill -9) before anything else reads a seq.
     InboxLog(Database& db, const std::string& db_path);
 
-    // The records of one publish: all of them become durable with one write, or none do.
+    // The records of one publish: one journal batch, so all of them become durable or none do.
     class Batch {
     public:
         explicit Batch(InboxLog& log) : log_(log) { records_.reserve(2); }  // a direct message: 2

@@ -1,9 +1,11 @@
-// Journal records in a fixed binary layout, framed by a length and a SipHash (libsodium
-// crypto_shorthash) so a torn tail is recognised and ignored.
+// Journal batches: the records of one publish in a fixed binary layout, framed by one length
+// and one SipHash (libsodium crypto_shorthash), so a torn tail is recognised and ignored and a
+// publish's records are read back all together or not at all.
 #include "journal.h"
 
 #include "db.h"
 
+#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include <fcntl.h>
@@ -22,16 +24,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t header_bytes = 4 + crypto_shorthash_BYTES;
+constexpr size_t length_bytes = 4;
+constexpr size_t header_bytes = length_bytes + crypto_shorthash_BYTES;
 constexpr const char* segment_prefix = "segment-";
 const unsigned char checksum_key[crypto_shorthash_KEYBYTES] = {};  // integrity, not secrecy
+// Journals written before the binary layout hold one MessagePack record per frame: a
+// 14-element array, whose first byte no record of the binary layout starts with.
+constexpr unsigned char legacy_msgpack_record = 0x9e;
+
+void put_uint(std::string& out, uint64_t v, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t get_uint(const unsigned char* at, size_t bytes) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(at[i]) << (8 * i);
+    return v;
+}
 
 // A record is its fields in a fixed order: op as one byte, numbers as 8 bytes little-endian,
 // strings as a 4-byte little-endian length and their bytes. Encoding is a few appends to a
 // reused buffer: this runs on the broker thread for every publish.
-void put_uint(std::string& out, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
 void put_string(std::string& out, const std::string& s) {
     put_uint(out, s.size(), 4);
     out.append(s);
@@ -56,14 +69,14 @@ void encode(const JournalRecord& r, std::string& out) {
     put_string(out, r.device);
 }
 
-// Reads fields back in encode()'s order; throws invalid_argument past the record's end.
+// Reads fields back in encode()'s order; throws invalid_argument past the batch's end.
 class FieldReader {
 public:
     FieldReader(const unsigned char* at, const unsigned char* end) : at_(at), end_(end) {}
-    uint64_t uint(int bytes) {
-        need(static_cast<size_t>(bytes));
-        uint64_t v = 0;
-        for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(*at_++) << (8 * i);
+    uint64_t uint(size_t bytes) {
+        need(bytes);
+        uint64_t v = get_uint(at_, bytes);
+        at_ += bytes;
         return v;
     }
     int64_t number() { return static_cast<int64_t>(uint(8)); }
@@ -84,11 +97,12 @@ private:
     const unsigned char* end_;
 };
 
-JournalRecord decode(const unsigned char* at, const unsigned char* end) {
-    FieldReader in(at, end);
+JournalRecord decode(FieldReader& in) {
     JournalRecord r;
     auto op = in.uint(1);
-    if (op < 1 || op > 4) throw std::invalid_argument("unknown journal op");
+    if (op < static_cast<uint64_t>(JournalRecord::Op::inbox) || op > static_cast<uint64_t>(JournalRecord::Op::cursor)) {
+        throw std::invalid_argument("unknown journal op " + std::to_string(op));
+    }
     r.op = static_cast<JournalRecord::Op>(op);
     r.owner = in.string();
     Entry& e = r.entry;
@@ -104,26 +118,102 @@ JournalRecord decode(const unsigned char* at, const unsigned char* end) {
     e.cid = in.string();
     e.expires_ms = in.number();
     r.device = in.string();
-    if (!in.done()) throw std::invalid_argument("journal record too long");
     return r;
+}
+
+JournalRecord decode_legacy(const unsigned char* at, const unsigned char* end) {
+    auto j = nlohmann::json::from_msgpack(at, end);
+    if (!j.is_array() || j.size() != 14) throw std::invalid_argument("not a journal record");
+    JournalRecord r;
+    r.op = static_cast<JournalRecord::Op>(j[0].get<int>());
+    r.owner = j[1].get<std::string>();
+    Entry& e = r.entry;
+    e.id = j[2].get<std::string>();
+    e.seq = j[3].get<int64_t>();
+    e.kind = j[4].get<std::string>();
+    e.from = j[5].get<std::string>();
+    e.to = j[6].get<std::string>();
+    e.gid = j[7].get<std::string>();
+    e.ts = j[8].get<int64_t>();
+    const auto& body = j[9].get_binary();
+    e.body.assign(body.begin(), body.end());
+    e.ref = j[10].get<std::string>();
+    e.cid = j[11].get<std::string>();
+    e.expires_ms = j[12].get<int64_t>();
+    r.device = j[13].get<std::string>();
+    return r;
+}
+
+// The records of one checksummed batch, each ending at `end` (where the batch ends).
+void decode_batch(const unsigned char* at, const unsigned char* end, uint64_t batch_end, std::vector<ReadRecord>& out) {
+    if (*at == legacy_msgpack_record) {
+        out.push_back(ReadRecord{decode_legacy(at, end), batch_end});
+        return;
+    }
+    FieldReader in(at, end);
+    while (!in.done()) out.push_back(ReadRecord{decode(in), batch_end});
 }
 
 void checksum(const unsigned char* data, size_t len, unsigned char* out) {
     crypto_shorthash(out, data, len, checksum_key);
 }
 
-// Appends [length][checksum][record] to `out`, the record serialised in place.
-void frame(const JournalRecord& r, std::string& out) {
-    size_t start = out.size();
-    out.append(header_bytes, '\0');
-    encode(r, out);
-    auto* header = reinterpret_cast<unsigned char*>(out.data() + start);
-    auto len = static_cast<uint32_t>(out.size() - start - header_bytes);
-    for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(len >> (8 * i));
-    checksum(header + header_bytes, len, header + 4);
+// [length][checksum][records...] of one publish, into `out`.
+void frame(const std::vector<JournalRecord>& records, std::string& out) {
+    out.assign(header_bytes, '\0');
+    for (const auto& r : records) encode(r, out);
+    auto* header = reinterpret_cast<unsigned char*>(out.data());
+    auto len = out.size() - header_bytes;
+    for (size_t i = 0; i < length_bytes; ++i) header[i] = static_cast<unsigned char>(len >> (8 * i));
+    checksum(header + header_bytes, len, header + length_bytes);
 }
 
 }  // namespace
+
+// A segment file allocated up front and mapped for writing; unmapped, cut to what was
+// written, and closed when destroyed.
+class JournalWriter::MappedSegment {
+public:
+    MappedSegment(const fs::path& path, uint64_t bytes) : capacity_(bytes) {
+        // O_EXCL: a segment number is never reused, so an existing file is someone else's.
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd_ < 0) throw Error("cannot create journal " + path.string() + ": " + std::strerror(errno));
+        // Allocated now, so a full disk refuses this publish instead of failing a later page write.
+        int err;
+        do {
+            err = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
+        } while (err == EINTR);
+        void* map = err ? MAP_FAILED : ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+        if (map == MAP_FAILED) {
+            if (!err) err = errno;
+            ::close(fd_);
+            ::unlink(path.c_str());
+            throw Error("cannot allocate journal " + path.string() + ": " + std::strerror(err));
+        }
+        map_ = static_cast<char*>(map);
+    }
+    ~MappedSegment() {
+        ::munmap(map_, capacity_);
+        (void)::ftruncate(fd_, static_cast<off_t>(size_));  // only saves space: reading stops at the zeros
+        ::close(fd_);
+    }
+    MappedSegment(const MappedSegment&) = delete;
+    MappedSegment& operator=(const MappedSegment&) = delete;
+
+    bool fits(size_t n) const { return size_ + n <= capacity_; }
+    // The durable step: a copy into the page cache. Returns where it ends.
+    uint64_t append(const std::string& bytes) {
+        std::memcpy(map_ + size_, bytes.data(), bytes.size());
+        size_ += bytes.size();
+        return size_;
+    }
+
+private:
+    int fd_ = -1;
+    char* map_ = nullptr;
+    uint64_t capacity_;
+    uint64_t size_ = 0;
+};
 
 fs::path journal_segment_path(const fs::path& dir, uint64_t segment) {
     char name[48];
@@ -152,18 +242,18 @@ std::vector<ReadRecord> read_journal_segment(const fs::path& segment) {
     size_t at = 0;
     while (bytes.size() - at >= header_bytes) {
         const auto* header = reinterpret_cast<const unsigned char*>(bytes.data() + at);
-        uint32_t len = 0;
-        for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(header[i]) << (8 * i);
-        if (len == 0 || bytes.size() - at - header_bytes < len) break;  // zeros: never written
+        auto len = static_cast<size_t>(get_uint(header, length_bytes));
+        if (len == 0 || bytes.size() - at - header_bytes < len) break;  // zeros never written, or cut short
         const auto* body = header + header_bytes;
         unsigned char sum[crypto_shorthash_BYTES];
         checksum(body, len, sum);
-        if (std::memcmp(sum, header + 4, sizeof sum) != 0) break;
+        if (std::memcmp(sum, header + length_bytes, sizeof sum) != 0) break;  // torn
         at += header_bytes + len;
         try {
-            out.push_back(ReadRecord{decode(body, body + len), at});
-        } catch (const std::exception&) {  // a record of another shape: treat as torn
-            break;
+            decode_batch(body, body + len, at, out);
+        } catch (const std::exception& e) {
+            // Intact (the checksum matched) yet unreadable: refuse rather than drop acknowledged data.
+            throw Error("journal " + segment.string() + " holds a record this version cannot read: " + e.what());
         }
     }
     return out;
@@ -172,50 +262,20 @@ std::vector<ReadRecord> read_journal_segment(const fs::path& segment) {
 JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segment_bytes)
     : dir_(std::move(dir)), segment_(first_segment), segment_bytes_(segment_bytes) {
     fs::create_directories(dir_);
-    open_segment(segment_, segment_bytes_);
+    current_ = std::make_unique<MappedSegment>(journal_segment_path(dir_, segment_), segment_bytes_);
 }
 
-JournalWriter::~JournalWriter() { close_segment(); }
-
-void JournalWriter::open_segment(uint64_t segment, uint64_t bytes) {
-    auto path = journal_segment_path(dir_, segment);
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw Error("cannot open journal " + path.string() + ": " + std::strerror(errno));
-    // Allocated now, so a full disk refuses this publish instead of failing a later page write.
-    int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
-    void* map = err ? MAP_FAILED : ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        if (!err) err = errno;
-        ::close(fd);
-        ::unlink(path.c_str());
-        throw Error("cannot allocate journal " + path.string() + ": " + std::strerror(err));
-    }
-    close_segment();
-    fd_ = fd;
-    map_ = static_cast<char*>(map);
-    capacity_ = bytes;
-    size_ = 0;
-    segment_ = segment;
-}
-
-void JournalWriter::close_segment() {
-    if (fd_ < 0) return;
-    ::munmap(map_, capacity_);
-    (void)::ftruncate(fd_, static_cast<off_t>(size_));  // only saves space: reading stops at the zeros anyway
-    ::close(fd_);
-    fd_ = -1;
-    map_ = nullptr;
-}
+JournalWriter::~JournalWriter() = default;
 
 JournalPosition JournalWriter::append(const std::vector<JournalRecord>& records) {
-    buffer_.clear();
-    for (const auto& r : records) frame(r, buffer_);
-    if (fd_ < 0 || size_ + buffer_.size() > capacity_) {
-        open_segment(segment_ + 1, std::max<uint64_t>(segment_bytes_, buffer_.size()));
+    frame(records, buffer_);
+    if (!current_->fits(buffer_.size())) {
+        uint64_t next = segment_ + 1;
+        current_ = std::make_unique<MappedSegment>(journal_segment_path(dir_, next),
+                                                   std::max<uint64_t>(segment_bytes_, buffer_.size()));
+        segment_ = next;
     }
-    std::memcpy(map_ + size_, buffer_.data(), buffer_.size());  // the durable step
-    size_ += buffer_.size();
-    return JournalPosition{segment_, size_};
+    return JournalPosition{segment_, current_->append(buffer_)};
 }
 
 }  // namespace chat::storage

@@ -1,6 +1,6 @@
-// The inbox journal: append-only segment files that make a publish durable with one write()
-// on the broker thread. A write that returned survives a kill -9 of the process (the page
-// cache holds it), exactly like a WAL commit with synchronous=NORMAL; the Importer copies
+// The inbox journal: append-only segment files that make a publish durable with one copy into
+// a mapped file on the broker thread. What is in the page cache survives a kill -9 of the
+// process, exactly like a write() or a WAL commit with synchronous=NORMAL; the Importer copies
 // records into SQLite in batches and deletes segments once they are all imported.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,19 +38,24 @@ struct JournalPosition {
 
 struct ReadRecord {
     JournalRecord record;
-    uint64_t end = 0;  // offset just past it
+    uint64_t end = 0;  // offset just past its batch (the publish it was part of)
 };
 
 // Segment files, in the order they were written.
 std::vector<std::filesystem::path> journal_segments(const std::filesystem::path& dir);
 uint64_t journal_segment_number(const std::filesystem::path& segment);
-// The records of one segment; stops at a torn or corrupt tail (a write cut by power loss).
+// The records of one segment; stops at the unwritten zeros or at a torn batch (a copy cut
+// short by a kill, or a power loss). Throws storage::Error for an intact batch it cannot
+// read (a journal from a newer version): acknowledged data is never silently dropped.
 std::vector<ReadRecord> read_journal_segment(const std::filesystem::path& segment);
 
 // Appends to the current segment, a file of `segment_bytes` allocated up front and mapped into
 // memory: an append is a memcpy into the page cache, no system call, and survives a kill -9
 // like a write() would. A batch larger than a segment gets a segment of its own size. The
 // unwritten rest of a segment is zeros, where reading stops. One thread only.
+// The journal folder must be on a filesystem where fallocate reserves the blocks (ext4, xfs,
+// tmpfs; not copy-on-write ones such as btrfs, nor NFS): there a failed page write later would
+// stop the broker with SIGBUS instead of refusing one publish.
 class JournalWriter {
 public:
     JournalWriter(std::filesystem::path dir, uint64_t first_segment, uint64_t segment_bytes = 8u << 20);
@@ -58,21 +64,18 @@ public:
     JournalWriter(const JournalWriter&) = delete;
     JournalWriter& operator=(const JournalWriter&) = delete;
 
-    // Appends the records and returns where they end; throws storage::Error, having written
-    // nothing, when no segment can be allocated (a full disk).
+    // Appends one publish's records, framed as one batch (read back all together or not at
+    // all), and returns where they end; throws storage::Error, having written nothing, when no
+    // new segment can be allocated (a full disk).
     JournalPosition append(const std::vector<JournalRecord>& records);
 
 private:
-    void open_segment(uint64_t segment, uint64_t bytes);
-    void close_segment();
+    class MappedSegment;
 
     std::filesystem::path dir_;
     uint64_t segment_;
     uint64_t segment_bytes_;
-    int fd_ = -1;
-    char* map_ = nullptr;
-    uint64_t capacity_ = 0;
-    uint64_t size_ = 0;
+    std::unique_ptr<MappedSegment> current_;
     std::string buffer_;
 };
 

@@ -9,6 +9,8 @@
 #include "support/text_entry.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
 
 #include <filesystem>
 #include <fstream>
@@ -63,20 +65,68 @@ TEST_CASE("journal records round-trip every entry field, binary bodies included"
 
 TEST_CASE("a torn or corrupt journal tail is ignored; the records before it are kept") {
     chat::testing::TempDir dir;
-    {
-        JournalWriter w(dir.path(), 3);
-        for (int i = 0; i < 3; ++i) w.append({JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", "m")}});
+    JournalWriter w(dir.path(), 3);  // alive, as a kill -9 leaves it: the segment keeps its zeros
+    auto record = JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", "m")};
+    JournalPosition second;
+    for (int i = 0; i < 3; ++i) {
+        auto end = w.append({record});
+        if (i == 1) second = end;
     }
     auto segment = journal_segment_path(dir.path(), 3);
-    auto full = std::filesystem::file_size(segment);
-    std::filesystem::resize_file(segment, full - 5);  // the last write cut short
-    CHECK(read_journal_segment(segment).size() == 2);
-    {
+    auto flip = [&](uint64_t offset) {
         std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(20);
-        f.put('\x7f');  // a flipped byte inside the first record
-    }
+        f.seekp(static_cast<std::streamoff>(offset));
+        f.put('\x7f');
+    };
+    flip(second.offset + 20);  // the last copy cut short
+    CHECK(read_journal_segment(segment).size() == 2);
+    flip(20);  // a flipped byte inside the first batch: nothing after it is trusted either
     CHECK(read_journal_segment(segment).empty());
+}
+
+TEST_CASE("the records of one publish are read back all together or not at all") {
+    chat::testing::TempDir dir;
+    JournalWriter w(dir.path(), 0);
+    auto entry = chat::testing::text_entry("2", "1", "m");
+    auto end = w.append({JournalRecord{JournalRecord::Op::inbox, "1", entry}, JournalRecord{JournalRecord::Op::inbox, "2", entry}});
+    auto segment = journal_segment_path(dir.path(), 0);
+    auto records = read_journal_segment(segment);
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].end == end.offset);  // both end where their batch ends
+    std::filesystem::resize_file(segment, end.offset - 3);  // the second record cut short
+    CHECK(read_journal_segment(segment).empty());
+}
+
+TEST_CASE("a journal left by the previous version (MessagePack records) is still read") {
+    chat::testing::TempDir dir;
+    auto e = chat::testing::text_entry("2", "1", "from before the upgrade");
+    e.seq = 5;
+    auto body = nlohmann::json::to_msgpack(nlohmann::json::array(
+        {1, "1", e.id, e.seq, e.kind, e.from, e.to, e.gid, e.ts,
+         nlohmann::json::binary(std::vector<uint8_t>(e.body.begin(), e.body.end())), e.ref, e.cid, e.expires_ms, ""}));
+    std::string frame(12, '\0');
+    for (int i = 0; i < 4; ++i) frame[static_cast<size_t>(i)] = static_cast<char>(body.size() >> (8 * i));
+    const unsigned char key[crypto_shorthash_KEYBYTES] = {};
+    crypto_shorthash(reinterpret_cast<unsigned char*>(frame.data() + 4), body.data(), body.size(), key);
+    frame.append(body.begin(), body.end());
+    std::ofstream(journal_segment_path(dir.path(), 0), std::ios::binary) << frame;
+    auto records = read_journal_segment(journal_segment_path(dir.path(), 0));
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].record.owner == "1");
+    CHECK(records[0].record.entry.seq == 5);
+    CHECK(records[0].record.entry.body == e.body);
+}
+
+TEST_CASE("an intact batch this version cannot read stops the start instead of being dropped") {
+    chat::testing::TempDir dir;
+    std::string body = "\x09unknown";  // op 9: from a newer version
+    std::string frame(12, '\0');
+    frame[0] = static_cast<char>(body.size());
+    const unsigned char key[crypto_shorthash_KEYBYTES] = {};
+    crypto_shorthash(reinterpret_cast<unsigned char*>(frame.data() + 4),
+                     reinterpret_cast<const unsigned char*>(body.data()), body.size(), key);
+    std::ofstream(journal_segment_path(dir.path(), 0), std::ios::binary) << frame + body;
+    CHECK_THROWS_AS(read_journal_segment(journal_segment_path(dir.path(), 0)), Error);
 }
 
 TEST_CASE("a segment is allocated up front: reading stops at its unwritten zeros, a large batch gets its own") {
@@ -217,9 +267,10 @@ TEST_CASE("a journal left by a killed process is imported at the next start, onc
     left.seq = 1;
     auto redacted = chat::testing::text_entry("2", "1", "secret");
     redacted.seq = 2;
+    // What a kill -9 leaves: records in the journal (its segment never cut down to size),
+    // nothing in SQLite. The writer stays alive so nothing tidies the segment up.
+    JournalWriter w(t.journal(), 0);
     {
-        // What a kill -9 leaves: records in the journal, nothing in SQLite.
-        JournalWriter w(t.journal(), 0);
         w.append({JournalRecord{JournalRecord::Op::inbox, "1", left}});
         w.append({JournalRecord{JournalRecord::Op::inbox, "1", redacted}});
         JournalRecord redact{JournalRecord::Op::redact, "1", {}};
