@@ -198,7 +198,11 @@ void Bridge::live_loop() {
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
                 std::string user = level(topic, 2);
                 if (push->due(user)) {
-                    push->notify(user, policy.pending(user));
+                    // The plugin counts from memory; older plugins sent no payload.
+                    auto signal = nlohmann::json::parse(msg->to_string(), nullptr, false);
+                    bool counted = signal.is_object() && signal.contains("pending") &&
+                                   signal["pending"].is_number_integer();
+                    push->notify(user, counted ? signal["pending"].get<int64_t>() : policy.pending(user));
                     ++counters_.pushes;
                 }
             }

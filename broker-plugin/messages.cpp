@@ -346,7 +346,9 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
         // Nobody is connected: a bridge turns this signal into a (debounced) push, off this thread.
         if (!bridge_clients_.empty()) {
             const std::string& bridge = bridge_clients_[next_bridge_++ % bridge_clients_.size()];
-            r.extra.push_back(DirectPublish{bridge, {"b/push/" + user, std::string()}});
+            // The count from memory: SQLite only has it once the journal is imported.
+            nlohmann::json signal = {{"pending", log_.last_seq(user) - log_.delivered_seq(user)}};
+            r.extra.push_back(DirectPublish{bridge, {"b/push/" + user, signal.dump()}});
         }
         return;
     }

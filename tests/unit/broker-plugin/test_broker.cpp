@@ -250,6 +250,8 @@ TEST_CASE("a fan-out batch from the bridge is stored once per member with their 
     // Nobody of 15550003 is connected: the bridge gets a push signal.
     CHECK(r.extra[3].client_id == "chat-bridge-1");
     CHECK(r.extra[3].message.topic == "b/push/15550003");
+    // Its sent copy of "earlier" and m1, neither acked: counted in memory, before the import.
+    CHECK(nlohmann::json::parse(r.extra[3].message.payload)["pending"] == 2);
 
     // A retried batch (the bridge crashed before its PUBACK) stores and sends nothing twice.
     CHECK(w.broker->on_message(w.key(0), "b/fanout", batch.dump(), {}).extra.empty());

@@ -88,7 +88,8 @@ TEST_CASE("the records of one publish are read back all together or not at all")
     chat::testing::TempDir dir;
     JournalWriter w(dir.path(), 0);
     auto entry = chat::testing::text_entry("2", "1", "m");
-    auto end = w.append({JournalRecord{JournalRecord::Op::inbox, "1", entry}, JournalRecord{JournalRecord::Op::inbox, "2", entry}});
+    auto end = w.append({JournalRecord{JournalRecord::Op::inbox, "1", entry},
+                         JournalRecord{JournalRecord::Op::inbox, "2", entry}});
     auto segment = journal_segment_path(dir.path(), 0);
     auto records = read_journal_segment(segment);
     REQUIRE(records.size() == 2);
@@ -141,7 +142,8 @@ TEST_CASE("a segment is allocated up front: reading stops at its unwritten zeros
     REQUIRE(records.size() == 2);
     CHECK(records[1].end == second.offset);
     CHECK(second.segment == first.segment);
-    auto large = JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", std::string(10000, 'x'))};
+    auto large_entry = chat::testing::text_entry("2", "1", std::string(10000, 'x'));
+    auto large = JournalRecord{JournalRecord::Op::inbox, "1", large_entry};
     auto third = w.append({large});
     CHECK(third.segment == 1);
     CHECK(third.offset > 10000);
