@@ -28,7 +28,8 @@ struct Entry {
 // Receipt and notice entries carry their body's fields inline instead of a body.
 std::string to_json(const Entry& e);
 // to_json for a hot path: serialises through one object kept between calls, so an entry costs
-// no tree of allocations, only the dump. Same output as to_json. One thread at a time.
+// no tree of allocations, only the dump; what it writes never depends on earlier calls (the
+// fields an entry lacks are removed). One thread at a time.
 class EntryJsonWriter {
 public:
     EntryJsonWriter();
