@@ -151,7 +151,7 @@ void Bridge::live_loop() {
     // publishes keep the pipe full while bounding what a slow broker makes us hold.
     PahoPublisher out(*client_, clock_, 64);
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
-    Receipts receipts(db, out, clock_);
+    Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
     storage::Policy policy(db);
     std::unique_ptr<PushHook> push;
@@ -186,7 +186,8 @@ void Bridge::live_loop() {
             } else if (kind == "k") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 counters_.receipts += receipts.on_delivered(level(topic, 1), j.at("prev").get<int64_t>(),
-                                                            j.at("delivered").get<int64_t>());
+                                                            j.at("delivered").get<int64_t>(),
+                                                            j.value("ts", clock_()));  // older plugins: no ts
             } else if (kind == "s") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 {

@@ -5,23 +5,21 @@
 #include "batch.h"
 #include "import_wait.h"
 
+#include "common/identity.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <optional>
 
 namespace chat::bridge {
 namespace {
 
-// Same shape as new_message_id (ms in hex + 8 hex digits) but derived from the event id,
-// so every bridge and every retry names a notice identically: inserts stay idempotent.
+// Derived from the event id, so every bridge and every retry names a notice identically:
+// inserts stay idempotent.
 std::string notice_id(int64_t ts, int64_t event_id) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%011llx%08llx", static_cast<unsigned long long>(ts),
-                  static_cast<unsigned long long>(event_id & 0xffffffffLL));
-    return buf;
+    return format_message_id(ts, static_cast<uint32_t>(event_id & 0xffffffffLL));
 }
 
 constexpr int first_chunk = 16;

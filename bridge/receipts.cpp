@@ -14,10 +14,9 @@
 
 namespace chat::bridge {
 
-Receipts::Receipts(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int page)
-    : out_(out), clock_(std::move(clock)), page_(page), fanout_(db), inbox_(db) {}
+Receipts::Receipts(storage::Database& db, Publisher& out, int page) : out_(out), page_(page), fanout_(db), inbox_(db) {}
 
-size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t delivered) {
+size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t delivered, int64_t acked_ms) {
     // The acked entries may still be on their way from the plugin's journal into SQLite.
     if (!wait_until_imported([&] { return inbox_.last_seq(user).value_or(0) >= delivered; },
                              std::chrono::seconds(10))) {
@@ -29,8 +28,9 @@ size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t
         int64_t next = delivered;
         for (auto& [sender, ids] : fanout_.delivered_ids(user, after, delivered, page_, next)) {
             Entry r;
-            r.ts = clock_();
-            r.id = new_message_id(r.ts);
+            r.ts = acked_ms;
+            r.id = derived_message_id(acked_ms, user + ">" + sender + ":" + std::to_string(after) + "-" +
+                                                    std::to_string(delivered));
             r.kind = "receipt";
             r.from = user;
             r.to = sender;

@@ -15,13 +15,14 @@ namespace chat::bridge {
 
 class Receipts {
 public:
-    Receipts(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int page = 500);
-    // `user`'s delivered high-water mark moved from `previous` to `delivered`; returns receipts created.
-    size_t on_delivered(const std::string& user, int64_t previous, int64_t delivered);
+    Receipts(storage::Database& db, Publisher& out, int page = 500);
+    // `user`'s delivered high-water mark moved from `previous` to `delivered` at `acked_ms`;
+    // returns receipts created. A receipt's id derives from the ack and the range it covers,
+    // so a redelivered ack (a bridge crash) yields the same ids, which the plugin stores once.
+    size_t on_delivered(const std::string& user, int64_t previous, int64_t delivered, int64_t acked_ms);
 
 private:
     Publisher& out_;
-    std::function<int64_t()> clock_;
     int page_;
     storage::Fanout fanout_;
     storage::Inbox inbox_;

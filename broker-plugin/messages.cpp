@@ -233,8 +233,10 @@ MessageResult ChatBroker::typing(const Session& s, std::string_view to, const st
 MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
     int64_t seq = counter_field(payload, "seq");
     auto acked = log_.ack(s.user, s.device, seq);
+    // "ts": when the ack arrived, which the bridge's receipts carry; a redelivered forward
+    // then yields the same receipt ids, which the plugin stores once.
     nlohmann::json j = {{"seq", seq}, {"device", s.device}, {"prev", acked.previous_delivered},
-                        {"delivered", acked.delivered}};
+                        {"delivered", acked.delivered}, {"ts", clock_()}};
     return rewrite("k/" + s.user, j.dump());
 }
 

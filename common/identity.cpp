@@ -20,12 +20,10 @@ void put_hex(char* out, uint64_t value, int width) {
     for (int i = width - 1; i >= 0; --i, value >>= 4) out[i] = "0123456789abcdef"[value & 0xf];
 }
 
-// 11 hex digits of milliseconds (sortable by time until the year 2527), 8 of randomness.
-std::string format_message_id(int64_t now, uint32_t random) {
-    std::string id(19, '0');
-    put_hex(id.data(), static_cast<uint64_t>(now), 11);
-    put_hex(id.data() + 11, random, 8);
-    return id;
+uint32_t low_32_bits(const unsigned char* bytes) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(bytes[i]) << (8 * i);
+    return v;
 }
 
 void ensure_sodium() {
@@ -76,9 +74,25 @@ std::string random_token(size_t len) {
     return out;
 }
 
+// 11 hex digits of milliseconds (sortable by time until the year 2527), then the tail's 8.
+std::string format_message_id(int64_t now, uint32_t tail) {
+    std::string id(19, '0');
+    put_hex(id.data(), static_cast<uint64_t>(now), 11);
+    put_hex(id.data() + 11, tail, 8);
+    return id;
+}
+
 std::string new_message_id(int64_t now) {
     ensure_sodium();
     return format_message_id(now, randombytes_random());
+}
+
+std::string derived_message_id(int64_t now, std::string_view name) {
+    static const unsigned char key[crypto_shorthash_KEYBYTES] = {};  // naming, not secrecy
+    ensure_sodium();
+    unsigned char mac[crypto_shorthash_BYTES];
+    crypto_shorthash(mac, reinterpret_cast<const unsigned char*>(name.data()), name.size(), key);
+    return format_message_id(now, low_32_bits(mac));
 }
 
 MessageIdGenerator::MessageIdGenerator() {
@@ -92,9 +106,7 @@ std::string MessageIdGenerator::next(int64_t now) {
     for (int i = 0; i < 8; ++i) counter[i] = static_cast<unsigned char>(counter_ >> (8 * i));
     ++counter_;
     crypto_shorthash(mac, counter, sizeof counter, key_);
-    uint32_t random = 0;
-    for (int i = 0; i < 4; ++i) random |= static_cast<uint32_t>(mac[i]) << (8 * i);
-    return format_message_id(now, random);
+    return format_message_id(now, low_32_bits(mac));
 }
 
 int64_t now_ms() {

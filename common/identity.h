@@ -25,6 +25,10 @@ bool token_matches(std::string_view token, std::string_view stored_hash);
 std::string random_token(size_t len);
 // A unique, sortable message id: milliseconds in hex followed by 8 random hex digits.
 std::string new_message_id(int64_t now_ms);
+// The same shape with the 8 digits given: for ids that every retry must derive identically.
+std::string format_message_id(int64_t now_ms, uint32_t tail);
+// The same shape with the 8 digits from a hash of `name` (SipHash, libsodium): one name, one id.
+std::string derived_message_id(int64_t now_ms, std::string_view name);
 
 // The same ids for a hot path: the random digits come from SipHash (libsodium) of a counter
 // under a key drawn once, not from a getrandom() system call per id. One thread per instance.

@@ -136,8 +136,8 @@ TEST_CASE("a delivered range yields one receipt per original sender") {
     w.store("1002", a1);
     w.store("1002", a2);
     w.store("1002", c1);
-    Receipts receipts(w.db, w.out, w.clock, 2);  // pages of two entries
-    CHECK(receipts.on_delivered("1002", 0, 3) == 2);  // page 1: both of 1001; page 2: 1003
+    Receipts receipts(w.db, w.out, 2);  // pages of two entries
+    CHECK(receipts.on_delivered("1002", 0, 3, 5000) == 2);  // page 1: both of 1001; page 2: 1003
     REQUIRE(w.out.sent.size() == 2);
     CHECK(w.out.sent[0].first == "b/fanout");
     CHECK(w.out.batch(0)["to"] == nlohmann::json::array({"1001"}));
@@ -147,6 +147,14 @@ TEST_CASE("a delivered range yields one receipt per original sender") {
     CHECK(j["to"] == "1001");
     CHECK(j["delivered"] == nlohmann::json::array({a1.id, a2.id}));
     CHECK(w.out.batch(1)["to"] == nlohmann::json::array({"1003"}));
+    CHECK(j["ts"] == 5000);  // when the ack arrived
+
+    // The same ack again (redelivered after a bridge crash): the same receipts, same ids.
+    CHECK(receipts.on_delivered("1002", 0, 3, 5000) == 2);
+    REQUIRE(w.out.sent.size() == 4);
+    CHECK(w.out.batch(2) == w.out.batch(0));
+    CHECK(w.out.batch(3) == w.out.batch(1));
+    CHECK(w.out.batch(0)["entry"]["id"] != w.out.batch(1)["entry"]["id"]);
 }
 
 TEST_CASE("sync replays in seq order, page by page, on the device topic") {

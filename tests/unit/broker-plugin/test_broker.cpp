@@ -151,6 +151,7 @@ TEST_CASE("receipts, acks and sync requests are validated") {
     auto ack = w.broker->on_message(w.key(0), "k/15550002", R"({"seq":5})", {});
     REQUIRE(ack.verdict == Verdict::rewrite);
     CHECK(nlohmann::json::parse(ack.rewritten.payload)["device"] == "d1");
+    CHECK(nlohmann::json::parse(ack.rewritten.payload)["ts"] == w.now);  // the receipts' time and id
     auto sync = w.broker->on_message(w.key(0), "s/15550002", R"({"after":3})", {});
     REQUIRE(sync.verdict == Verdict::rewrite);
     CHECK(nlohmann::json::parse(sync.rewritten.payload) == nlohmann::json({{"after", 3}, {"device", "d1"}, {"upto", 0}}));

@@ -40,3 +40,12 @@ TEST_CASE("message ids are unique and sort by time") {
     CHECK(chat::new_message_id(1000) < chat::new_message_id(2000));
     CHECK(chat::new_message_id(0xfff) < chat::new_message_id(0x1000));
 }
+
+TEST_CASE("derived message ids: one name, one id, in the shape of the others") {
+    auto id = chat::derived_message_id(1000, "1002>1001:0-3");
+    CHECK(id == chat::derived_message_id(1000, "1002>1001:0-3"));
+    CHECK(id != chat::derived_message_id(1000, "1002>1001:3-5"));
+    CHECK(id.size() == chat::new_message_id(1000).size());
+    CHECK(id.substr(0, 11) == chat::new_message_id(1000).substr(0, 11));  // the time part
+    CHECK(chat::format_message_id(0x1a, 0xbeef) == "0000000001a0000beef");
+}
