@@ -9,6 +9,7 @@
 #include "sync_replay.h"
 
 #include "common/identity.h"
+#include "storage/fanout.h"
 #include "storage/policy.h"
 
 #include <mqtt/async_client.h>
@@ -154,8 +155,14 @@ void Bridge::live_loop() {
     Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
     storage::Policy policy(db);
+    storage::PushClaims push_claims(db);
     std::unique_ptr<PushHook> push;
-    if (!config_.push_url.empty()) push = std::make_unique<PushHook>(config_.push_url, config_.push_debounce_ms, clock_);
+    if (!config_.push_url.empty()) {
+        push = std::make_unique<PushHook>(config_.push_url, config_.push_debounce_ms, clock_,
+                                          [&](const std::string& user, int64_t now, int64_t window) {
+                                              return push_claims.claim(user, now, window);
+                                          });
+    }
 
     // Catch up on group messages and membership changes that arrived while no bridge ran.
     int64_t next_sweep = 0;

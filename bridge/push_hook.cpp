@@ -1,4 +1,5 @@
-// PushHook: debounce map on the caller's thread, cpp-httplib client on a worker thread.
+// PushHook: debounce on the caller's thread (a map, then a claim in storage), cpp-httplib
+// client on a worker thread.
 #include "push_hook.h"
 
 #include <httplib.h>
@@ -9,8 +10,8 @@
 
 namespace chat::bridge {
 
-PushHook::PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock)
-    : debounce_ms_(debounce_ms), clock_(std::move(clock)) {
+PushHook::PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock, Claim claim)
+    : debounce_ms_(debounce_ms), clock_(std::move(clock)), claim_(std::move(claim)) {
     auto scheme_end = url.find("://");
     if (scheme_end == std::string::npos) throw std::invalid_argument("push URL needs a scheme: " + url);
     auto path_start = url.find('/', scheme_end + 3);
@@ -30,11 +31,11 @@ PushHook::~PushHook() {
 
 bool PushHook::due(const std::string& user) {
     int64_t now = clock_();
-    auto [it, fresh] = last_push_.try_emplace(user, now);
-    if (fresh) return true;
-    if (now - it->second < debounce_ms_) return false;
-    it->second = now;
-    return true;
+    auto known = last_push_.find(user);
+    if (known != last_push_.end() && now - known->second < debounce_ms_) return false;
+    auto earlier = claim_(user, now, debounce_ms_);
+    last_push_[user] = earlier.value_or(now);
+    return !earlier;
 }
 
 void PushHook::notify(const std::string& user, int64_t pending) {

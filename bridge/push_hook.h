@@ -1,6 +1,7 @@
 // The push hook: POSTs {"user":U,"pending":N} to a URL when an entry lands for a user with
-// no connected device, at most once per user per debounce window. notify() is called from
-// the bridge's live thread and never blocks on the network: HTTP runs on the hook's own thread.
+// no connected device, at most once per user per debounce window across all bridges (the
+// window is claimed in storage). due() and notify() are called from the bridge's live thread
+// and never block on the network: HTTP runs on the hook's own thread.
 #pragma once
 
 #include <condition_variable>
@@ -8,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -16,12 +18,16 @@ namespace chat::bridge {
 
 class PushHook {
 public:
-    PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock);
+    // Claims a user's push for a window, or returns when some bridge last pushed them
+    // (storage::PushClaims::claim).
+    using Claim = std::function<std::optional<int64_t>(const std::string& user, int64_t now_ms, int64_t window_ms)>;
+
+    PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock, Claim claim);
     ~PushHook();
     PushHook(const PushHook&) = delete;
     PushHook& operator=(const PushHook&) = delete;
 
-    // True when `user` has not been pushed within the window (the caller then computes pending).
+    // True when no bridge pushed `user` within the window; this bridge then has the window.
     bool due(const std::string& user);
     // Queues a POST for `user`; call after due() returned true.
     void notify(const std::string& user, int64_t pending);
@@ -33,7 +39,9 @@ private:
     std::string path_;
     int64_t debounce_ms_;
     std::function<int64_t()> clock_;
-    std::unordered_map<std::string, int64_t> last_push_;  // live thread only
+    Claim claim_;
+    // Live thread only: the last push known here, so a burst of signals costs one claim.
+    std::unordered_map<std::string, int64_t> last_push_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::pair<std::string, int64_t>> queue_;

@@ -53,4 +53,18 @@ int64_t Fanout::state(const std::string& key) {
 
 void Fanout::set_state(const std::string& key, int64_t value) { set_state_.bind(1, key).bind(2, value).run(); }
 
+PushClaims::PushClaims(Database& db)
+    : claim_(db, "INSERT INTO push_claims(user_id, last_ms) VALUES(?1, ?2) ON CONFLICT(user_id) DO UPDATE "
+                 "SET last_ms = excluded.last_ms WHERE push_claims.last_ms <= ?2 - ?3 RETURNING last_ms"),
+      last_(db, "SELECT last_ms FROM push_claims WHERE user_id = ?") {}
+
+std::optional<int64_t> PushClaims::claim(const std::string& user, int64_t now_ms, int64_t window_ms) {
+    {
+        ResetOnExit r(claim_);
+        if (claim_.bind(1, user).bind(2, now_ms).bind(3, window_ms).step()) return std::nullopt;
+    }
+    ResetOnExit r(last_);
+    return last_.bind(1, user).step() ? last_.int_at(0) : now_ms;
+}
+
 }  // namespace chat::storage

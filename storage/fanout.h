@@ -42,4 +42,17 @@ private:
     Statement members_, delivered_, events_, state_, set_state_;
 };
 
+// When each user was last pushed, shared by all bridges: however many run, a user is pushed at
+// most once per window.
+class PushClaims {
+public:
+    explicit PushClaims(Database& db);
+    // Claims `user`'s push at `now_ms`, unless some bridge pushed less than `window_ms` ago:
+    // then returns when that was (nothing is claimed).
+    std::optional<int64_t> claim(const std::string& user, int64_t now_ms, int64_t window_ms);
+
+private:
+    Statement claim_, last_;
+};
+
 }  // namespace chat::storage

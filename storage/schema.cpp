@@ -136,6 +136,13 @@ CREATE TABLE journal_mark(
   offset INTEGER NOT NULL
 );
 )sql",
+        // Push debounce shared by all bridges: when each user was last pushed.
+        R"sql(
+CREATE TABLE push_claims(
+  user_id TEXT PRIMARY KEY,
+  last_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
     };
     return steps;
 }

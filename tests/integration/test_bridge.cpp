@@ -345,6 +345,27 @@ TEST_CASE("the push hook fires once per offline user per debounce window") {
     CHECK(sink.count(bob) == 0);
 }
 
+TEST_CASE("two bridges push an offline user once per window between them") {
+    PushSink sink;
+    BrokerFixture broker;
+    auto ta = broker.add_device(alice, "d1");
+    const std::string erin = "15550005";
+    for (const auto& offline : {carol, dave, erin}) broker.add_device(offline, "d1");
+    std::vector<std::string> push_options{"--push-url", "http://127.0.0.1:" + std::to_string(sink.port) + "/push",
+                                          "--push-debounce-ms", "60000"};
+    BridgeProcess first(broker, push_options, "chat-bridge-1");
+    BridgeProcess second(broker, push_options, "chat-bridge-2");
+    auto a = connect(broker, alice, "d1", ta, {});
+    // The plugin hands push signals to the connected bridges in turn: carol's reach both.
+    for (int i = 0; i < 6; ++i) REQUIRE(a.client->publish("m/" + carol, "x" + std::to_string(i)) == 0);
+    // One marker per bridge; each bridge handles its signals in order, so once both markers
+    // were pushed, every signal for carol has been handled.
+    REQUIRE(a.client->publish("m/" + dave, "marker") == 0);
+    REQUIRE(a.client->publish("m/" + erin, "marker") == 0);
+    REQUIRE(eventually([&] { return sink.count(dave) == 1 && sink.count(erin) == 1; }));
+    CHECK(sink.count(carol) == 1);
+}
+
 TEST_CASE("a bridge killed mid-fan-out loses nothing and duplicates nothing after restart") {
     BrokerFixture broker;
     auto ta = broker.add_device(alice, "d1");

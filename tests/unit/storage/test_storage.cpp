@@ -1,6 +1,7 @@
 // Unit tests for storage: migrations, accounts, inbox seqs and cursors, groups, blocks.
 #include "common/identity.h"
 #include "storage/accounts.h"
+#include "storage/fanout.h"
 #include "storage/inbox.h"
 #include "storage/outbox.h"
 #include "storage/schema.h"
@@ -172,4 +173,15 @@ TEST_CASE("group outbox keeps messages until marked done") {
     CHECK(out.find(e.id)->body == "hi");
     out.mark_done(e.id);
     CHECK(out.pending(10).empty());
+}
+
+TEST_CASE("a push is claimed once per window, whichever connection asks") {
+    Db t;
+    Database other((t.dir.path() / "t.db").string());  // a second bridge
+    PushClaims first(t.db), second(other);
+    CHECK_FALSE(first.claim("1", 1000, 500).has_value());  // claimed
+    CHECK(second.claim("1", 1200, 500) == 1000);           // within the window: not again
+    CHECK(first.claim("1", 1499, 500) == 1000);
+    CHECK_FALSE(second.claim("1", 1500, 500).has_value());  // the window passed
+    CHECK_FALSE(second.claim("2", 1500, 500).has_value());  // per user
 }
