@@ -250,11 +250,14 @@ MessageResult ChatBroker::sync_request(const Session& s, const std::string& payl
 std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s, const Entry& sent) {
     std::vector<DirectPublish> out;
     if (!s.state) return out;
+    std::string json, msgpack;  // each encoding made once, when a device first needs it
     for (const auto& [device, key] : s.state->devices) {
         if (device == s.device) continue;
         auto other = sessions_.find(key);
         bool compact = other != sessions_.end() && other->second.compact;
-        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, compact ? packed(sent) : json_.write(sent)}});
+        std::string& bytes = compact ? msgpack : json;
+        if (bytes.empty()) bytes = compact ? packed(sent) : json_.write(sent);
+        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, bytes}});
     }
     return out;
 }
@@ -349,7 +352,7 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
         if (!bridge_clients_.empty()) {
             const std::string& bridge = bridge_clients_[next_bridge_++ % bridge_clients_.size()];
             // The count from memory: SQLite only has it once the journal is imported.
-            nlohmann::json signal = {{"pending", log_.last_seq(user) - log_.delivered_seq(user)}};
+            nlohmann::json signal = {{"pending", log_.pending(user)}};
             r.extra.push_back(DirectPublish{bridge, {"b/push/" + user, signal.dump()}});
         }
         return;
@@ -364,7 +367,7 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
 }
 
 bool ChatBroker::over_cap(const std::string& user) {
-    return config_.max_pending > 0 && log_.last_seq(user) - log_.delivered_seq(user) >= config_.max_pending;
+    return config_.max_pending > 0 && log_.pending(user) >= config_.max_pending;
 }
 
 }  // namespace chat::broker

@@ -85,6 +85,11 @@ int64_t InboxLog::delivered_seq(const std::string& user) {
     return c ? c->delivered_seq : 0;
 }
 
+int64_t InboxLog::pending(const std::string& user) {
+    Counters* c = counters(user);
+    return c ? c->last_seq - c->delivered_seq : 0;
+}
+
 AckResult InboxLog::ack(const std::string& user, const std::string& device, int64_t seq) {
     AckResult result;
     Counters* c = counters(user);

@@ -1,6 +1,7 @@
 // InboxLog: the broker's single writer of inboxes. Seqs come from memory, a publish is durable
 // once its records are in the journal (one copy into a mapped file, before the PUBACK), and
-// the Importer copies them into SQLite moments later. A lookup of an entry still on its way waits for the import.
+// the Importer copies them into SQLite moments later. A lookup of an entry still on its way
+// waits for the import.
 // Owned and used by the broker thread only; while it runs nothing else may append to inboxes.
 #pragma once
 
@@ -63,6 +64,8 @@ public:
     int64_t last_seq(const std::string& user);
     // The highest seq any of the user's devices acked.
     int64_t delivered_seq(const std::string& user);
+    // How many of the user's entries no device acked yet.
+    int64_t pending(const std::string& user);
     // A device acked everything up to `seq`: moves its cursor and the user's delivered mark
     // forward (never back, never past last_seq), durable like a batch. Unknown users: no-op.
     AckResult ack(const std::string& user, const std::string& device, int64_t seq);

@@ -32,8 +32,14 @@ const unsigned char checksum_key[crypto_shorthash_KEYBYTES] = {};  // integrity,
 // 14-element array, whose first byte no record of the binary layout starts with.
 constexpr unsigned char legacy_msgpack_record = 0x9e;
 
+// Little-endian, `bytes` wide: numbers, string lengths and the frame's length.
+void store_uint(char* at, uint64_t v, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) at[i] = static_cast<char>(v >> (8 * i));
+}
+
 void put_uint(std::string& out, uint64_t v, size_t bytes) {
-    for (size_t i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+    out.resize(out.size() + bytes);
+    store_uint(out.data() + out.size() - bytes, v, bytes);
 }
 
 uint64_t get_uint(const unsigned char* at, size_t bytes) {
@@ -162,9 +168,9 @@ void checksum(const unsigned char* data, size_t len, unsigned char* out) {
 void frame(const std::vector<JournalRecord>& records, std::string& out) {
     out.assign(header_bytes, '\0');
     for (const auto& r : records) encode(r, out);
-    auto* header = reinterpret_cast<unsigned char*>(out.data());
     auto len = out.size() - header_bytes;
-    for (size_t i = 0; i < length_bytes; ++i) header[i] = static_cast<unsigned char>(len >> (8 * i));
+    store_uint(out.data(), len, length_bytes);
+    auto* header = reinterpret_cast<unsigned char*>(out.data());
     checksum(header + header_bytes, len, header + length_bytes);
 }
 
