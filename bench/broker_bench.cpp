@@ -48,11 +48,13 @@ struct Progress {
     std::condition_variable cv;
     int64_t acked = 0;
     std::vector<int64_t> latencies;
-    // When each publish left, by its index. One publisher, one subscriber, QoS 1: the broker
-    // delivers in publish order, so the n-th arrival is the n-th publish and the subscriber
-    // reads nothing out of the payload. Parsing the chat entry there cost the bench's client,
-    // on the brokers' two cores, a JSON parse per message that the bare run did not pay.
+    // When each publish left, by its index. One publisher, one subscriber, QoS 1, clean
+    // sessions: the broker delivers each publish once and in order, so the n-th arrival is the
+    // n-th publish and the subscriber reads nothing out of the payload. Parsing the chat entry
+    // there cost the bench's client, on the brokers' two cores, a JSON parse per message that
+    // the bare run did not pay. A run whose arrivals do not match its publishes is refused.
     const std::vector<std::atomic<int64_t>>* sent_ns = nullptr;
+    int64_t arrivals = 0;
 };
 
 // A libmosquitto client with its own network thread; stopped and freed on destruction.
@@ -87,7 +89,7 @@ private:
         auto* p = static_cast<Progress*>(obj);
         int64_t now = now_ns();
         std::lock_guard lock(p->mu);
-        if (p->latencies.size() >= p->sent_ns->size()) return;  // a stray redelivery: nothing to match
+        if (static_cast<size_t>(++p->arrivals) > p->sent_ns->size()) return;  // more than was sent
         p->latencies.push_back(now - (*p->sent_ns)[p->latencies.size()].load(std::memory_order_acquire));
         p->cv.notify_all();
     }
@@ -138,9 +140,10 @@ Result run(const Target& t, int count, double rate) {
     Result r;
     r.msgs_per_s = static_cast<double>(sub_progress.latencies.size()) * 1e9 / static_cast<double>(now_ns() - start);
     r.broker_cpu_us = (t.broker->cpu_seconds() - cpu_before) * 1e6 / count;
-    if (sub_progress.latencies.size() != size_t(count)) {
-        std::fprintf(stderr, "%s: only %zu of %d messages arrived\n", t.name.c_str(), sub_progress.latencies.size(),
-                     count);
+    if (sub_progress.arrivals != count) {
+        // A lost or repeated message would pair every later arrival with the wrong publish.
+        throw std::runtime_error(t.name + ": " + std::to_string(sub_progress.arrivals) + " arrivals for " +
+                                 std::to_string(count) + " publishes");
     }
     r.p50_ms = percentile(sub_progress.latencies, 0.50);
     r.p99_ms = percentile(sub_progress.latencies, 0.99);
