@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <type_traits>
 
 namespace chat::storage {
 namespace {
@@ -57,22 +58,35 @@ void put_string(std::string& out, const std::string& s) {
 }
 void put_int(std::string& out, int64_t v) { put_uint(out, static_cast<uint64_t>(v), 8); }
 
+// A record's fields after its op byte, in their journal order: one list for writing, reading
+// and reading the previous version's records, so the three cannot drift apart.
+template <class Record, class Visit>
+void each_field(Record& r, Visit&& visit) {
+    auto& e = r.entry;
+    visit(r.owner);
+    visit(e.id);
+    visit(e.seq);
+    visit(e.kind);
+    visit(e.from);
+    visit(e.to);
+    visit(e.gid);
+    visit(e.ts);
+    visit(e.body);
+    visit(e.ref);
+    visit(e.cid);
+    visit(e.expires_ms);
+    visit(r.device);
+}
+
 void encode(const JournalRecord& r, std::string& out) {
-    const Entry& e = r.entry;
     out.push_back(static_cast<char>(r.op));
-    put_string(out, r.owner);
-    put_string(out, e.id);
-    put_int(out, e.seq);
-    put_string(out, e.kind);
-    put_string(out, e.from);
-    put_string(out, e.to);
-    put_string(out, e.gid);
-    put_int(out, e.ts);
-    put_string(out, e.body);
-    put_string(out, e.ref);
-    put_string(out, e.cid);
-    put_int(out, e.expires_ms);
-    put_string(out, r.device);
+    each_field(r, [&](const auto& field) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+            put_string(out, field);
+        } else {
+            put_int(out, field);
+        }
+    });
 }
 
 // Reads fields back in encode()'s order; throws invalid_argument past the batch's end.
@@ -110,43 +124,36 @@ JournalRecord decode(FieldReader& in) {
         throw std::invalid_argument("unknown journal op " + std::to_string(op));
     }
     r.op = static_cast<JournalRecord::Op>(op);
-    r.owner = in.string();
-    Entry& e = r.entry;
-    e.id = in.string();
-    e.seq = in.number();
-    e.kind = in.string();
-    e.from = in.string();
-    e.to = in.string();
-    e.gid = in.string();
-    e.ts = in.number();
-    e.body = in.string();
-    e.ref = in.string();
-    e.cid = in.string();
-    e.expires_ms = in.number();
-    r.device = in.string();
+    each_field(r, [&](auto& field) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+            field = in.string();
+        } else {
+            field = in.number();
+        }
+    });
     return r;
 }
 
+// The previous version's record: a MessagePack array of the op and then the same fields, the
+// body as binary.
 JournalRecord decode_legacy(const unsigned char* at, const unsigned char* end) {
     auto j = nlohmann::json::from_msgpack(at, end);
     if (!j.is_array() || j.size() != 14) throw std::invalid_argument("not a journal record");
     JournalRecord r;
     r.op = static_cast<JournalRecord::Op>(j[0].get<int>());
-    r.owner = j[1].get<std::string>();
-    Entry& e = r.entry;
-    e.id = j[2].get<std::string>();
-    e.seq = j[3].get<int64_t>();
-    e.kind = j[4].get<std::string>();
-    e.from = j[5].get<std::string>();
-    e.to = j[6].get<std::string>();
-    e.gid = j[7].get<std::string>();
-    e.ts = j[8].get<int64_t>();
-    const auto& body = j[9].get_binary();
-    e.body.assign(body.begin(), body.end());
-    e.ref = j[10].get<std::string>();
-    e.cid = j[11].get<std::string>();
-    e.expires_ms = j[12].get<int64_t>();
-    r.device = j[13].get<std::string>();
+    size_t next = 1;
+    each_field(r, [&](auto& field) {
+        const auto& value = j[next++];
+        if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+            if (value.is_binary()) {
+                field.assign(value.get_binary().begin(), value.get_binary().end());
+            } else {
+                field = value.template get<std::string>();
+            }
+        } else {
+            field = value.template get<int64_t>();
+        }
+    });
     return r;
 }
 
