@@ -1,5 +1,5 @@
 // In-process measurement of the plugin's cost per direct message: a ChatBroker on a temporary
-// database, two logged-in users, and the MESSAGE callback called in a loop.
+// database, logged-in users, and the MESSAGE callback called in a loop.
 #include "callback_cost.h"
 
 #include "broker-plugin/broker.h"
@@ -8,8 +8,10 @@
 #include "support/process.h"
 
 #include <ctime>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace chat::bench {
 namespace {
@@ -22,32 +24,44 @@ double cpu_seconds(clockid_t clock) {
 
 }  // namespace
 
-CallbackCost measure_callback_cost(int messages) {
+CallbackCost measure_callback_cost(int messages, int users) {
+    if (messages <= 0) throw std::invalid_argument("the message count must be positive");
+    if (users < 2) throw std::invalid_argument("the bench needs at least 2 users");
     chat::testing::TempDir dir;
     broker::Config config;
     config.db_path = (dir.path() / "chat.db").string();
-    std::string alice_token = new_device_token(), bob_token = new_device_token();
+    std::vector<std::string> ids, tokens;
     {
         storage::Database db(config.db_path);
         storage::Accounts accounts(db);
-        accounts.create_user("15550001", 1);
-        accounts.create_user("15550002", 1);
-        accounts.add_device("15550001", "d1", hash_token(alice_token), 1);
-        accounts.add_device("15550002", "d1", hash_token(bob_token), 1);
+        storage::Transaction tx(db);
+        for (int i = 0; i < users; ++i) {
+            ids.push_back(std::to_string(15550001 + i));
+            tokens.push_back(new_device_token());
+            accounts.create_user(ids.back(), 1);
+            accounts.add_device(ids.back(), "d1", hash_token(tokens.back()), 1);
+        }
+        tx.commit();
     }
-    if (messages <= 0) throw std::invalid_argument("the message count must be positive");
     broker::ChatBroker broker(config, now_ms);
-    int alice = 0, bob = 0;  // their addresses stand for mosquitto's client handles
-    if (!broker.authenticate(&alice, "15550001/d1", "15550001", alice_token) ||
-        !broker.authenticate(&bob, "15550002/d1", "15550002", bob_token)) {
-        throw std::runtime_error("the bench users cannot log in");
+    std::vector<int> clients(static_cast<size_t>(users));  // their addresses stand for mosquitto's client handles
+    for (size_t i = 0; i < clients.size(); ++i) {
+        if (!broker.authenticate(&clients[i], ids[i] + "/d1", ids[i], tokens[i])) {
+            throw std::runtime_error("bench user " + ids[i] + " cannot log in");
+        }
     }
+    std::vector<std::string> topics;
+    for (const auto& id : ids) topics.push_back("m/" + id);
+    std::mt19937 pick(1);
+    std::uniform_int_distribution<int> other(1, users - 1);  // an offset from the sender: never itself
     const std::string payload(64, 'x');
 
     double thread_before = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     double process_before = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     for (int i = 0; i < messages; ++i) {
-        auto result = broker.on_message(&alice, "m/15550002", payload, {});
+        int from = i % users;
+        auto result = broker.on_message(&clients[static_cast<size_t>(from)],
+                                        topics[static_cast<size_t>((from + other(pick)) % users)], payload, {});
         // A refusal would time the cheap path.
         if (result.verdict != broker::MessageResult::Verdict::rewrite) throw std::runtime_error(result.reason);
     }

@@ -10,6 +10,9 @@ struct CallbackCost {
     double background_us = 0;  // the other threads: journal import, WAL checkpoints
 };
 
-CallbackCost measure_callback_cost(int messages);
+// `users` users (at least 2), each logged in on one device; message i goes from user i mod
+// users to another user picked at random, so inboxes grow in many places at once, as they do
+// on a server with many conversations (2 users: every row lands at the same two ends).
+CallbackCost measure_callback_cost(int messages, int users);
 
 }  // namespace chat::bench
