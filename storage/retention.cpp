@@ -1,19 +1,29 @@
 // Batched deletes over inbox and group_outbox; each call is one short statement.
 #include "retention.h"
 
+#include "common/identity.h"
+
 namespace chat::storage {
+namespace {
+
+// Every id starts with its entry's ts in fixed-width hex (format_message_id), so the ids below
+// this one are exactly those stamped before `cutoff_ms`: a range of inbox_by_id. The sweeps
+// still check ts, so an id from elsewhere can keep an entry longer, never drop it early.
+std::string first_id_at(int64_t cutoff_ms) { return format_message_id(cutoff_ms, 0); }
+
+}  // namespace
 
 Retention::Retention(Database& db)
     : db_(db),
-      expired_(db, "DELETE FROM inbox WHERE (user_id, seq) IN (SELECT user_id, seq FROM inbox "
+      expired_(db, "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox "
                    "WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)"),
       expired_outbox_(db, "DELETE FROM group_outbox WHERE id IN (SELECT id FROM group_outbox "
                           "WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)"),
-      old_(db, "DELETE FROM inbox WHERE (user_id, seq) IN (SELECT user_id, seq FROM inbox WHERE ts < ? LIMIT ?)"),
+      old_(db, "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE id < ? AND ts < ? LIMIT ?)"),
       old_outbox_(db, "DELETE FROM group_outbox WHERE id IN (SELECT id FROM group_outbox WHERE ts < ? LIMIT ?)"),
       // A user with no live device keeps everything until expiry: nobody has acked it.
-      acked_(db, "DELETE FROM inbox WHERE (user_id, seq) IN (SELECT i.user_id, i.seq FROM inbox i "
-                 "WHERE i.ts < ? AND i.seq <= (SELECT MIN(d.cursor) FROM devices d "
+      acked_(db, "DELETE FROM inbox WHERE rowid IN (SELECT i.rowid FROM inbox i "
+                 "WHERE i.id < ? AND i.ts < ? AND i.seq <= (SELECT MIN(d.cursor) FROM devices d "
                  "WHERE d.user_id = i.user_id AND d.revoked = 0) LIMIT ?)") {}
 
 int64_t Retention::drop_expired(int64_t now_ms, int limit) {
@@ -24,14 +34,14 @@ int64_t Retention::drop_expired(int64_t now_ms, int limit) {
 }
 
 int64_t Retention::drop_older_than(int64_t cutoff_ms, int limit) {
-    old_.bind(1, cutoff_ms).bind(2, int64_t{limit}).run();
+    old_.bind(1, first_id_at(cutoff_ms)).bind(2, cutoff_ms).bind(3, int64_t{limit}).run();
     int64_t n = db_.changes();
     old_outbox_.bind(1, cutoff_ms).bind(2, int64_t{limit}).run();
     return n + db_.changes();
 }
 
 int64_t Retention::drop_acked_older_than(int64_t cutoff_ms, int limit) {
-    acked_.bind(1, cutoff_ms).bind(2, int64_t{limit}).run();
+    acked_.bind(1, first_id_at(cutoff_ms)).bind(2, cutoff_ms).bind(3, int64_t{limit}).run();
     return db_.changes();
 }
 

@@ -143,6 +143,37 @@ CREATE TABLE push_claims(
   last_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+        // The inbox in arrival order (a rowid table) instead of clustered by (user, seq): a
+        // commit of many conversations' entries then appends to one end of the table rather
+        // than rewriting a page per user (in-process, with 1000 users, a direct message cost the
+        // import ~3x less). Ids begin with their entry's ts in fixed-width hex, so the index by
+        // (id, user) is in time order too: it serves lookups by id and the age sweeps, and
+        // inbox_by_ts, one more index to update per row, goes.
+        R"sql(
+CREATE TABLE inbox_by_arrival(
+  user_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  from_user TEXT NOT NULL,
+  to_user TEXT,
+  gid TEXT,
+  ts INTEGER NOT NULL,
+  body BLOB,
+  ref TEXT,
+  cid TEXT,
+  expires_ms INTEGER
+);
+INSERT INTO inbox_by_arrival(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms)
+  SELECT user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms FROM inbox
+  ORDER BY ts, user_id, seq;
+DROP TABLE inbox;
+ALTER TABLE inbox_by_arrival RENAME TO inbox;
+CREATE UNIQUE INDEX inbox_by_seq ON inbox(user_id, seq);
+CREATE UNIQUE INDEX inbox_by_id ON inbox(id, user_id);
+CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid) WHERE cid IS NOT NULL;
+CREATE INDEX inbox_by_expiry ON inbox(expires_ms) WHERE expires_ms IS NOT NULL;
+)sql",
     };
     return steps;
 }

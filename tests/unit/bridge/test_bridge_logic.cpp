@@ -201,6 +201,7 @@ TEST_CASE("expiry drops due disappearing messages, old entries, and acked entrie
     w.store("1002", due);
     Entry old = w.message("1001", "old");
     old.ts = w.now - 10'000;
+    old.id = new_message_id(old.ts);  // an id starts with its entry's ts, which the sweeps read
     w.store("1002", old);
     w.store("1003", old);
     Entry fresh = w.message("1001", "fresh");

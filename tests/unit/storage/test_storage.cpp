@@ -10,6 +10,9 @@
 #include "support/text_entry.h"
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <memory>
 
 using namespace chat::storage;
 
@@ -28,6 +31,39 @@ TEST_CASE("a new database is migrated to the latest schema version, and reopenin
     { Database db(path); CHECK(db.schema_version() == static_cast<int>(migrations().size())); }
     Database again(path);
     CHECK(again.schema_version() == static_cast<int>(migrations().size()));
+}
+
+TEST_CASE("an inbox stored before the move to arrival order reads the same after it") {
+    chat::testing::TempDir dir;
+    auto path = (dir.path() / "t.db").string();
+    const size_t arrival_order = 6;  // the migration that rebuilt the inbox as a rowid table
+    {
+        // The database as the release before that migration left it, with two entries.
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+        std::unique_ptr<sqlite3, decltype(&sqlite3_close)> old(raw, sqlite3_close);
+        std::string sql = "CREATE TABLE schema_version(version INTEGER NOT NULL);";
+        for (size_t v = 1; v < arrival_order; ++v) {
+            sql += std::string(migrations()[v - 1]) + "INSERT INTO schema_version VALUES(" + std::to_string(v) + ");";
+        }
+        sql += "INSERT INTO users(id, created_ms, last_seq) VALUES('1', 1, 2);"
+               "INSERT INTO inbox(user_id, seq, id, kind, from_user, ts, body) VALUES"
+               "('1', 2, '0000000000200000000', 'msg', '2', 2, 'second'),"
+               "('1', 1, '0000000000100000000', 'msg', '2', 1, 'first');";
+        REQUIRE(sqlite3_exec(old.get(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    Database db(path);
+    CHECK(db.schema_version() == static_cast<int>(migrations().size()));
+    Inbox inbox(db);
+    auto entries = inbox.entries_after("1", 0, 10);
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[0].body == "first");
+    CHECK(entries[1].seq == 2);
+    CHECK(inbox.find_by_id("1", "0000000000200000000")->body == "second");
+    auto replayed = chat::testing::text_entry("2", "1", "replayed");
+    replayed.seq = 2;  // a seq the user has: the import leaves the stored entry as it is
+    inbox.insert_imported("1", replayed);
+    CHECK(inbox.entries_after("1", 1, 10).at(0).body == "second");
 }
 
 TEST_CASE("users and devices; tokens are stored only as hashes") {
