@@ -23,7 +23,8 @@ bool token_matches(std::string_view token, std::string_view stored_hash);
 
 // Short random lowercase token of `len` characters from [a-z0-9].
 std::string random_token(size_t len);
-// A unique, sortable message id: milliseconds in hex followed by 8 random hex digits.
+// A unique, sortable message id: milliseconds in hex followed by 8 random hex digits. An
+// entry's id carries its own ts: the retention sweeps find old entries by id range.
 std::string new_message_id(int64_t now_ms);
 // The same shape with the 8 digits given: for ids that every retry must derive identically.
 std::string format_message_id(int64_t now_ms, uint32_t tail);
