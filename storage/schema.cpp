@@ -144,11 +144,11 @@ CREATE TABLE push_claims(
 ) WITHOUT ROWID;
 )sql",
         // The inbox in arrival order (a rowid table) instead of clustered by (user, seq): a
-        // commit of many conversations' entries then appends to one end of the table rather
-        // than rewriting a page per user (in-process, with 1000 users, a direct message cost the
-        // import ~3x less). Ids begin with their entry's ts in fixed-width hex, so the index by
-        // (id, user) is in time order too: it serves lookups by id and the age sweeps, and
-        // inbox_by_ts, one more index to update per row, goes.
+        // commit of many conversations' entries then appends its rows to one end of the table
+        // rather than rewriting a page per user; only (user, seq)'s small entries are per user
+        // (in-process, with 1000 users, a direct message cost the import ~3x less). Ids begin
+        // with their entry's ts in fixed-width hex, so the index by (id, user) is in time order
+        // too: it serves lookups by id and the age sweeps, and replaces inbox_by_ts.
         R"sql(
 CREATE TABLE inbox_by_arrival(
   user_id TEXT NOT NULL,

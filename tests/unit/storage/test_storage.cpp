@@ -4,6 +4,7 @@
 #include "storage/fanout.h"
 #include "storage/inbox.h"
 #include "storage/outbox.h"
+#include "storage/retention.h"
 #include "storage/schema.h"
 #include "storage/social.h"
 #include "support/process.h"
@@ -125,6 +126,28 @@ TEST_CASE("a rolled back append leaves no gap") {
     inbox.append("1", e);
     tx.commit();
     CHECK(e.seq == 1);
+}
+
+TEST_CASE("the age sweep finds old entries by their ids and never drops one younger than the cutoff") {
+    Db t;
+    Accounts(t.db).create_user("1", 1);
+    Inbox inbox(t.db);
+    auto store = [&](const std::string& body, int64_t id_ms, int64_t ts) {
+        auto e = chat::testing::text_entry("2", "1", body);
+        e.id = chat::new_message_id(id_ms);
+        e.ts = ts;
+        Transaction tx(t.db);
+        inbox.append("1", e);
+        tx.commit();
+    };
+    store("old", 1'000, 1'000);
+    store("young", 9'000, 9'000);
+    store("young, with an older id", 1'000, 9'000);
+    CHECK(Retention(t.db).drop_older_than(5'000, 10) == 1);
+    auto left = inbox.entries_after("1", 0, 10);
+    REQUIRE(left.size() == 2);
+    CHECK(left[0].body == "young");
+    CHECK(left[1].body == "young, with an older id");
 }
 
 TEST_CASE("cursors and the delivered mark only move forward") {
