@@ -10,7 +10,6 @@
 
 #include "common/identity.h"
 #include "storage/fanout.h"
-#include "storage/policy.h"
 
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
@@ -154,7 +153,6 @@ void Bridge::live_loop() {
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
     Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
-    storage::Policy policy(db);
     storage::PushClaims push_claims(db);
     std::unique_ptr<PushHook> push;
     if (!config_.push_url.empty()) {
@@ -194,23 +192,20 @@ void Bridge::live_loop() {
                 auto j = nlohmann::json::parse(msg->to_string());
                 counters_.receipts += receipts.on_delivered(level(topic, 1), j.at("prev").get<int64_t>(),
                                                             j.at("delivered").get<int64_t>(),
-                                                            j.value("ts", clock_()));  // older plugins: no ts
+                                                            j.at("ts").get<int64_t>());
             } else if (kind == "s") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 {
                     std::lock_guard lock(sync_mu_);
                     sync_requests_.push_back(SyncRequest{level(topic, 1), j.at("device").get<std::string>(),
-                                                         j.at("after").get<int64_t>(), j.value("upto", int64_t{0})});
+                                                         j.at("after").get<int64_t>(), j.at("upto").get<int64_t>()});
                 }
                 sync_cv_.notify_one();
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
                 std::string user = level(topic, 2);
                 if (push->due(user)) {
-                    // The plugin counts from memory; older plugins sent no payload.
-                    auto signal = nlohmann::json::parse(msg->to_string(), nullptr, false);
-                    bool counted = signal.is_object() && signal.contains("pending") &&
-                                   signal["pending"].is_number_integer();
-                    push->notify(user, counted ? signal["pending"].get<int64_t>() : policy.pending(user));
+                    // The plugin counts from memory: SQLite may not have the entry yet.
+                    push->notify(user, nlohmann::json::parse(msg->to_string()).at("pending").get<int64_t>());
                     ++counters_.pushes;
                 }
             }

@@ -6,7 +6,6 @@ namespace chat::storage {
 Policy::Policy(Database& db)
     : compact_(db, "SELECT compact FROM devices WHERE user_id = ? AND device_id = ?"),
       set_compact_(db, "UPDATE devices SET compact = ? WHERE user_id = ? AND device_id = ?"),
-      pending_(db, "SELECT last_seq - delivered_seq FROM users WHERE id = ?"),
       at_cap_(db, "SELECT 1 FROM group_members m JOIN users u ON u.id = m.user_id "
                   "WHERE m.gid = ? AND m.user_id <> ? AND u.last_seq - u.delivered_seq >= ? LIMIT 1"),
       redact_(db, "UPDATE inbox SET body = NULL WHERE user_id = ? AND id = ? AND from_user = ?"),
@@ -19,11 +18,6 @@ bool Policy::is_compact(const std::string& user, const std::string& device) {
 
 void Policy::set_compact(const std::string& user, const std::string& device, bool compact) {
     set_compact_.bind(1, int64_t{compact ? 1 : 0}).bind(2, user).bind(3, device).run();
-}
-
-int64_t Policy::pending(const std::string& user) {
-    ResetOnExit r(pending_);
-    return pending_.bind(1, user).step() ? pending_.int_at(0) : 0;
 }
 
 bool Policy::member_at_cap(const std::string& gid, const std::string& except, int64_t cap) {

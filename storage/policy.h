@@ -16,8 +16,6 @@ public:
     // Whether a device asked for MessagePack entries instead of JSON.
     bool is_compact(const std::string& user, const std::string& device);
     void set_compact(const std::string& user, const std::string& device, bool compact);
-    // How many of `user`'s entries no device has acked yet.
-    int64_t pending(const std::string& user);
     // True when some member of `gid` other than `except` has `cap` or more pending entries.
     bool member_at_cap(const std::string& gid, const std::string& except, int64_t cap);
     // Removes the body of `user`'s entry `id` if `from` sent it (a delete).
@@ -26,7 +24,7 @@ public:
     void redact_outbox(const std::string& id, const std::string& from);
 
 private:
-    Statement compact_, set_compact_, pending_, at_cap_, redact_, redact_outbox_;
+    Statement compact_, set_compact_, at_cap_, redact_, redact_outbox_;
 };
 
 }  // namespace chat::storage
