@@ -89,7 +89,7 @@ Bridge::Bridge(BridgeConfig config, std::function<int64_t()> clock)
 Bridge::~Bridge() { stop(); }
 
 void Bridge::start() {
-    std::string uri = "tcp://" + config_.host + ":" + std::to_string(config_.port);
+    std::string uri = (config_.tls ? "ssl://" : "tcp://") + config_.host + ":" + std::to_string(config_.port);
     client_ = std::make_unique<mqtt::async_client>(uri, config_.client_id, mqtt::create_options(MQTTVERSION_5));
     client_->start_consuming();
     // Runs on a Paho thread: only issue the (asynchronous) subscribes and flag the catch-up.
@@ -109,6 +109,11 @@ void Bridge::start() {
                     .max_inflight(1000)
                     .connect_timeout(std::chrono::seconds(5))
                     .finalize();
+    if (config_.tls) {
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+        if (!config_.ca_file.empty()) ssl.trust_store(config_.ca_file);
+        opts.set_ssl(ssl.finalize());
+    }
     try {
         client_->connect(opts)->wait();
     } catch (const mqtt::exception& e) {

@@ -1,6 +1,8 @@
 // Command-line and mosquitto.conf parsing for the bridge.
 #include "config.h"
 
+#include "common/secret_file.h"
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -8,7 +10,8 @@
 namespace chat::bridge {
 
 const char* const usage =
-    "usage: chat-bridge [--broker HOST:PORT] (--user U --password P | --mosquitto-conf PATH)\n"
+    "usage: chat-bridge [--broker [tcp://|ssl://]HOST:PORT] [--ca-file PEM]\n"
+    "                   (--user U --password-file FILE | --mosquitto-conf PATH)\n"
     "                   [--client-id ID] [--db PATH] [--push-url URL] [--push-debounce-ms N]\n"
     "                   [--expiry DURATION] [--retention DURATION] [--sweep DURATION]\n"
     "  durations: 30d, 12h, 15m, 90s, 500ms or plain milliseconds\n";
@@ -50,18 +53,37 @@ int64_t parse_duration_ms(const std::string& text) {
 void read_credentials(const std::string& conf_path, BridgeConfig& config) {
     std::ifstream in(conf_path);
     if (!in) throw std::invalid_argument("cannot read " + conf_path);
-    std::string line;
+    std::string line, secret_file;
     while (std::getline(in, line)) {
         std::istringstream words(line);
         std::string key, value;
         words >> key >> value;
         if (key == "plugin_opt_bridge_user") config.user = value;
-        if (key == "plugin_opt_bridge_password") config.password = value;
+        if (key == "plugin_opt_bridge_password_file") secret_file = value;
     }
-    if (config.user.empty() || config.password.empty()) {
-        throw std::invalid_argument(conf_path + " has no plugin_opt_bridge_user/plugin_opt_bridge_password");
+    if (config.user.empty() || secret_file.empty()) {
+        throw std::invalid_argument(conf_path + " has no plugin_opt_bridge_user/plugin_opt_bridge_password_file");
     }
+    config.password = read_secret_file(secret_file);
 }
+
+namespace {
+
+void parse_broker_address(const std::string& address, BridgeConfig& c) {
+    std::string rest = address;
+    if (rest.starts_with("ssl://")) {
+        c.tls = true;
+        rest = rest.substr(6);
+    } else if (rest.starts_with("tcp://")) {
+        rest = rest.substr(6);
+    }
+    auto colon = rest.rfind(':');
+    if (colon == std::string::npos) throw std::invalid_argument("--broker needs [tcp://|ssl://]HOST:PORT");
+    c.host = rest.substr(0, colon);
+    c.port = static_cast<int>(parse_number("--broker", rest.substr(colon + 1)));
+}
+
+}  // namespace
 
 BridgeConfig parse_args(const std::vector<std::string>& args) {
     BridgeConfig c;
@@ -71,14 +93,13 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
         if (i + 1 >= args.size()) throw std::invalid_argument(flag + " needs a value");
         const std::string& v = args[++i];
         if (flag == "--broker") {
-            auto colon = v.rfind(':');
-            if (colon == std::string::npos) throw std::invalid_argument("--broker needs HOST:PORT");
-            c.host = v.substr(0, colon);
-            c.port = static_cast<int>(parse_number(flag, v.substr(colon + 1)));
+            parse_broker_address(v, c);
+        } else if (flag == "--ca-file") {
+            c.ca_file = v;
         } else if (flag == "--user") {
             c.user = v;
-        } else if (flag == "--password") {
-            c.password = v;
+        } else if (flag == "--password-file") {
+            c.password = read_secret_file(v);
         } else if (flag == "--mosquitto-conf") {
             conf = v;
         } else if (flag == "--client-id") {
@@ -101,7 +122,7 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
     }
     if (!conf.empty() && c.user.empty()) read_credentials(conf, c);
     if (c.user.empty() || c.password.empty()) {
-        throw std::invalid_argument("give --user and --password, or --mosquitto-conf with the bridge identity");
+        throw std::invalid_argument("give --user and --password-file, or --mosquitto-conf with the bridge identity");
     }
     if (c.sweep_ms == 0) throw std::invalid_argument("--sweep must be positive");
     return c;

@@ -10,8 +10,10 @@ namespace chat::bridge {
 struct BridgeConfig {
     std::string host = "127.0.0.1";
     int port = 1883;
+    bool tls = false;      // --broker ssl://HOST:PORT
+    std::string ca_file;   // with tls: the CA that signed the broker's certificate (else the system's)
     std::string user;
-    std::string password;
+    std::string password;  // read from a 0600 file, never given on the command line
     // Distinct per bridge process: each keeps a persistent session (queued work survives a restart).
     std::string client_id = "chat-bridge-1";
     std::string db_path = "var/chat.db";
@@ -24,12 +26,13 @@ struct BridgeConfig {
     int sync_page = 100;                     // entries per replay page
 };
 
-// Parses --broker host:port --user U --password P | --mosquitto-conf PATH, --client-id, --db,
+// Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db,
 // --push-url, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
 // Throws std::invalid_argument with a message naming the bad flag.
 BridgeConfig parse_args(const std::vector<std::string>& args);
 
-// Reads plugin_opt_bridge_user / plugin_opt_bridge_password from a mosquitto.conf file.
+// Reads plugin_opt_bridge_user and the secret named by plugin_opt_bridge_password_file (a path
+// relative to the working directory, as mosquitto reads it) from a mosquitto.conf file.
 void read_credentials(const std::string& conf_path, BridgeConfig& config);
 
 // "30d", "12h", "15m", "90s", "500ms" or a plain number of milliseconds.

@@ -12,6 +12,10 @@ namespace chat::bridge {
 namespace {
 
 constexpr int max_import_waits = 20;  // x 500 ms; then replay what is there
+// A replay page's budget, well under the shipped max_packet_size (512 KiB): bodies counted as
+// base64 (the worst case in JSON), plus the entry's other fields.
+constexpr size_t max_replay_page_bytes = 256 * 1024;
+constexpr size_t replay_entry_overhead = 256;
 
 }  // namespace
 
@@ -45,10 +49,22 @@ bool SyncReplay::step() {
         job.upto = 0;
     }
     auto entries = inbox_.entries_after(job.user, job.after, page_);
+    bool more = static_cast<int>(entries.size()) == page_;
+    // The broker refuses packets over max_packet_size, the bridge's too: a page of large
+    // entries is cut short (never below one entry) and the rest follows in the next page.
+    size_t bytes = 0, keep = 0;
+    for (; keep < entries.size(); ++keep) {
+        bytes += entries[keep].body.size() * 4 / 3 + replay_entry_overhead;
+        if (keep > 0 && bytes > max_replay_page_bytes) break;
+    }
+    if (keep < entries.size()) {
+        entries.resize(keep);
+        more = true;
+    }
     // One b/replay publish per page; the plugin sends each entry to the device's connection.
     if (!entries.empty()) out_.publish(replay_batch_topic, replay_batch(job.user, job.device, entries), 0);
     out_.flush();
-    if (static_cast<int>(entries.size()) == page_) {
+    if (more) {
         job.after = entries.back().seq;
         jobs_.push_back(std::move(job));
     }

@@ -17,30 +17,40 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       acl_changes_(db_),
       checkpointer_(config_.db_path, std::chrono::milliseconds(100)),
       policy_(db_),
-      log_(db_, config_.db_path) {
+      log_(db_, config_.db_path),
+      publish_limits_(config_.publish_limit),
+      connect_limits_(config_.connect_limit),
+      address_connect_limits_(config_.address_connect_limit) {
     // The broker thread only appends to the WAL; checkpointer_ copies it back off-thread.
     db_.disable_auto_checkpoint();
     db_.retry_busy_quickly();
-    if (!config_.bridge_password.empty()) bridge_password_hash_ = hash_token(config_.bridge_password);
+    bridge_password_hash_ = hash_token(config_.bridge_password);
     accounts_.clear_online();
     acl_change_id_ = acl_changes_.latest_id();
 }
 
-bool ChatBroker::authenticate(ClientKey client, std::string_view client_id, std::string_view username,
-                              std::string_view password) {
-    if (!config_.bridge_user.empty() && username == config_.bridge_user) {
-        if (!token_matches(password, bridge_password_hash_)) return false;
+AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id, std::string_view username,
+                                    std::string_view password, std::string_view address) {
+    int64_t now = clock_();
+    // Reconnect storms are damped before any work: per client id, and per source address.
+    if (!connect_limits_.allow(client_id, now) || !address_connect_limits_.allow(address, now)) {
+        return AuthResult::unavailable;
+    }
+    if (username == config_.bridge_user) {
+        bool known_id = std::find(config_.bridge_clients.begin(), config_.bridge_clients.end(), client_id) !=
+                        config_.bridge_clients.end();
+        if (!known_id || !token_matches(password, bridge_password_hash_)) return AuthResult::refused;
         sessions_[client] = Session{std::string(username), "", std::string(client_id), true, nullptr};
         bridge_clients_.emplace_back(client_id);
-        return true;
+        return AuthResult::accepted;
     }
     size_t slash = client_id.find('/');
-    if (slash == std::string_view::npos) return false;
+    if (slash == std::string_view::npos) return AuthResult::refused;
     std::string user(client_id.substr(0, slash));
     std::string device(client_id.substr(slash + 1));
-    if (user != username || !is_user_id(user) || !is_device_id(device)) return false;
+    if (user != username || !is_user_id(user) || !is_device_id(device)) return AuthResult::refused;
     auto row = accounts_.find_device(user, device);
-    if (!row || row->revoked || !token_matches(password, row->token_hash)) return false;
+    if (!row || row->revoked || !token_matches(password, row->token_hash)) return AuthResult::refused;
 
     auto [it, fresh] = users_.try_emplace(user);
     if (fresh) load_permissions(user, it->second.perms);
@@ -48,7 +58,7 @@ bool ChatBroker::authenticate(ClientKey client, std::string_view client_id, std:
     sessions_[client] =
         Session{user, device, std::string(client_id), false, &it->second, policy_.is_compact(user, device)};
     accounts_.set_online(user, device, true);
-    return true;
+    return AuthResult::accepted;
 }
 
 Principal ChatBroker::principal(const Session& s) const {
@@ -108,7 +118,19 @@ void ChatBroker::refresh_changed_users() {
     acl_change_id_ = batch.last_id;
     for (const auto& user : batch.users) {
         auto it = users_.find(user);
-        if (it != users_.end()) load_permissions(user, it->second.perms);
+        if (it == users_.end()) continue;
+        load_permissions(user, it->second.perms);
+        kick_revoked_devices(user, it->second);
+    }
+}
+
+void ChatBroker::kick_revoked_devices(const std::string& user, const UserState& state) {
+    for (const auto& [device, key] : state.devices) {
+        auto row = accounts_.find_device(user, device);
+        if (row && !row->revoked) continue;
+        // The DISCONNECT event that follows the kick removes the session as for any other close.
+        auto session = sessions_.find(key);
+        if (session != sessions_.end()) kicks_.push_back(session->second.client_id);
     }
 }
 

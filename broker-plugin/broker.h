@@ -4,6 +4,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "rate_limits.h"
 #include "common/entry.h"
 #include "common/identity.h"
 #include "storage/accounts.h"
@@ -41,7 +42,13 @@ struct DirectPublish {
     std::string client_id;
     Publish message;
     uint32_t expiry_s = 0;  // MQTT v5 Message Expiry Interval; 0 = none
+    int qos = 1;
 };
+
+// How a CONNECT ends: accepted, refused for its credentials ("not authorised"), or closed
+// without an answer because the server cannot take it now (throttled), which a client treats
+// as a passing network fault rather than a revoked token.
+enum class AuthResult { accepted, refused, unavailable };
 
 struct MessageResult {
     enum class Verdict { pass, rewrite, deny };
@@ -55,14 +62,16 @@ class ChatBroker {
 public:
     ChatBroker(Config config, std::function<int64_t()> clock);
 
-    bool authenticate(ClientKey client, std::string_view client_id, std::string_view username,
-                      std::string_view password);
+    AuthResult authenticate(ClientKey client, std::string_view client_id, std::string_view username,
+                            std::string_view password, std::string_view address = {});
     bool acl(ClientKey client, Access access, std::string_view topic, uint32_t payload_len);
     MessageResult on_message(ClientKey client, std::string_view topic, std::string payload,
                              const UserProperties& props);
     void on_disconnect(ClientKey client);
     // Called often from the broker loop; does work only every acl_refresh_ms.
     void tick();
+    // Client ids to disconnect now (revoked devices, sustained abusers); the plugin kicks them.
+    std::vector<std::string> take_kicks() { return std::exchange(kicks_, {}); }
 
     size_t connected_devices(std::string_view user) const;
     // Blocks until everything stored so far is in SQLite, not only in the journal (tests).
@@ -80,11 +89,16 @@ private:
         bool bridge = false;
         UserState* state = nullptr;  // stable: unordered_map nodes do not move
         bool compact = false;        // gets MessagePack entries instead of JSON on u/{user}/i
+        int refused_in_a_row = 0;    // rate-limited publishes since the last accepted one
     };
 
     Principal principal(const Session& s) const;
     void load_permissions(const std::string& user, Permissions& perms);
     void refresh_changed_users();
+    // Queues a disconnect of every live connection of a device that was revoked meanwhile.
+    void kick_revoked_devices(const std::string& user, const UserState& state);
+    // The user's publish budget; refusing, and after many refusals in a row disconnecting.
+    std::optional<MessageResult> rate_limited(Session& s);
     MessageResult direct_message(const Session& s, std::string_view to, std::string payload,
                                  const UserProperties& props);
     MessageResult group_message(const Session& s, std::string_view gid, std::string payload,
@@ -129,6 +143,10 @@ private:
     std::unordered_map<std::string, UserState> users_;
     std::vector<std::string> bridge_clients_;  // connected bridge client ids, for push signals
     size_t next_bridge_ = 0;
+    RateLimiter publish_limits_;          // per user
+    RateLimiter connect_limits_;          // per client id
+    RateLimiter address_connect_limits_;  // per source address
+    std::vector<std::string> kicks_;
 };
 
 }  // namespace chat::broker

@@ -1,6 +1,9 @@
 // Parsing and validation of plugin options.
 #include "config.h"
 
+#include "common/secret_file.h"
+
+#include <sstream>
 #include <stdexcept>
 
 namespace chat::broker {
@@ -20,6 +23,33 @@ int64_t parse_positive(const std::string& key, const std::string& value, int64_t
     return n;
 }
 
+// "RATE/BURST", e.g. "20/200": RATE per second (a decimal), BURST at once.
+RateLimit parse_rate(const std::string& key, const std::string& value) {
+    auto slash = value.find('/');
+    std::string rate = value.substr(0, slash);
+    size_t used = 0;
+    double per_second = 0;
+    try {
+        per_second = std::stod(rate, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (slash == std::string::npos || used != rate.size() || !(per_second > 0) || per_second > 1e6) {
+        throw std::invalid_argument("plugin_opt_" + key + " must be RATE/BURST, e.g. 20/200 (RATE per second > 0)");
+    }
+    auto burst = parse_positive(key, value.substr(slash + 1), 1'000'000);
+    return RateLimit{per_second, static_cast<double>(burst)};
+}
+
+std::vector<std::string> parse_list(const std::string& value) {
+    std::vector<std::string> out;
+    std::istringstream in(value);
+    for (std::string item; std::getline(in, item, ',');) {
+        if (!item.empty()) out.push_back(item);
+    }
+    return out;
+}
+
 }  // namespace
 
 Config parse_config(const std::map<std::string, std::string>& options) {
@@ -31,19 +61,38 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             c.max_payload = static_cast<uint32_t>(parse_positive(key, value, 256 * 1024 * 1024));
         } else if (key == "bridge_user") {
             c.bridge_user = value;
+        } else if (key == "bridge_password_file") {
+            c.bridge_password = read_secret_file(value);
         } else if (key == "bridge_password") {
-            c.bridge_password = value;
+            throw std::invalid_argument(
+                "plugin_opt_bridge_password is no longer read: put the secret in a 0600 file and name it with "
+                "plugin_opt_bridge_password_file");
+        } else if (key == "bridge_clients") {
+            c.bridge_clients = parse_list(value);
         } else if (key == "max_pending") {
             c.max_pending = parse_positive(key, value, int64_t{1} << 40);
         } else if (key == "acl_refresh_ms") {
             c.acl_refresh_ms = static_cast<int>(parse_positive(key, value, 60000));
+        } else if (key == "publish_rate") {
+            c.publish_limit = parse_rate(key, value);
+        } else if (key == "refusals_before_kick") {
+            c.refusals_before_kick = static_cast<int>(parse_positive(key, value, 1'000'000));
+        } else if (key == "connect_rate") {
+            c.connect_limit = parse_rate(key, value);
+        } else if (key == "address_connect_rate") {
+            c.address_connect_limit = parse_rate(key, value);
+        } else if (key == "max_user_properties") {
+            c.max_user_properties = static_cast<size_t>(parse_positive(key, value, 64));
+        } else if (key == "max_user_properties_bytes") {
+            c.max_user_properties_bytes = static_cast<size_t>(parse_positive(key, value, 65536));
         } else {
             throw std::invalid_argument("unknown option plugin_opt_" + key);
         }
     }
-    if (c.bridge_user.empty() != c.bridge_password.empty()) {
-        throw std::invalid_argument("plugin_opt_bridge_user and plugin_opt_bridge_password go together");
+    if (c.bridge_user.empty() || c.bridge_password.empty()) {
+        throw std::invalid_argument("plugin_opt_bridge_user and plugin_opt_bridge_password_file are required");
     }
+    if (c.bridge_clients.empty()) throw std::invalid_argument("plugin_opt_bridge_clients is required (the bridge client ids)");
     return c;
 }
 

@@ -4,19 +4,34 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace chat::broker {
+
+// A token bucket's shape: `burst` at once, refilled at `per_second`.
+struct RateLimit {
+    double per_second = 0;
+    double burst = 0;
+};
 
 struct Config {
     std::string db_path = "var/chat.db";
     uint32_t max_payload = 64 * 1024;
-    std::string bridge_user;      // empty: no bridge identity
-    std::string bridge_password;  // compared after hashing, in constant time
-    int acl_refresh_ms = 200;     // how often group/block changes are picked up
-    int64_t max_pending = 0;      // per-user cap on unacked entries; 0 = no cap
+    std::string bridge_user;                  // the bridge identity's username
+    std::string bridge_password;              // read from plugin_opt_bridge_password_file
+    std::vector<std::string> bridge_clients;  // the only client ids the bridge may log in with
+    int acl_refresh_ms = 200;                 // how often group/block/device changes are picked up
+    int64_t max_pending = 10000;              // per-user cap on unacked entries
+    RateLimit publish_limit{20, 200};         // publishes per user, over all their devices
+    int refusals_before_kick = 100;           // rate-limited publishes in a row before a disconnect
+    RateLimit connect_limit{0.2, 10};         // CONNECTs per client id
+    RateLimit address_connect_limit{5, 100};  // CONNECTs per source address
+    size_t max_user_properties = 8;           // per publish
+    size_t max_user_properties_bytes = 1024;  // names and values of one publish together
 };
 
-// Throws std::invalid_argument naming the bad option.
+// Throws std::invalid_argument naming the bad option. The bridge identity is required: its
+// secret comes from a file (read_secret_file), never from the config itself.
 Config parse_config(const std::map<std::string, std::string>& options);
 
 }  // namespace chat::broker

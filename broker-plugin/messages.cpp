@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace chat::broker {
 namespace {
@@ -73,20 +74,22 @@ int64_t counter_field(const std::string& payload, const char* field) {
     return j[field].get<int64_t>();
 }
 
-// Accepts {"read":[ids]} or {"delivered":[ids]} and returns it re-serialised.
-std::string receipt_body(const std::string& payload) {
+constexpr size_t max_receipt_ids = 256;
+
+// Accepts {"read":[ids]} or {"delivered":[ids]} (at most max_receipt_ids) and returns it parsed.
+nlohmann::json receipt_body(const std::string& payload) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
-    const char* bad = "expected JSON {\"read\":[ids]} or {\"delivered\":[ids]}";
+    const char* bad = "expected JSON {\"read\":[ids]} or {\"delivered\":[ids]} with 1 to 256 ids";
     if (!j.is_object() || j.size() != 1) throw std::invalid_argument(bad);
     const std::string& key = j.begin().key();
     const auto& ids = j.begin().value();
-    if ((key != "read" && key != "delivered") || !ids.is_array() || ids.empty() || ids.size() > 1000) {
+    if ((key != "read" && key != "delivered") || !ids.is_array() || ids.empty() || ids.size() > max_receipt_ids) {
         throw std::invalid_argument(bad);
     }
     for (const auto& id : ids) {
         if (!id.is_string() || id.get_ref<const std::string&>().empty()) throw std::invalid_argument(bad);
     }
-    return j.dump();
+    return j;
 }
 
 std::string property(const UserProperties& props, std::string_view name) {
@@ -113,13 +116,20 @@ Entry ChatBroker::new_entry(const Session& s, std::string payload, const UserPro
     if ((e.kind == "edit" || e.kind == "delete") && e.ref.empty()) {
         throw std::invalid_argument("an edit or delete needs the user property ref");
     }
+    if (e.ref.size() > 64) throw std::invalid_argument("user property ref is longer than 64 bytes");
+    if (e.kind == "edit") {
+        auto original = log_.find_by_id(s.user, e.ref);
+        if (!original || original->kind != "sent") throw std::invalid_argument("an edit may only refer to your own message");
+    }
     e.cid = property(props, "cid");
     if (e.cid.size() > 64) throw std::invalid_argument("user property cid is longer than 64 bytes");
     // Mosquitto 2.0.11 removes the Message Expiry Interval before plugins see a publish, so a
     // disappearing message states its lifetime (seconds) in the user property ttl as well.
     std::string ttl = property(props, "ttl");
     if (!ttl.empty()) {
-        if (ttl.size() > 9 || ttl.find_first_not_of("0123456789") != std::string::npos || ttl == "0") {
+        // "0", "00" and so on are refused alike: a lifetime of nothing is not a disappearing message.
+        if (ttl.size() > 9 || ttl.find_first_not_of("0123456789") != std::string::npos ||
+            ttl.find_first_not_of('0') == std::string::npos) {
             throw std::invalid_argument("user property ttl must be a number of seconds from 1 to 999999999");
         }
         e.expires_ms = e.ts + std::stoll(ttl) * 1000;
@@ -131,8 +141,14 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
                                      const UserProperties& props) {
     auto it = sessions_.find(client);
     if (it == sessions_.end()) return deny("no session");
-    const Session& s = it->second;
+    Session& s = it->second;
     if (s.bridge) return bridge_publish(topic, payload);
+    if (auto refused = rate_limited(s)) return *refused;
+    size_t property_bytes = 0;
+    for (const auto& [name, value] : props) property_bytes += name.size() + value.size();
+    if (props.size() > config_.max_user_properties || property_bytes > config_.max_user_properties_bytes) {
+        return deny("too many or too large user properties");
+    }
     Topic t = split_topic(topic);
     try {
         if (t.is("m", 2)) return direct_message(s, t[1], std::move(payload), props);
@@ -215,7 +231,13 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
     e.kind = "receipt";
     e.from = s.user;
     e.to = std::string(to);
-    e.body = receipt_body(payload);
+    auto body = receipt_body(payload);
+    // A receipt speaks only of messages its sender really got from the receipt's recipient.
+    for (const auto& id : body.begin().value()) {
+        auto got = log_.find_by_id(s.user, id.get_ref<const std::string&>());
+        if (!got || got->from != e.to) throw std::invalid_argument("a receipt names a message you did not get from " + e.to);
+    }
+    e.body = body.dump();
     storage::InboxLog::Batch batch(log_);
     if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
     batch.commit();
@@ -227,7 +249,11 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
 MessageResult ChatBroker::typing(const Session& s, std::string_view to, const std::string& payload) {
     if (!is_valid_utf8(payload)) throw std::invalid_argument("typing state must be UTF-8 text");
     nlohmann::json j = {{"kind", "typing"}, {"from", s.user}, {"ts", clock_()}, {"body", payload}};
-    return rewrite("u/" + std::string(to) + "/e", j.dump());
+    // Sent as the plugin's own QoS 0 publish; the client's publish goes on to t/{to}, where nobody
+    // can subscribe, so its PUBACK is the same whether the recipient is online or not.
+    MessageResult r;
+    r.extra.push_back(DirectPublish{"", {"u/" + std::string(to) + "/e", j.dump()}, 0, 0});
+    return r;
 }
 
 MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
@@ -294,10 +320,11 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     Entry shared = entry_from_json(json["entry"].dump());
     std::vector<std::pair<std::string, Entry>> stored;  // member, their copy
     storage::InboxLog::Batch batch(log_);
+    std::unordered_set<std::string_view> listed;  // a member listed twice gets one copy, one seq
     for (const auto& user : to) {
         const auto& member = user.get_ref<const std::string&>();
         if (!is_user_id(member)) throw std::invalid_argument("not a user id: " + member);
-        if (log_.has_entry(member, shared.id)) continue;
+        if (!listed.insert(member).second || log_.has_entry(member, shared.id)) continue;
         Entry copy = shared;
         if (!batch.add(member, copy)) continue;  // the user is gone
         if (copy.kind == "delete") batch.add_redaction(member, copy.ref, copy.from);
@@ -364,6 +391,17 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
         if (bytes.empty()) bytes = pack();
         r.extra.push_back(DirectPublish{user + "/" + device, {inbox_topic(user), bytes}});
     }
+}
+
+std::optional<MessageResult> ChatBroker::rate_limited(Session& s) {
+    if (publish_limits_.allow(s.user, clock_())) {
+        s.refused_in_a_row = 0;
+        return std::nullopt;
+    }
+    // Mosquitto 2.0.11 lets a plugin refuse a publish only as "not authorised" (v5 0x87; a
+    // v3.1.1 client gets a plain PUBACK), so a client that keeps going is disconnected.
+    if (++s.refused_in_a_row == config_.refusals_before_kick) kicks_.push_back(s.client_id);
+    return deny("message rate too high for " + s.user);
 }
 
 bool ChatBroker::over_cap(const std::string& user) {

@@ -6,11 +6,14 @@
 #include <mqtt_protocol.h>
 
 #include "broker.h"
+#include "broker_version.h"
 #include "common/identity.h"
 
 #include <malloc.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -23,7 +26,10 @@ using Verdict = chat::broker::MessageResult::Verdict;
 struct PluginState {
     mosquitto_plugin_id_t* id = nullptr;
     std::unique_ptr<ChatBroker> broker;
+    bool broker_frees_replaced_fields = false;  // see broker_version.h
 };
+
+PluginState& state_of(void* userdata) { return *static_cast<PluginState*>(userdata); }
 
 ChatBroker& broker_of(void* userdata) { return *static_cast<PluginState*>(userdata)->broker; }
 
@@ -32,14 +38,25 @@ std::string_view view(const char* s) { return s ? std::string_view(s) : std::str
 int on_basic_auth(int, void* event_data, void* userdata) {
     try {
         auto* ev = static_cast<mosquitto_evt_basic_auth*>(event_data);
-        bool ok = broker_of(userdata).authenticate(ev->client, view(mosquitto_client_id(ev->client)),
-                                                   view(ev->username), view(ev->password));
-        return ok ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+        auto result = broker_of(userdata).authenticate(ev->client, view(mosquitto_client_id(ev->client)),
+                                                       view(ev->username), view(ev->password),
+                                                       view(mosquitto_client_address(ev->client)));
+        switch (result) {
+            case chat::broker::AuthResult::accepted: return MOSQ_ERR_SUCCESS;
+            case chat::broker::AuthResult::refused: return MOSQ_ERR_AUTH;
+            case chat::broker::AuthResult::unavailable: break;
+        }
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: CONNECT from %s throttled (reconnecting too often)",
+                             mosquitto_client_address(ev->client));
+        return MOSQ_ERR_UNKNOWN;
     } catch (const std::exception& e) {
+        // Storage trouble (e.g. a full disk) is not the client's fault: mosquitto 2.0.11 closes the
+        // connection without a CONNACK for any error but MOSQ_ERR_AUTH, which a client takes as a
+        // passing fault, where "not authorised" would read as a revoked token.
         mosquitto_log_printf(MOSQ_LOG_ERR, "chat: auth failed: %s", e.what());
-        return MOSQ_ERR_AUTH;
+        return MOSQ_ERR_UNKNOWN;
     } catch (...) {
-        return MOSQ_ERR_AUTH;
+        return MOSQ_ERR_UNKNOWN;
     }
 }
 
@@ -74,11 +91,19 @@ chat::broker::UserProperties user_properties(const mosquitto_property* props) {
     return out;
 }
 
-void replace_topic(mosquitto_evt_message* ev, const std::string& topic) {
-#if LIBMOSQUITTO_VERSION_NUMBER < 2000015
-    mosquitto_free(ev->topic);  // 2.0.11 leaks the old topic otherwise; 2.0.15+ frees it itself
-#endif
+// Mosquitto up to 2.0.14 leaves a replaced topic and property list to the plugin; 2.0.15+ frees
+// them itself. Which one runs is read from the broker at start, not from the headers we built with.
+void replace_topic(mosquitto_evt_message* ev, const std::string& topic, bool broker_frees) {
+    if (!broker_frees) mosquitto_free(ev->topic);
     ev->topic = mosquitto_strdup(topic.c_str());
+}
+
+// A rewritten publish carries the entry, which holds everything the recipient may see: the
+// sender's own properties (cid, ttl, anything else) do not travel on.
+void drop_properties(mosquitto_evt_message* ev, bool broker_frees) {
+    if (!ev->properties) return;
+    if (!broker_frees) mosquitto_property_free_all(&ev->properties);
+    ev->properties = nullptr;
 }
 
 void replace_payload(mosquitto_evt_message* ev, const std::string& payload) {
@@ -95,7 +120,7 @@ void publish(const chat::broker::DirectPublish& d) {
     if (d.expiry_s) mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, d.expiry_s);
     int rc = mosquitto_broker_publish_copy(d.client_id.empty() ? nullptr : d.client_id.c_str(),
                                            d.message.topic.c_str(), static_cast<int>(d.message.payload.size()),
-                                           d.message.payload.data(), 1, false, props);
+                                           d.message.payload.data(), d.qos, false, props);
     if (rc != MOSQ_ERR_SUCCESS) {
         mosquitto_property_free_all(&props);  // still ours when the broker refused it
         // Only the live copy is lost: the entry is stored and the next sync replays it.
@@ -116,8 +141,10 @@ int on_message(int, void* event_data, void* userdata) {
             return MOSQ_ERR_ACL_DENIED;
         }
         if (result.verdict == Verdict::rewrite) {
-            replace_topic(ev, result.rewritten.topic);
+            bool frees = state_of(userdata).broker_frees_replaced_fields;
+            replace_topic(ev, result.rewritten.topic, frees);
             replace_payload(ev, result.rewritten.payload);
+            drop_properties(ev, frees);
             ev->retain = false;
         }
         for (const auto& d : result.extra) publish(d);
@@ -144,6 +171,10 @@ int on_disconnect(int, void* event_data, void* userdata) {
 int on_tick(int, void*, void* userdata) {
     try {
         broker_of(userdata).tick();
+        for (const auto& client_id : broker_of(userdata).take_kicks()) {
+            mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: disconnecting %s", client_id.c_str());
+            mosquitto_kick_client_by_clientid(client_id.c_str(), false);
+        }
     } catch (const std::exception& e) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "chat: permission refresh failed: %s", e.what());
     } catch (...) {
@@ -160,6 +191,16 @@ constexpr Registration callbacks[] = {
     {MOSQ_EVT_BASIC_AUTH, on_basic_auth}, {MOSQ_EVT_ACL_CHECK, on_acl_check}, {MOSQ_EVT_MESSAGE, on_message},
     {MOSQ_EVT_DISCONNECT, on_disconnect}, {MOSQ_EVT_TICK, on_tick},
 };
+
+// The running broker's patch level, from its own executable; the headers' when unreadable.
+int broker_patch_level() {
+    std::ifstream exe("/proc/self/exe", std::ios::binary);
+    std::string image((std::istreambuf_iterator<char>(exe)), std::istreambuf_iterator<char>());
+    if (auto level = chat::broker::mosquitto_2_0_patch_level(image)) return *level;
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "chat: cannot tell the broker's version; assuming the headers' %d.%d.%d",
+                         LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
+    return LIBMOSQUITTO_REVISION;
+}
 
 }  // namespace
 
@@ -184,6 +225,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata, st
         mallopt(M_TOP_PAD, 16 << 20);
         auto state = std::make_unique<PluginState>();
         state->id = identifier;
+        state->broker_frees_replaced_fields = chat::broker::frees_replaced_message_fields(broker_patch_level());
         state->broker = std::make_unique<ChatBroker>(chat::broker::parse_config(opts), chat::now_ms);
         for (const auto& r : callbacks) {
             if (mosquitto_callback_register(identifier, r.event, r.callback, nullptr, state.get()) != MOSQ_ERR_SUCCESS) {

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole stack on localhost in the
 # foreground: mosquitto + plugin on 127.0.0.1:1883 (mosquitto.conf), with the
-# SQLite database in var/. Ctrl-C stops everything it started.
+# SQLite database in var/; MQTT over TLS on 8883 with a development CA (var/tls/ca.crt).
+# Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
 mkdir -p var
+scripts/make-secrets.sh
 broker_conf=mosquitto.conf
 # Started as root, mosquitto drops to user 'mosquitto' before loading the plugin. That
 # user then owns the data folder (SQLite hands root-created WAL files to the db's owner).

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
-  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl
   libsqlite3-dev sqlite3 libsodium-dev libcpp-httplib-dev nlohmann-json3-dev catch2
   curl procps
 )

@@ -20,6 +20,7 @@ Accounts::Accounts(Database& db)
       insert_device_(db, "INSERT INTO devices(user_id, device_id, token_hash, created_ms) VALUES(?, ?, ?, ?)"),
       find_device_(db, std::string("SELECT ") + device_columns + " FROM devices WHERE user_id = ? AND device_id = ?"),
       revoke_(db, "UPDATE devices SET revoked = 1 WHERE user_id = ? AND device_id = ? AND revoked = 0"),
+      record_change_(db, "INSERT INTO acl_changes(user_id) VALUES(?)"),
       list_users_(db,
                   "SELECT u.id, u.created_ms, u.last_seq, COALESCE(u.last_seen_ms, 0), "
                   "(SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.revoked = 0) FROM users u ORDER BY u.id"),
@@ -58,8 +59,13 @@ std::optional<DeviceRow> Accounts::find_device(const std::string& user, const st
 }
 
 bool Accounts::revoke_device(const std::string& user, const std::string& device) {
+    Transaction tx(db_);
     revoke_.bind(1, user).bind(2, device).run();
-    return db_.changes() == 1;
+    if (db_.changes() != 1) return false;
+    // The broker polls this feed and disconnects the device's live sessions.
+    record_change_.bind(1, user).run();
+    tx.commit();
+    return true;
 }
 
 std::vector<UserRow> Accounts::list_users() {

@@ -40,6 +40,8 @@ public:
     // The lowest free device id of the form d1, d2, ...
     std::string next_device_id(const std::string& user);
     std::optional<DeviceRow> find_device(const std::string& user, const std::string& device);
+    // Marks the device revoked and records the user in the acl_changes feed, so the broker cuts
+    // the device's live sessions; false when it was unknown or revoked already.
     bool revoke_device(const std::string& user, const std::string& device);
     std::vector<UserRow> list_users();
     std::vector<DeviceRow> list_devices(const std::string& user);
@@ -52,7 +54,7 @@ public:
 
 private:
     Database& db_;
-    Statement insert_user_, user_exists_, insert_device_, find_device_, revoke_, list_users_, list_devices_,
+    Statement insert_user_, user_exists_, insert_device_, find_device_, revoke_, record_change_, list_users_, list_devices_,
         set_online_, clear_online_, set_last_seen_, online_devices_;
 };
 

@@ -9,7 +9,7 @@ namespace chat::testing {
 BridgeProcess::BridgeProcess(const BrokerFixture& broker, std::vector<std::string> extra_args, std::string client_id)
     : log_file_(broker.data_dir() / ("bridge-" + client_id + ".log")) {
     argv_ = {CHAT_BRIDGE_PATH,   "--broker",   "127.0.0.1:" + std::to_string(broker.port()),
-             "--user",           broker.bridge_user(), "--password", broker.bridge_password(),
+             "--user",           broker.bridge_user(), "--password-file", broker.bridge_secret_file().string(),
              "--db",             broker.db_path().string(), "--client-id", client_id};
     argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
     start();

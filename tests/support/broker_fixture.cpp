@@ -1,6 +1,7 @@
 // BrokerFixture: generated mosquitto.conf, data folder, start/crash/stop.
 #include "broker_fixture.h"
 
+#include "common/identity.h"
 #include "tools/operator_cli.h"
 
 #include <unistd.h>
@@ -20,6 +21,12 @@ std::vector<std::string> sanitizer_env() {
 
 BrokerFixture::BrokerFixture(BrokerOptions options) : options_(std::move(options)) {
     port_ = free_port();
+    bridge_secret_ = new_device_token();
+    {
+        std::ofstream secret(bridge_secret_file());
+        secret << bridge_secret_ << "\n";
+    }
+    std::filesystem::permissions(bridge_secret_file(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     write_config();
     start();
 }
@@ -40,8 +47,15 @@ void BrokerFixture::write_config() {
              << "plugin " << CHAT_PLUGIN_PATH << "\n"
              << "plugin_opt_db_path " << db_path().string() << "\n"
              << "plugin_opt_bridge_user " << bridge_user() << "\n"
-             << "plugin_opt_bridge_password " << bridge_password() << "\n";
-        for (const auto& [k, v] : options_.plugin_options) conf << "plugin_opt_" << k << " " << v << "\n";
+             << "plugin_opt_bridge_password_file " << bridge_secret_file().string() << "\n"
+             << "plugin_opt_bridge_clients " << options_.bridge_clients << "\n";
+        // Tests and benchmarks connect and publish from one address far above a phone's pace;
+        // a test of the limits themselves sets its own values.
+        std::map<std::string, std::string> plugin_options{{"publish_rate", "1000000/1000000"},
+                                                          {"connect_rate", "1000/10000"},
+                                                          {"address_connect_rate", "100000/100000"}};
+        for (const auto& [k, v] : options_.plugin_options) plugin_options[k] = v;
+        for (const auto& [k, v] : plugin_options) conf << "plugin_opt_" << k << " " << v << "\n";
     } else {
         conf << "allow_anonymous true\n";
     }

@@ -17,6 +17,8 @@ struct BrokerOptions {
     std::string extra_config;                           // raw mosquitto.conf lines
     // Every packet in the log (a failing test prints it); benchmarks log as mosquitto.conf does.
     bool log_packets = true;
+    // Bridge client ids the broker accepts (plugin_opt_bridge_clients).
+    std::string bridge_clients = "chat-bridge-1,chat-bridge-2";
 };
 
 class BrokerFixture {
@@ -28,7 +30,9 @@ public:
     const std::filesystem::path& data_dir() const { return dir_.path(); }
     std::filesystem::path db_path() const { return dir_.path() / "chat.db"; }
     std::string bridge_user() const { return "bridge"; }
-    std::string bridge_password() const { return "bridge-test-secret"; }
+    // A fresh secret per fixture, in a 0600 file as the set-up writes it.
+    const std::string& bridge_password() const { return bridge_secret_; }
+    std::filesystem::path bridge_secret_file() const { return dir_.path() / "bridge.secret"; }
 
     // Creates a user if needed and a new device; returns the device token.
     std::string add_device(const std::string& user, const std::string& device);
@@ -46,6 +50,7 @@ private:
     BrokerOptions options_;
     TempDir dir_;
     int port_ = 0;
+    std::string bridge_secret_;
     std::unique_ptr<Process> broker_;
 };
 

@@ -14,6 +14,9 @@
 #include "support/process.h"
 
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 using namespace chat;
@@ -225,10 +228,24 @@ TEST_CASE("bridge flags and durations parse, bad ones are refused") {
     CHECK(parse_duration_ms("90s") == 90'000);
     CHECK(parse_duration_ms("250") == 250);
     CHECK_THROWS(parse_duration_ms("soon"));
-    auto c = parse_args({"--broker", "10.0.0.1:1999", "--user", "b", "--password", "p", "--expiry", "2h"});
+    chat::testing::TempDir dir;
+    auto secret = dir.path() / "bridge.secret";
+    std::ofstream(secret) << "0123456789abcdef-secret\n";
+    std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto c = parse_args({"--broker", "10.0.0.1:1999", "--user", "b", "--password-file", secret.string(), "--expiry", "2h"});
     CHECK(c.host == "10.0.0.1");
     CHECK(c.port == 1999);
+    CHECK_FALSE(c.tls);
+    CHECK(c.password == "0123456789abcdef-secret");
     CHECK(c.expiry_ms == 7'200'000);
+    auto tls = parse_args({"--broker", "ssl://broker.example:8883", "--ca-file", "ca.pem", "--user", "b",
+                           "--password-file", secret.string()});
+    CHECK(tls.tls);
+    CHECK(tls.host == "broker.example");
+    CHECK(tls.port == 8883);
+    CHECK(tls.ca_file == "ca.pem");
     CHECK_THROWS_AS(parse_args({"--broker", "x:1"}), std::invalid_argument);
-    CHECK_THROWS_AS(parse_args({"--user", "b", "--password", "p", "--bogus", "1"}), std::invalid_argument);
+    // A secret on the command line would show in every process listing: the flag is gone.
+    CHECK_THROWS_AS(parse_args({"--user", "b", "--password", "0123456789abcdef-secret"}), std::invalid_argument);
+    CHECK_THROWS_AS(parse_args({"--user", "b", "--password-file", secret.string(), "--bogus", "1"}), std::invalid_argument);
 }

@@ -1,5 +1,6 @@
 // Unit tests for ChatBroker: auth, stamping, storing, routing and refresh, with no broker.
 #include "broker-plugin/broker.h"
+#include "broker_world.h"
 #include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/inbox.h"
@@ -13,53 +14,20 @@
 using namespace chat::broker;
 using Verdict = MessageResult::Verdict;
 
-namespace {
-
-struct World {
-    chat::testing::TempDir dir;
-    std::string db_path = (dir.path() / "chat.db").string();
-    int64_t now = 1'000'000;
-    std::unique_ptr<ChatBroker> broker;
-    std::map<std::string, std::string> tokens;
-    int keys[8] = {};
-
-    World() {
-        chat::storage::Database db(db_path);
-        chat::storage::Accounts accounts(db);
-        for (std::string user : {"15550001", "15550002", "15550003"}) {
-            accounts.create_user(user, 1);
-            for (std::string dev : {"d1", "d2"}) {
-                tokens[user + "/" + dev] = chat::new_device_token();
-                accounts.add_device(user, dev, chat::hash_token(tokens[user + "/" + dev]), 1);
-            }
-        }
-        Config c;
-        c.db_path = db_path;
-        c.bridge_user = "bridge";
-        c.bridge_password = "pw";
-        c.max_payload = 100;
-        broker = std::make_unique<ChatBroker>(c, [this] { return now; });
-    }
-    ClientKey key(int i) { return &keys[i]; }
-    bool login(int i, const std::string& client_id) {
-        auto user = client_id.substr(0, client_id.find('/'));
-        return broker->authenticate(key(i), client_id, user, tokens[client_id]);
-    }
-    chat::storage::Database open() { return chat::storage::Database(db_path); }
-};
-
-}  // namespace
 
 TEST_CASE("authentication needs a live device token and a matching client id") {
     World w;
     CHECK(w.login(0, "15550001/d1"));
-    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550001/d1", "15550001", "wrong"));
-    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550001/d2", "15550001", w.tokens["15550001/d1"]));
-    CHECK_FALSE(w.broker->authenticate(w.key(1), "other", "15550001", w.tokens["15550001/d1"]));
-    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550002/d1", "15550001", w.tokens["15550002/d1"]));
-    CHECK_FALSE(w.broker->authenticate(w.key(1), "15550001/d1", "", ""));
-    CHECK(w.broker->authenticate(w.key(2), "bridge-1", "bridge", "pw"));
-    CHECK_FALSE(w.broker->authenticate(w.key(3), "bridge-2", "bridge", "nope"));
+    CHECK_FALSE(w.auth(w.key(1), "15550001/d1", "15550001", "wrong"));
+    CHECK_FALSE(w.auth(w.key(1), "15550001/d2", "15550001", w.tokens["15550001/d1"]));
+    CHECK_FALSE(w.auth(w.key(1), "other", "15550001", w.tokens["15550001/d1"]));
+    CHECK_FALSE(w.auth(w.key(1), "15550002/d1", "15550001", w.tokens["15550002/d1"]));
+    CHECK_FALSE(w.auth(w.key(1), "15550001/d1", "", ""));
+    CHECK(w.auth(w.key(2), "bridge-1", "bridge", "pw"));
+    CHECK_FALSE(w.auth(w.key(3), "bridge-2", "bridge", "nope"));
+    // The bridge's secret from a client id that is not a configured bridge id: refused.
+    CHECK_FALSE(w.auth(w.key(3), "bridge-2", "bridge", "pw"));
+    CHECK_FALSE(w.auth(w.key(3), "15550001/d1", "bridge", "pw"));
     {
         auto db = w.open();
         chat::storage::Accounts(db).revoke_device("15550001", "d2");
@@ -133,15 +101,31 @@ TEST_CASE("a retried publish with the same cid is stored once and delivered with
 TEST_CASE("receipts, acks and sync requests are validated") {
     World w;
     REQUIRE(w.login(0, "15550002/d1"));
+    REQUIRE(w.login(1, "15550001/d1"));
+    REQUIRE(w.login(2, "15550003/d1"));
+    auto id_of = [](const MessageResult& m) { return nlohmann::json::parse(m.rewritten.payload)["id"].get<std::string>(); };
+    std::string a = id_of(w.broker->on_message(w.key(1), "m/15550002", "one", {}));
+    std::string b = id_of(w.broker->on_message(w.key(1), "m/15550002", "two", {}));
+    std::string from_other = id_of(w.broker->on_message(w.key(2), "m/15550002", "three", {}));
+    std::string never_got = id_of(w.broker->on_message(w.key(1), "m/15550003", "four", {}));
     for (auto bad : {"", "nope", "{}", R"({"read":"x"})", R"({"read":[]})", R"({"read":[1]})", R"({"seen":["a"]})"}) {
         INFO(bad);
         CHECK(w.broker->on_message(w.key(0), "r/15550001", bad, {}).verdict == Verdict::deny);
     }
-    auto r = w.broker->on_message(w.key(0), "r/15550001", R"({"read":["a","b"]})", {});
+    // Only ids the reader really got from the receipt's recipient: not made up, not another
+    // sender's, not someone else's message.
+    for (const auto& id : {std::string("a"), from_other, never_got}) {
+        INFO(id);
+        nlohmann::json read = {{"read", {a, id}}};
+        CHECK(w.broker->on_message(w.key(0), "r/15550001", read.dump(), {}).verdict == Verdict::deny);
+    }
+    nlohmann::json too_many = {{"read", std::vector<std::string>(257, a)}};
+    CHECK(w.broker->on_message(w.key(0), "r/15550001", too_many.dump(), {}).verdict == Verdict::deny);
+    auto r = w.broker->on_message(w.key(0), "r/15550001", nlohmann::json{{"read", {a, b}}}.dump(), {});
     REQUIRE(r.verdict == Verdict::rewrite);
     auto j = nlohmann::json::parse(r.rewritten.payload);
     CHECK(j["kind"] == "receipt");
-    CHECK(j["read"] == nlohmann::json::array({"a", "b"}));
+    CHECK(j["read"] == nlohmann::json::array({a, b}));
 
     for (auto bad : {"", "{", R"({"seq":-1})", R"({"seq":"3"})", R"({"seq":1.5})"}) {
         INFO(bad);
@@ -154,16 +138,21 @@ TEST_CASE("receipts, acks and sync requests are validated") {
     CHECK(nlohmann::json::parse(ack.rewritten.payload)["ts"] == w.now);  // the receipts' time and id
     auto sync = w.broker->on_message(w.key(0), "s/15550002", R"({"after":3})", {});
     REQUIRE(sync.verdict == Verdict::rewrite);
-    CHECK(nlohmann::json::parse(sync.rewritten.payload) == nlohmann::json({{"after", 3}, {"device", "d1"}, {"upto", 0}}));
+    CHECK(nlohmann::json::parse(sync.rewritten.payload) == nlohmann::json({{"after", 3}, {"device", "d1"}, {"upto", 3}}));
 }
 
-TEST_CASE("typing goes to the ephemeral topic and is never stored") {
+TEST_CASE("typing goes to the ephemeral topic as the plugin's own publish and is never stored") {
     World w;
     REQUIRE(w.login(0, "15550001/d1"));
     auto r = w.broker->on_message(w.key(0), "t/15550002", "typing", {});
-    REQUIRE(r.verdict == Verdict::rewrite);
-    CHECK(r.rewritten.topic == "u/15550002/e");
-    CHECK(nlohmann::json::parse(r.rewritten.payload)["from"] == "15550001");
+    // The client's publish itself goes on to t/, where nobody subscribes: the same PUBACK
+    // whether the recipient is online or not.
+    REQUIRE(r.verdict == Verdict::pass);
+    REQUIRE(r.extra.size() == 1);
+    CHECK(r.extra[0].client_id.empty());
+    CHECK(r.extra[0].qos == 0);
+    CHECK(r.extra[0].message.topic == "u/15550002/e");
+    CHECK(nlohmann::json::parse(r.extra[0].message.payload)["from"] == "15550001");
     auto db = w.open();
     CHECK(chat::storage::Inbox(db).last_seq("15550002") == 0);
 }
@@ -224,7 +213,7 @@ TEST_CASE("a fan-out batch from the bridge is stored once per member with their 
         auto db = w.open();
         chat::storage::Policy(db).set_compact("15550002", "d2", true);
     }
-    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.auth(w.key(0), "chat-bridge-1", "bridge", "pw"));
     REQUIRE(w.login(1, "15550002/d1"));
     REQUIRE(w.login(2, "15550002/d2"));  // compact: gets a MessagePack twin
     REQUIRE(w.login(3, "15550003/d1"));
@@ -271,7 +260,7 @@ TEST_CASE("a fan-out batch from the bridge is stored once per member with their 
 
 TEST_CASE("a receipt batch lands in the sender's inbox with the receipt fields as its body") {
     World w;
-    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.auth(w.key(0), "chat-bridge-1", "bridge", "pw"));
     nlohmann::json entry = {{"id", "r1"}, {"kind", "receipt"}, {"from", "15550002"}, {"to", "15550001"},
                             {"ts", w.now}, {"delivered", {"m1", "m2"}}};
     auto r = w.broker->on_message(w.key(0), "b/fanout", nlohmann::json{{"entry", entry}, {"to", {"15550001"}}}.dump(), {});
@@ -291,7 +280,7 @@ TEST_CASE("a replay batch goes straight to the one device, in its encoding") {
         auto db = w.open();
         chat::storage::Policy(db).set_compact("15550002", "d2", true);
     }
-    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.auth(w.key(0), "chat-bridge-1", "bridge", "pw"));
     REQUIRE(w.login(1, "15550002/d1"));
     REQUIRE(w.login(2, "15550002/d2"));
     nlohmann::json entries = nlohmann::json::array();
@@ -324,7 +313,7 @@ TEST_CASE("a replay batch goes straight to the one device, in its encoding") {
 
 TEST_CASE("batches are refused from users and when malformed") {
     World w;
-    REQUIRE(w.broker->authenticate(w.key(0), "chat-bridge-1", "bridge", "pw"));
+    REQUIRE(w.auth(w.key(0), "chat-bridge-1", "bridge", "pw"));
     REQUIRE(w.login(1, "15550002/d1"));
     std::string batch = R"({"entry":{"id":"x","kind":"msg","from":"15550001","ts":1},"to":["15550002"]})";
     CHECK(w.broker->on_message(w.key(1), "b/fanout", batch, {}).verdict == Verdict::deny);
