@@ -19,6 +19,17 @@ std::vector<std::string> sanitizer_env() {
     return {"LD_PRELOAD=" + runtimes, "ASAN_OPTIONS=detect_leaks=0"};
 }
 
+std::string shipped_config_lines(const std::vector<std::string>& keys) {
+    std::ifstream conf(CHAT_SOURCE_DIR "/mosquitto.conf");
+    std::string out, line;
+    while (std::getline(conf, line)) {
+        for (const auto& key : keys) {
+            if (line.rfind(key + " ", 0) == 0) out += line + "\n";
+        }
+    }
+    return out;
+}
+
 BrokerFixture::BrokerFixture(BrokerOptions options) : options_(std::move(options)) {
     port_ = free_port();
     bridge_secret_ = new_device_token();

@@ -44,6 +44,7 @@ public:
     void stop();
     std::string log() const;
     double cpu_seconds() const { return broker_->cpu_seconds(); }
+    int64_t anonymous_rss() const { return broker_->anonymous_rss(); }
 
 private:
     void write_config();
@@ -53,6 +54,9 @@ private:
     std::string bridge_secret_;
     std::unique_ptr<Process> broker_;
 };
+
+// The lines of the repository's mosquitto.conf that set `keys`: tests of the shipped limits.
+std::string shipped_config_lines(const std::vector<std::string>& keys);
 
 // Environment entries a child needs to load an ASan-built plugin into an uninstrumented mosquitto.
 std::vector<std::string> sanitizer_env();

@@ -65,7 +65,7 @@ int MqttClient::publish(const std::string& topic, const std::string& payload, in
 std::optional<Received> MqttClient::next(std::chrono::milliseconds timeout) {
     mqtt::const_message_ptr msg;
     if (!client_.try_consume_message_for(&msg, timeout) || !msg) return std::nullopt;
-    return Received{msg->get_topic(), msg->to_string()};
+    return Received{msg->get_topic(), msg->to_string(), msg->get_properties().count(mqtt::property::USER_PROPERTY)};
 }
 
 std::vector<Received> MqttClient::collect(size_t count, std::chrono::milliseconds timeout) {

@@ -14,6 +14,7 @@ namespace chat::testing {
 struct Received {
     std::string topic;
     std::string payload;
+    size_t user_properties = 0;  // how many MQTT v5 user properties it carried
 };
 
 class MqttClient {

@@ -141,6 +141,14 @@ double Process::cpu_seconds() const {
     return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+int64_t Process::anonymous_rss() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("RssAnon:", 0) == 0) return std::stoll(line.substr(8)) * 1024;  // "RssAnon:  123 kB"
+    }
+    return 0;
+}
+
 int run_command(const std::vector<std::string>& argv, std::string& output) {
     TempDir dir;
     auto log = dir.path() / "out.log";

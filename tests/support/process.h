@@ -44,6 +44,8 @@ public:
     std::string log() const;
     // CPU time (user + system) the process has used so far, from /proc.
     double cpu_seconds() const;
+    // Anonymous resident memory (heap, not mapped files) in bytes, from /proc; 0 when gone.
+    int64_t anonymous_rss() const;
 
 private:
     pid_t pid_ = -1;
