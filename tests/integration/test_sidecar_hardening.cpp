@@ -256,11 +256,15 @@ TEST_CASE("group creation, media bytes and uploads in flight are limited per use
     auto slow = connect_from("127.0.0.1", roomy.port());
     REQUIRE(send_text(slow, "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + carol.token +
                                 "\r\nContent-Length: 1000\r\n\r\n" + std::string(10, 'c')));
-    int status = 0;
-    for (int attempt = 0; attempt < 100 && status != 429; ++attempt) {  // until the slow POST holds its slot
-        status = roomy.http().Post("/v1/media", SidecarHarness::auth(carol.token), "x", "application/octet-stream")->status;
-        if (status != 429) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // The slow POST holds its slot once its first body bytes are counted.
+    auto& metrics = roomy.server().metrics();
+    for (int attempt = 0; attempt < 500 && metrics.get(chat::sidecar::Counter::upload_bytes) < 10; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    REQUIRE(metrics.get(chat::sidecar::Counter::upload_bytes) == 10);
+    auto second_upload = roomy.http().Post("/v1/media", SidecarHarness::auth(carol.token), "x", "application/octet-stream");
+    REQUIRE(second_upload);
+    int status = second_upload->status;
     CHECK(status == 429);
 }
 
