@@ -13,6 +13,12 @@ bool to_int(const std::string& s, int64_t& out) {
     return ec == std::errc() && p == s.data() + s.size() && out >= 0;
 }
 
+// 1..3600 seconds.
+bool seconds(const std::string& s, int& out) {
+    int64_t n;
+    return to_int(s, n) && n > 0 && n <= 3600 && (out = int(n), true);
+}
+
 }  // namespace
 
 std::string usage() {
@@ -20,7 +26,11 @@ std::string usage() {
            "                    [--sms-webhook http://host:port/path] [--max-media-bytes N]\n"
            "                    [--register-per-phone N] [--register-per-address N] [--verify-per-address N]\n"
            "                    [--rate-window-s N] [--threads N] [--upload-ttl-h N]\n"
-           "  --port 0 picks a free port and prints it; rate limits of 0 disable the limit.\n";
+           "                    [--tls-cert FILE --tls-key FILE] [--metrics-token T]\n"
+           "                    [--header-timeout-s N] [--idle-timeout-s N] [--max-connections-per-address N]\n"
+           "                    [--lookups-per-device N] [--lookup-window-s N] [--media-bytes-per-day N]\n"
+           "                    [--uploads-per-user N] [--groups-per-day N]\n"
+           "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n";
 }
 
 std::optional<std::string> parse_args(const std::vector<std::string>& args, SidecarConfig& c) {
@@ -44,7 +54,24 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
              int64_t n;
              return to_int(v, n) && n > 0 && (c.upload_ttl_ms = n * 60 * 60 * 1000, true);
          }},
-        {"--threads", [&](const std::string& v) { int64_t n; return to_int(v, n) && n > 0 && n <= 256 && (c.threads = int(n), true); }},
+        {"--threads", [&](const std::string& v) { int64_t n; return to_int(v, n) && n > 0 && n <= 1024 && (c.threads = int(n), true); }},
+        {"--tls-cert", [&](const std::string& v) { c.tls_cert = v; return !v.empty(); }},
+        {"--tls-key", [&](const std::string& v) { c.tls_key = v; return !v.empty(); }},
+        {"--metrics-token", [&](const std::string& v) { c.metrics_token = v; return !v.empty(); }},
+        {"--header-timeout-s", [&](const std::string& v) { return seconds(v, c.header_timeout_s); }},
+        {"--idle-timeout-s", [&](const std::string& v) { return seconds(v, c.idle_timeout_s); }},
+        {"--max-connections-per-address", [&](const std::string& v) {
+             int64_t n;
+             return to_int(v, n) && n <= 100000 && (c.max_connections_per_address = int(n), true);
+         }},
+        {"--lookups-per-device", [&](const std::string& v) { return to_int(v, c.lookups_per_device.limit); }},
+        {"--lookup-window-s", [&](const std::string& v) {
+             int64_t n;
+             return to_int(v, n) && n > 0 && (c.lookups_per_device.window_ms = n * 1000, true);
+         }},
+        {"--media-bytes-per-day", [&](const std::string& v) { return to_int(v, c.media_bytes_per_user.limit); }},
+        {"--uploads-per-user", [&](const std::string& v) { int64_t n; return to_int(v, n) && n <= 1000 && (c.uploads_per_user = int(n), true); }},
+        {"--groups-per-day", [&](const std::string& v) { return to_int(v, c.groups_per_user.limit); }},
     };
     for (size_t i = 0; i < args.size(); ++i) {
         auto it = flags.find(args[i]);
@@ -53,6 +80,7 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         if (!it->second(args[i + 1])) return "bad value for " + args[i] + ": " + args[i + 1];
         ++i;
     }
+    if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
     return std::nullopt;
 }
 

@@ -10,7 +10,7 @@
 namespace chat::sidecar {
 
 struct RateLimit {
-    int limit = 0;  // requests per window; 0 = unlimited
+    int64_t limit = 0;  // requests (or bytes) per window; 0 = unlimited
     int64_t window_ms = 10 * 60 * 1000;
 };
 
@@ -27,8 +27,22 @@ struct SidecarConfig {
     RateLimit register_per_phone{3, 10 * 60 * 1000};
     RateLimit register_per_address{20, 10 * 60 * 1000};
     RateLimit verify_per_address{30, 10 * 60 * 1000};
-    int threads = 8;
-    int read_timeout_s = 30;  // generous: a 2G link stalls for seconds mid-upload
+    // Per device: key and presence look-ups (a burst that enumerates who exists is refused).
+    RateLimit lookups_per_device{300, 10 * 60 * 1000};
+    // Per user: media bytes uploaded (a resumable upload counts its Upload-Length when created),
+    // uploads in flight at once (POST /v1/media and PATCH), groups created.
+    RateLimit media_bytes_per_user{4ll * 1024 * 1024 * 1024, 24 * 60 * 60 * 1000};
+    int uploads_per_user = 4;
+    RateLimit groups_per_user{50, 24 * 60 * 60 * 1000};
+    std::string metrics_token;  // empty = /metrics for loopback peers only
+    // Connections: each one holds a worker thread while it is served, so a slow or idle peer
+    // must let go soon, and one address may hold only part of the workers.
+    int threads = 128;
+    int header_timeout_s = 10;  // request line + headers (+ a JSON body) within this
+    int idle_timeout_s = 5;     // keep-alive connection with no next request
+    int read_timeout_s = 30;    // per read of a media body: generous, a 2G link stalls for seconds mid-upload
+    int max_connections_per_address = 32;  // 0 = no cap (set 0 behind a reverse proxy)
+    std::filesystem::path tls_cert, tls_key;  // both = HTTPS
     int64_t upload_ttl_ms = 24ll * 60 * 60 * 1000;  // resumable uploads older than this are removed
     int64_t sweep_interval_ms = 10 * 60 * 1000;
 

@@ -2,6 +2,7 @@
 #include "http_util.h"
 
 #include "api_error.h"
+#include "common/identity.h"
 
 #include <charconv>
 
@@ -52,6 +53,25 @@ std::optional<int64_t> int_header(const httplib::Request& req, const char* name)
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
     res.status = status;
     res.set_content(body.dump(), "application/json");
+}
+
+}  // namespace chat::sidecar
+
+namespace chat::sidecar {
+
+bool is_loopback(const std::string& address) { return address.rfind("127.", 0) == 0 || address == "::1"; }
+
+void require_metrics_access(const std::string& remote_addr, const std::string& authorization,
+                            const std::string& token_hash) {
+    if (token_hash.empty()) {
+        if (!is_loopback(remote_addr)) throw ApiError(403, "metrics are served to loopback peers only");
+        return;
+    }
+    constexpr std::string_view prefix = "Bearer ";
+    if (authorization.compare(0, prefix.size(), prefix) != 0 ||
+        !token_matches(std::string_view(authorization).substr(prefix.size()), token_hash)) {
+        throw ApiError(401, "metrics need Authorization: Bearer <metrics token>");
+    }
 }
 
 }  // namespace chat::sidecar

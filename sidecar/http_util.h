@@ -1,4 +1,4 @@
-// Request parsing helpers shared by the route handlers: JSON bodies, typed fields, integer headers.
+// Request helpers shared by the route handlers: JSON bodies, typed fields, integer headers, /metrics access.
 #pragma once
 
 #include <httplib.h>
@@ -20,5 +20,11 @@ std::vector<std::string> string_array_field(const nlohmann::json& body, const ch
 std::optional<int64_t> int_header(const httplib::Request& req, const char* name);
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+
+bool is_loopback(const std::string& address);  // 127.0.0.0/8 or ::1
+// Who may read /metrics: with no token configured (`token_hash` empty) loopback peers only
+// (ApiError 403 otherwise); with one, whoever sends "Bearer <token>" (ApiError 401 otherwise).
+void require_metrics_access(const std::string& remote_addr, const std::string& authorization,
+                            const std::string& token_hash);
 
 }  // namespace chat::sidecar

@@ -3,6 +3,7 @@
 
 #include "api_error.h"
 #include "common/identity.h"
+#include "quotas.h"
 
 #include <sodium.h>
 
@@ -14,16 +15,6 @@ namespace {
 
 // The code is hashed together with the phone so equal codes of two phones differ in storage.
 std::string code_secret(const std::string& user, const std::string& code) { return user + ":" + code; }
-
-[[noreturn]] void refuse(int64_t wait_ms, Metrics& metrics) {
-    metrics.add(Counter::rate_limited);
-    int64_t seconds = (wait_ms + 999) / 1000;
-    throw ApiError(429, "too many requests", {{"retry_after", seconds}}, {{"Retry-After", std::to_string(seconds)}});
-}
-
-void check_limit(RateLimiter& limiter, const std::string& key, int64_t now_ms, Metrics& metrics) {
-    if (int64_t wait_ms = limiter.hit(key, now_ms)) refuse(wait_ms, metrics);
-}
 
 std::string new_code() {
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
@@ -66,7 +57,7 @@ void RegistrationService::request_code(const std::string& phone, const std::stri
     std::string user = require_user(phone);
     // Both limits are checked before either records a hit: a refusal must not use up the other quota.
     int64_t wait_ms = std::max(per_address_.retry_after(client_addr, now_ms), per_phone_.retry_after(user, now_ms));
-    if (wait_ms > 0) refuse(wait_ms, metrics_);
+    if (wait_ms > 0) refuse_rate_limited(wait_ms, metrics_);
     check_limit(per_address_, client_addr, now_ms, metrics_);
     check_limit(per_phone_, user, now_ms, metrics_);
     std::string code = new_code();

@@ -2,22 +2,22 @@
 #include "server.h"
 
 #include "api_error.h"
+#include "byte_range.h"
 #include "common/identity.h"
 #include "common/periodic.h"
 #include "directory_service.h"
 #include "group_service.h"
+#include "http_server.h"
 #include "http_util.h"
 #include "media_store.h"
+#include "quotas.h"
 #include "registration_service.h"
 #include "store_pool.h"
 
 #include <httplib.h>
 
-#include <sys/socket.h>
-
 #include <iostream>
 #include <stdexcept>
-#include <thread>
 
 namespace chat::sidecar {
 namespace {
@@ -57,6 +57,31 @@ BodyReader body_reader(const ContentReader& reader) {
     return [&reader](std::function<bool(const char*, size_t)> sink) { return reader(std::move(sink)); };
 }
 
+ListenerOptions listener_options(const SidecarConfig& c) {
+    ListenerOptions o;
+    o.threads = c.threads;
+    o.header_timeout_s = c.header_timeout_s;
+    o.idle_timeout_s = c.idle_timeout_s;
+    o.read_timeout_s = c.read_timeout_s;
+    o.write_timeout_s = c.read_timeout_s;
+    o.max_connections_per_address = c.max_connections_per_address;
+    o.tls_cert = c.tls_cert;
+    o.tls_key = c.tls_key;
+    o.long_body = is_streamed_path;
+    return o;
+}
+
+// Serves bytes [first, first + length) of an open blob without reading it into memory.
+void serve_blob_bytes(Response& res, const BlobFile& blob, int64_t first, int64_t length) {
+    res.set_content_provider(
+        static_cast<size_t>(length), "application/octet-stream",
+        [file = blob.fd, first](size_t offset, size_t want, httplib::DataSink& sink) {
+            std::vector<char> buf(std::min<size_t>(want, 1 << 16));
+            size_t n = read_at(*file, buf.data(), buf.size(), first + static_cast<int64_t>(offset));
+            return n > 0 && sink.write(buf.data(), n);
+        });
+}
+
 }  // namespace
 
 struct Sidecar::Impl {
@@ -67,7 +92,10 @@ struct Sidecar::Impl {
           registration(pool, *sms, metrics, config),
           directory(pool),
           groups(pool),
-          media(config.data_dir, pool, metrics, config.max_media_bytes) {
+          media(config.data_dir, pool, metrics, config.max_media_bytes),
+          quotas(config, metrics),
+          metrics_token_hash(config.metrics_token.empty() ? std::string() : hash_token(config.metrics_token)),
+          server(listener_options(config)) {
         routes();
     }
 
@@ -82,7 +110,7 @@ struct Sidecar::Impl {
             std::cerr << "chat-sidecar: " << req.method << ' ' << req.path << ": " << e.what() << '\n';
             send_json(res, 500, {{"error", "internal error"}});
         }
-        metrics.request(route, res.status == -1 ? (req.ranges.empty() ? 200 : 206) : res.status);
+        metrics.request(route, res.status == -1 ? 200 : res.status);
     }
 
     httplib::Server::Handler wrap(const char* route, std::function<void(const Request&, Response&)> f) {
@@ -97,6 +125,12 @@ struct Sidecar::Impl {
     }
 
     storage::DeviceRef auth(const Request& req) { return directory.authenticate(req.get_header_value("Authorization")); }
+    // auth() plus the look-up limit of the device.
+    storage::DeviceRef lookup_auth(const Request& req) {
+        auto self = auth(req);
+        quotas.lookup(self.user + "/" + self.device, now_ms());
+        return self;
+    }
 
     void routes();
     void registration_routes();
@@ -111,23 +145,13 @@ struct Sidecar::Impl {
     DirectoryService directory;
     GroupService groups;
     MediaStore media;
-    httplib::Server server;
-    socket_t listen_socket = INVALID_SOCKET;
-    std::thread thread;
+    Quotas quotas;
+    std::string metrics_token_hash;  // empty = loopback peers only
+    HttpServer server;
     std::unique_ptr<Periodic> upload_sweeper;
 };
 
 void Sidecar::Impl::routes() {
-    // httplib listens with a backlog of 5, so a burst of new connections overflows it and waits
-    // for a 1 s SYN retry. Remember the listening socket so start() can widen the backlog.
-    server.set_socket_options([this](socket_t sock) {
-        int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        listen_socket = sock;
-    });
-    server.new_task_queue = [n = config.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
-    server.set_read_timeout(config.read_timeout_s, 0);
-    server.set_keep_alive_max_count(1000);
     server.set_payload_max_length(static_cast<size_t>(config.max_media_bytes));
     // Refuse oversized JSON bodies from their Content-Length before httplib reads them into memory.
     server.set_pre_routing_handler([this](const Request& req, Response& res) {
@@ -155,7 +179,9 @@ void Sidecar::Impl::routes() {
         pool.lease()->db.exec("SELECT 1");
         send_json(res, 200, {{"status", "ok"}});
     }));
-    server.Get("/metrics", wrap("/metrics", [this](const Request&, Response& res) {
+    server.Get("/metrics", wrap("/metrics", [this](const Request& req, Response& res) {
+        // Traffic and registration figures: not for everyone on the internet.
+        require_metrics_access(req.remote_addr, req.get_header_value("Authorization"), metrics_token_hash);
         res.set_content(metrics.render(), "text/plain; version=0.0.4");
     }));
     registration_routes();
@@ -185,7 +211,7 @@ void Sidecar::Impl::social_routes() {
         res.status = 204;
     }));
     server.Get("/v1/keys/([^/]+)", wrap("/v1/keys/{user}", [this](const Request& req, Response& res) {
-        auth(req);
+        lookup_auth(req);
         send_json(res, 200, directory.keys_of(req.matches[1]));
     }));
     server.Post("/v1/groups", wrap("/v1/groups", [this](const Request& req, Response& res) {
@@ -193,6 +219,7 @@ void Sidecar::Impl::social_routes() {
         auto body = json_object_body(req);
         auto name = string_field(body, "name");
         auto members = body.contains("members") ? string_array_field(body, "members") : std::vector<std::string>{};
+        quotas.create_group(self.user, now_ms());
         send_json(res, 201, {{"id", groups.create(self.user, name, members, now_ms())}});
     }));
     server.Get("/v1/groups/([^/]+)", wrap("/v1/groups/{gid}", [this](const Request& req, Response& res) {
@@ -217,7 +244,7 @@ void Sidecar::Impl::social_routes() {
         res.status = 204;
     }));
     server.Get("/v1/users/([^/]+)/presence", wrap("/v1/users/{user}/presence", [this](const Request& req, Response& res) {
-        send_json(res, 200, directory.presence(auth(req), req.matches[1]));
+        send_json(res, 200, directory.presence(lookup_auth(req), req.matches[1]));
     }));
     server.Put("/v1/presence", wrap("/v1/presence", [this](const Request& req, Response& res) {
         auto self = auth(req);
@@ -228,32 +255,48 @@ void Sidecar::Impl::social_routes() {
 
 void Sidecar::Impl::media_routes() {
     server.Post("/v1/media", wrap_reader("/v1/media", [this](const Request& req, Response& res, const ContentReader& reader) {
-        auth(req);
+        // The unread body of a refused upload must not be parsed as a next request.
+        res.set_header("Connection", "close");
+        auto self = auth(req);
         auto declared = int_header(req, "Content-Length");
         if (declared && *declared > media.max_bytes()) {
-            res.set_header("Connection", "close");  // the unread body must not be parsed as a next request
             throw ApiError(413, "media larger than " + std::to_string(media.max_bytes()) + " bytes");
         }
+        quotas.check_media_bytes(self.user, declared.value_or(1), now_ms());
+        auto in_flight = quotas.begin_upload(self.user);
         auto blob = media.put(body_reader(reader), now_ms());
+        res.headers.erase("Connection");
+        quotas.add_media_bytes(self.user, blob.size, now_ms());
         send_json(res, 201, {{"id", blob.id}, {"size", blob.size}, {"deduplicated", blob.deduplicated}});
     }));
     // Also answers HEAD (httplib routes HEAD to GET handlers): a client can skip uploading known content.
     server.Get("/v1/media/(.+)", wrap("/v1/media/{id}", [this](const Request& req, Response& res) {
         auth(req);
         auto blob = media.open(req.matches[1]);
-        // A sized provider lets httplib answer Range requests with 206 and only the requested bytes.
-        res.set_content_provider(
-            static_cast<size_t>(blob.size), "application/octet-stream",
-            [file = blob.fd](size_t offset, size_t length, httplib::DataSink& sink) {
-                std::vector<char> buf(std::min<size_t>(length, 1 << 16));
-                size_t n = read_at(*file, buf.data(), buf.size(), static_cast<int64_t>(offset));
-                return n > 0 && sink.write(buf.data(), n);
-            });
+        res.set_header("Accept-Ranges", "bytes");
+        auto range = answer_range(req.get_header_value("Range"), blob.size);
+        std::string size = std::to_string(blob.size);
+        switch (range.kind) {
+            case RangeAnswer::Kind::whole:
+                res.status = 200;
+                serve_blob_bytes(res, blob, 0, blob.size);
+                break;
+            case RangeAnswer::Kind::partial:
+                res.status = 206;
+                res.set_header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                                    std::to_string(range.first + range.length - 1) + "/" + size);
+                serve_blob_bytes(res, blob, range.first, range.length);
+                break;
+            case RangeAnswer::Kind::unsatisfiable:
+                throw ApiError(416, "range not satisfiable", {{"size", blob.size}}, {{"Content-Range", "bytes */" + size}});
+        }
     }));
     server.Post("/v1/uploads", wrap("/v1/uploads", [this](const Request& req, Response& res) {
         auto self = auth(req);
         auto length = int_header(req, "Upload-Length");
         if (!length) throw ApiError(400, "header Upload-Length is required");
+        if (*length > media.max_bytes()) throw ApiError(413, "media larger than " + std::to_string(media.max_bytes()) + " bytes");
+        quotas.reserve_media_bytes(self.user, *length, now_ms());
         auto id = media.create_upload(self.user, *length, now_ms());
         res.set_header("Location", "/v1/uploads/" + id);
         res.set_header("Upload-Offset", "0");
@@ -276,6 +319,7 @@ void Sidecar::Impl::media_routes() {
                      auto self = auth(req);
                      auto offset = int_header(req, "Upload-Offset");
                      if (!offset) throw ApiError(400, "header Upload-Offset is required");
+                     auto in_flight = quotas.begin_upload(self.user);
                      auto status = media.append(self.user, req.matches[1], *offset, int_header(req, "Content-Length"),
                                                 body_reader(reader), now_ms());
                      res.set_header("Upload-Offset", std::to_string(status.offset));
@@ -294,12 +338,7 @@ Sidecar::Sidecar(SidecarConfig config, std::unique_ptr<SmsSender> sms)
 Sidecar::~Sidecar() { stop(); }
 
 int Sidecar::start() {
-    auto& s = impl_->server;
-    int port = impl_->config.port == 0 ? s.bind_to_any_port(impl_->config.host)
-                                       : (s.bind_to_port(impl_->config.host, impl_->config.port) ? impl_->config.port : -1);
-    if (port <= 0) throw std::runtime_error("cannot bind " + impl_->config.host + ":" + std::to_string(impl_->config.port));
-    ::listen(impl_->listen_socket, SOMAXCONN);  // listen() again on a listening socket sets the new backlog
-    impl_->thread = std::thread([&s] { s.listen_after_bind(); });
+    int port = impl_->server.start(impl_->config.host, impl_->config.port);
     impl_->upload_sweeper = std::make_unique<Periodic>(
         std::chrono::milliseconds(impl_->config.sweep_interval_ms), [impl = impl_.get()] {
             try {
@@ -308,16 +347,12 @@ int Sidecar::start() {
                 std::cerr << "chat-sidecar: upload sweep failed: " << e.what() << "\n";
             }
         });
-    // stop() is a no-op until the server runs, so do not hand out the port before it does.
-    while (!s.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return port;
 }
 
 void Sidecar::stop() {
-    if (!impl_->thread.joinable()) return;
     impl_->upload_sweeper.reset();
     impl_->server.stop();
-    impl_->thread.join();
 }
 
 Metrics& Sidecar::metrics() { return impl_->metrics; }

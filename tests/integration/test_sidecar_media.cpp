@@ -121,6 +121,52 @@ TEST_CASE("media: same bytes stored once, downloads whole or by Range, HEAD tell
     CHECK(m.find("chat_sidecar_upload_bytes_total " + std::to_string(2 * photo.size())) != std::string::npos);
 }
 
+TEST_CASE("media Range: past the end and empty ranges get 416 with the size, multi-range the whole blob") {
+    SidecarHarness sc;
+    auto u = sc.register_device("+15550042");
+    std::string blob = random_bytes(1000, 2);
+    auto put = sc.http().Post("/v1/media", SidecarHarness::auth(u.token), blob, "application/octet-stream");
+    REQUIRE(put->status == 201);
+    std::string path = "/v1/media/" + body_of(put)["id"].get<std::string>();
+    auto get = [&](const std::string& range) {
+        auto h = SidecarHarness::auth(u.token);
+        h.emplace("Range", range);
+        auto r = sc.http().Get(path.c_str(), h);
+        REQUIRE(r);
+        return r;
+    };
+
+    for (const char* unsatisfiable : {"bytes=999999999-", "bytes=1000-", "bytes=-0"}) {
+        INFO(unsatisfiable);
+        auto r = get(unsatisfiable);
+        CHECK(r->status == 416);
+        CHECK(r->get_header_value("Content-Range") == "bytes */1000");
+        CHECK(body_of(r)["error"] == "range not satisfiable");
+    }
+
+    auto tail = get("bytes=990-");
+    CHECK(tail->status == 206);
+    CHECK(tail->get_header_value("Content-Range") == "bytes 990-999/1000");
+    CHECK(tail->get_header_value("Content-Length") == "10");
+    CHECK(tail->body == blob.substr(990));
+
+    auto clipped = get("bytes=0-999999999999");
+    CHECK(clipped->status == 206);
+    CHECK(clipped->get_header_value("Content-Range") == "bytes 0-999/1000");
+    CHECK(clipped->body == blob);
+
+    auto suffix = get("bytes=-5000");
+    CHECK(suffix->status == 206);
+    CHECK(suffix->get_header_value("Content-Range") == "bytes 0-999/1000");
+
+    // Several ranges: answered whole (a server may ignore Range), never as broken multipart.
+    auto multi = get("bytes=0-9,20-29");
+    CHECK(multi->status == 200);
+    CHECK(!multi->has_header("Content-Range"));
+    CHECK(multi->get_header_value("Content-Length") == "1000");
+    CHECK(multi->body == blob);
+}
+
 TEST_CASE("media ids that try to leave the media folder are refused") {
     SidecarHarness sc;
     auto u = sc.register_device("+15550042");
