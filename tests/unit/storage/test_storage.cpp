@@ -230,8 +230,8 @@ TEST_CASE("groups and blocks record ACL changes for the users they affect") {
     CHECK(g.is_admin("g1", "1"));
     CHECK(g.is_member("g1", "2"));
     CHECK_FALSE(g.is_admin("g1", "2"));
-    CHECK(g.add_member("g1", "3", false));
-    CHECK_FALSE(g.add_member("g1", "3", false));
+    CHECK(g.add_member("g1", "3", false, "1"));
+    CHECK_FALSE(g.add_member("g1", "3", false, "1"));
     CHECK(g.remove_member("g1", "2"));
     CHECK(g.members("g1") == std::vector<std::string>{"1", "3"});
     CHECK(g.groups_of("3") == std::vector<std::string>{"g1"});
@@ -243,6 +243,26 @@ TEST_CASE("groups and blocks record ACL changes for the users they affect") {
     CHECK(changes.since(batch.last_id).users.empty());
     CHECK(b.unblock("1", "2"));
     CHECK(b.blockers_of("2").empty());
+}
+
+TEST_CASE("a user who blocked you cannot be added by you to a group, at its creation or later") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Blocks b(t.db);
+    b.block("2", "1");
+    Groups g(t.db);
+    {
+        Transaction tx(t.db);
+        CHECK_THROWS_AS(g.create("g1", "x", "1", {"3", "2"}, 1), NotAllowed);
+    }  // rolled back: no group
+    CHECK_FALSE(g.find("g1"));
+    g.create("g1", "x", "1", {"3"}, 1);
+    CHECK_THROWS_WITH(g.add_member("g1", "2", false, "1"), Catch::Contains("2 blocked 1"));
+    CHECK_FALSE(g.is_member("g1", "2"));
+    CHECK(g.add_member("g1", "2", false, "3"));  // someone 2 did not block may
+    g.create("g2", "y", "2", {"1"}, 1);  // the blocker may add the one they blocked
+    CHECK(g.is_member("g2", "1"));
 }
 
 TEST_CASE("a group whose last admin left gets a new admin") {
