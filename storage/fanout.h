@@ -1,5 +1,5 @@
-// Bridge-side storage: group member chunks, delivered receipts, the group change feed
-// and a small persistent state table.
+// Bridge-side storage: group member chunks, delivered receipts and how far they were made,
+// the group change feed and a small persistent state table.
 // Like every storage class, one instance belongs to one thread's Database.
 #pragma once
 

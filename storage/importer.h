@@ -1,6 +1,7 @@
 // Importer: copies journal records into SQLite on its own thread and connection, many
 // publishes per transaction, and deletes journal segments once everything in them is in.
-// push() and imported() may be called from any thread; the rest is internal.
+// push(), imported(), conflicts() and wait_all_imported() may be called from any thread; the
+// rest is internal.
 #pragma once
 
 #include "db.h"
