@@ -107,6 +107,37 @@ TEST_CASE("an inbox stored before the move to arrival order reads the same after
     CHECK(inbox.entries_after("1", 1, 10).at(0).body == "second");
 }
 
+TEST_CASE("upgrading to receipt marks counts what was delivered before as receipted") {
+    chat::testing::TempDir dir;
+    auto path = (dir.path() / "t.db").string();
+    const size_t receipt_marks = 7;  // the migration that added users.receipts_*
+    {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+        std::unique_ptr<sqlite3, decltype(&sqlite3_close)> old(raw, sqlite3_close);
+        std::string sql = "CREATE TABLE schema_version(version INTEGER NOT NULL);";
+        for (size_t v = 1; v < receipt_marks; ++v) {
+            sql += std::string(migrations()[v - 1]) + "INSERT INTO schema_version VALUES(" + std::to_string(v) + ");";
+        }
+        sql += "INSERT INTO users(id, created_ms, last_seq, delivered_seq) VALUES('1', 1, 5, 5);";
+        REQUIRE(sqlite3_exec(old.get(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    Database db(path);
+    ReceiptMarks marks(db);
+    CHECK(marks.owed(10).empty());  // those receipts were made by the release before
+    CHECK_FALSE(marks.take("1", 9));
+    Inbox(db).advance_cursor("1", "d1", 6);
+    CHECK(marks.owed(10) == std::vector<std::string>{"1"});
+    auto run = marks.take("1", 9);
+    REQUIRE(run);
+    CHECK(run->done == 5);
+    CHECK(run->target == 6);
+    CHECK(run->acked_ms == 9);
+    CHECK(marks.take("1", 10)->acked_ms == 9);  // the run under way, as it was
+    marks.finish("1", *run);
+    CHECK(marks.owed(10).empty());
+}
+
 TEST_CASE("users and devices; tokens are stored only as hashes") {
     Db t;
     Accounts a(t.db);
