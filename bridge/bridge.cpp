@@ -39,36 +39,42 @@ public:
             msg->set_properties(props);
         }
         pending_.push_back(client_.publish(msg));
-        if (pending_.size() >= window_) unacked_ = !wait_pending() || unacked_;
+        if (pending_.size() >= window_) earlier_ = worse(earlier_, wait_pending());
     }
 
     // Also reports publishes that an automatic wait (a full window) found unacknowledged.
-    bool flush() override {
-        bool all = wait_pending() && !unacked_;
-        unacked_ = false;
-        return all;
+    Acks flush() override {
+        Acks acks = worse(wait_pending(), earlier_);
+        earlier_ = Acks::all;
+        return acks;
     }
 
 private:
-    bool wait_pending() {
-        bool all = true;
+    static Acks worse(Acks a, Acks b) {
+        if (a == Acks::missing || b == Acks::missing) return Acks::missing;
+        return a == Acks::refused || b == Acks::refused ? Acks::refused : Acks::all;
+    }
+
+    Acks wait_pending() {
+        Acks acks = Acks::all;
         for (auto& t : pending_) {
             try {
-                all = t->wait_for(std::chrono::seconds(10)) && all;
+                if (!t->wait_for(std::chrono::seconds(10))) acks = Acks::missing;
             } catch (const mqtt::exception& e) {
                 std::cerr << "chat-bridge: publish not acknowledged: " << e.what() << "\n";
-                all = false;
+                // A reason code is the broker's answer; without one the connection failed.
+                acks = worse(acks, e.get_reason_code() >= 0x80 ? Acks::refused : Acks::missing);
             }
         }
         pending_.clear();
-        return all;
+        return acks;
     }
 
     mqtt::async_client& client_;
     std::function<int64_t()> clock_;
     size_t window_;
     std::vector<mqtt::delivery_token_ptr> pending_;
-    bool unacked_ = false;
+    Acks earlier_ = Acks::all;
 };
 
 std::string level(const std::string& topic, size_t index) {
@@ -122,8 +128,8 @@ void Bridge::start() {
     set_nodelay_to_port(config_.port);
     subscribe_all(true);
     running_ = true;
-    live_ = std::thread([this] { live_loop(); });
-    sync_ = std::thread([this] { sync_loop(); });
+    live_ = std::thread([this] { guarded("the live thread", [this] { live_loop(); }); });
+    sync_ = std::thread([this] { guarded("the sync thread", [this] { sync_loop(); }); });
 }
 
 void Bridge::subscribe_all(bool wait) {
@@ -150,6 +156,25 @@ void Bridge::stop() {
     }
 }
 
+void Bridge::guarded(const char* name, const std::function<void()>& body) {
+    // No exception may leave a thread (std::terminate would end the service): whatever escapes
+    // the body, including the construction of its connection and workers, is logged and the
+    // body starts again with fresh ones, which first catch up on what is owed.
+    for (int attempt = 1; running_; ++attempt) {
+        try {
+            body();
+            return;  // stopped
+        } catch (const std::exception& e) {
+            std::cerr << "chat-bridge: " << name << " failed (attempt " << attempt << "), restarting: " << e.what()
+                      << "\n";
+        } catch (...) {
+            std::cerr << "chat-bridge: " << name << " failed (attempt " << attempt << "), restarting\n";
+        }
+        std::unique_lock lock(sync_mu_);
+        sync_cv_.wait_for(lock, std::chrono::milliseconds(std::min(1000, 100 * attempt)), [this] { return !running_; });
+    }
+}
+
 void Bridge::live_loop() {
     storage::Database db(config_.db_path);
     // Group fan-out publishes one batch per chunk of members, so a few dozen outstanding
@@ -167,14 +192,15 @@ void Bridge::live_loop() {
                                           });
     }
 
-    // Catch up on group messages and membership changes that arrived while no bridge ran.
+    // Catch up on group messages, receipts and membership changes that arrived while no bridge ran.
     int64_t next_sweep = 0;
     bool catch_up = true;
     while (running_) {
         try {
             int64_t now = clock_();
             if (catch_up || reconnected_.exchange(false)) {
-                while (groups.fan_out_pending(now, 100) > 0) {
+                groups.catch_up(now);
+                while (receipts.catch_up(now) > 0) {
                 }
                 catch_up = false;
             }
@@ -183,8 +209,11 @@ void Bridge::live_loop() {
                 counters_.notices += groups.emit_notices();
                 // Messages another bridge took but did not finish (it crashed) are older than a sweep.
                 groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000));
+                // Acks whose receipts no bridge made (one died after the k/ PUBACK).
+                receipts.catch_up(now);
                 counters_.expired_rows += static_cast<uint64_t>(expiry.sweep(now));
             }
+            counters_.receipts += receipts.take_created();
             mqtt::const_message_ptr msg;
             auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
                                                                     std::min<int64_t>(config_.sweep_ms, 200));
@@ -192,12 +221,11 @@ void Bridge::live_loop() {
             const std::string& topic = msg->get_topic();
             std::string kind = level(topic, 0);
             if (kind == "g") {
-                counters_.group_entries += groups.fan_out(entry_from_json(msg->to_string()));
+                counters_.group_entries += groups.fan_out(entry_from_json(msg->to_string())).members;
             } else if (kind == "k") {
                 auto j = nlohmann::json::parse(msg->to_string());
-                counters_.receipts += receipts.on_delivered(level(topic, 1), j.at("prev").get<int64_t>(),
-                                                            j.at("delivered").get<int64_t>(),
-                                                            j.at("ts").get<int64_t>());
+                receipts.on_ack(level(topic, 1), j.at("delivered").get<int64_t>(), j.at("ts").get<int64_t>());
+                counters_.receipts += receipts.take_created();
             } else if (kind == "s") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 {

@@ -48,6 +48,8 @@ public:
 
 private:
     void subscribe_all(bool wait);
+    // A thread's body: runs `body` until stopped, starting it again after any exception.
+    void guarded(const char* name, const std::function<void()>& body);
     void live_loop();
     void sync_loop();
 

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <iostream>
 #include <map>
-#include <optional>
 
 namespace chat::bridge {
 namespace {
@@ -29,21 +29,22 @@ constexpr int first_chunk = 16;
 GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk)
     : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), outbox_(db), policy_(db) {}
 
-size_t GroupFanout::fan_out(const Entry& message) {
+FanOutResult GroupFanout::fan_out(const Entry& message) {
     // The outbox row may still be on its way into SQLite: none yet means not done.
-    if (outbox_.done(message.id).value_or(false)) return 0;  // a redelivered g/ publish
-    size_t n = 0;
+    if (outbox_.done(message.id).value_or(false)) return {0, true};  // a redelivered g/ publish
+    Delivery sent;
     if (!(message.expires_ms && message.expires_ms <= clock_())) {
-        auto sent = deliver(message, message.gid, {});
-        if (!sent) return 0;  // not all stored: the pending scan tries again, the plugin skips repeats
-        n = *sent;
+        sent = deliver(message, message.gid, {});
+        // Not all stored: the pending scan tries again, the plugin skips repeats.
+        if (sent.acks == Acks::missing) return {0, false};
     }
     // Off the delivery path: the row must be in SQLite before it can be marked done.
-    if (wait_until_imported([&] { return outbox_.done(message.id).has_value(); })) finish(message);
-    return n;
+    bool finished = wait_until_imported([&] { return outbox_.done(message.id).has_value(); }) &&
+                    finish(message, sent.acks);
+    return {sent.acks == Acks::all ? sent.members : 0, finished};
 }
 
-std::optional<size_t> GroupFanout::deliver(const Entry& message, const std::string& gid,
+GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::string& gid,
                                            const std::vector<std::string>& extra) {
     Entry copy = message;
     copy.to.clear();
@@ -75,11 +76,16 @@ std::optional<size_t> GroupFanout::deliver(const Entry& message, const std::stri
         sent += members.size();
         chunk = std::min(chunk_, chunk * 2);
     }
-    if (!out_.flush()) return std::nullopt;
-    return sent;
+    return {out_.flush(), sent};
 }
 
-void GroupFanout::finish(const Entry& message) {
+bool GroupFanout::finish(const Entry& message, Acks acks) {
+    if (acks == Acks::refused) {
+        std::cerr << "chat-bridge: the broker refused the fan-out of group message " << message.id << " in "
+                  << message.gid << "; marked done without it\n";
+        outbox_.mark_done(message.id);
+        return true;
+    }
     storage::Transaction tx(db_);
     if (message.kind == "delete") {
         policy_.redact(message.from, message.ref, message.from);
@@ -87,16 +93,24 @@ void GroupFanout::finish(const Entry& message) {
     }
     outbox_.mark_done(message.id);
     tx.commit();
+    return true;
 }
 
 size_t GroupFanout::fan_out_pending(int64_t older_than_ms, int limit) {
-    size_t handled = 0;
+    size_t finished = 0;
     for (const auto& message : outbox_.pending(limit)) {
         if (message.ts > older_than_ms) break;  // pending() is ordered by ts
-        fan_out(message);
-        ++handled;
+        if (fan_out(message).finished) ++finished;
     }
-    return handled;
+    return finished;
+}
+
+size_t GroupFanout::catch_up(int64_t older_than_ms) {
+    // Counting completions, not attempts: a message that stays pending ends the loop rather
+    // than being tried again and again.
+    size_t finished = 0;
+    for (size_t pass; (pass = fan_out_pending(older_than_ms)) > 0;) finished += pass;
+    return finished;
 }
 
 size_t GroupFanout::emit_notices(int limit) {
@@ -126,8 +140,12 @@ size_t GroupFanout::emit_notices(int limit) {
         notice.ts = change.ts;
         notice.body = nlohmann::json{{"group", gid}, {"added", change.added}, {"removed", change.removed}}.dump();
         auto sent = deliver(notice, gid, change.removed);
-        all_stored = all_stored && sent.has_value();
-        created += sent.value_or(0);
+        if (sent.acks == Acks::refused) {
+            std::cerr << "chat-bridge: the broker refused the notice " << notice.id << " for " << gid
+                      << "; skipped\n";  // sending it again would get the same answer
+        }
+        all_stored = all_stored && sent.acks != Acks::missing;
+        if (sent.acks == Acks::all) created += sent.members;
     }
     if (!all_stored) return created;  // the next sweep sends them again; the plugin skips repeats
     storage::Transaction tx(db_);

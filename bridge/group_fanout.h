@@ -14,27 +14,41 @@
 #include "storage/policy.h"
 
 #include <functional>
-#include <optional>
 #include <string>
 
 namespace chat::bridge {
+
+struct FanOutResult {
+    size_t members = 0;     // sent to
+    bool finished = false;  // marked done: stored for every member, or refused by the broker
+};
 
 class GroupFanout {
 public:
     GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk = 100);
 
     // Fans out a group message the plugin stored (as published on g/{gid}, or read from the
-    // outbox) unless it is done already; returns members sent to.
-    size_t fan_out(const Entry& message);
-    // Group messages not marked done whose ts <= `older_than_ms` (missed while down); returns messages handled.
+    // outbox) unless it is done already. A message the broker refuses (a batch answered with
+    // an error, none unanswered) is logged and marked done too: sending it again would get
+    // the same answer, and it would hold up every later scan.
+    FanOutResult fan_out(const Entry& message);
+    // Group messages not marked done whose ts <= `older_than_ms` (missed while down), at most
+    // `limit`; returns the messages finished (attempts that left a message pending not counted).
     size_t fan_out_pending(int64_t older_than_ms, int limit = 100);
+    // fan_out_pending() until a pass finishes nothing (what is left waits for the next scan);
+    // returns the messages finished.
+    size_t catch_up(int64_t older_than_ms);
     // Turns new membership changes into `notice` entries for the members; returns members sent to.
     size_t emit_notices(int limit = 1000);
 
 private:
-    // Members sent to, or nullopt when a batch was not acknowledged.
-    std::optional<size_t> deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
-    void finish(const Entry& message);
+    struct Delivery {
+        Acks acks = Acks::all;
+        size_t members = 0;
+    };
+    Delivery deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
+    // Marks the message done once its outbox row is in SQLite; false if it is not yet.
+    bool finish(const Entry& message, Acks acks);
 
     storage::Database& db_;
     Publisher& out_;

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <iostream>
 #include <stdexcept>
 
@@ -52,9 +53,26 @@ size_t PushHook::sent() const {
 }
 
 void PushHook::run() {
-    httplib::Client client(scheme_host_port_);
-    client.set_connection_timeout(2);
-    client.set_read_timeout(5);
+    // No exception may leave this thread: a failure (even building the client) is logged; the
+    // job at hand is dropped (the next signal for that user pushes again) and the loop goes on.
+    for (;;) {
+        try {
+            httplib::Client client(scheme_host_port_);
+            client.set_connection_timeout(2);
+            client.set_read_timeout(5);
+            serve(client);
+            return;  // stopping
+        } catch (const std::exception& e) {
+            std::cerr << "chat-bridge: push hook: " << e.what() << "\n";
+        } catch (...) {
+            std::cerr << "chat-bridge: push hook failed\n";
+        }
+        std::unique_lock lock(mu_);
+        if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    }
+}
+
+void PushHook::serve(httplib::Client& client) {
     while (true) {
         std::pair<std::string, int64_t> job;
         {

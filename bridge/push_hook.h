@@ -14,6 +14,10 @@
 #include <thread>
 #include <unordered_map>
 
+namespace httplib {
+class Client;
+}
+
 namespace chat::bridge {
 
 class PushHook {
@@ -35,6 +39,7 @@ public:
 
 private:
     void run();
+    void serve(httplib::Client& client);
     std::string scheme_host_port_;
     std::string path_;
     int64_t debounce_ms_;

@@ -1,4 +1,5 @@
-// Receipts: pages through the newly delivered range and sends one receipt per sender to the plugin.
+// Receipts: a run per user from the receipts mark to the delivered mark, paged, one receipt per
+// sender, stored by the plugin; the mark moves once every receipt of the run is stored.
 #include "receipts.h"
 
 #include "batch.h"
@@ -14,23 +15,41 @@
 
 namespace chat::bridge {
 
-Receipts::Receipts(storage::Database& db, Publisher& out, int page) : out_(out), page_(page), fanout_(db), inbox_(db) {}
+Receipts::Receipts(storage::Database& db, Publisher& out, int page)
+    : out_(out), page_(page), fanout_(db), inbox_(db), marks_(db) {}
 
-size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t delivered, int64_t acked_ms) {
-    // The acked entries may still be on their way from the plugin's journal into SQLite.
-    if (!wait_until_imported([&] { return inbox_.last_seq(user).value_or(0) >= delivered; },
-                             std::chrono::seconds(10))) {
-        std::cerr << "chat-bridge: receipts for " << user << " read before the import caught up\n";
+size_t Receipts::on_ack(const std::string& user, int64_t delivered, int64_t acked_ms) {
+    // The ack (and the entries it covers, journaled before it) may still be on their way from
+    // the plugin's journal into SQLite; if it takes too long, the periodic catch-up gets it.
+    if (!wait_until_imported([&] { return inbox_.delivered_seq(user) >= delivered; }, std::chrono::seconds(10))) {
+        std::cerr << "chat-bridge: receipts for " << user << " left to the catch-up: the ack is not imported yet\n";
+        return 0;
     }
+    size_t before = created_;
+    make(user, acked_ms);
+    return created_ - before;  // take_created() still counts them
+}
+
+size_t Receipts::catch_up(int64_t now_ms, int limit) {
+    size_t finished = 0;
+    for (const auto& user : marks_.owed(limit)) finished += make(user, now_ms) ? 1 : 0;
+    return finished;
+}
+
+bool Receipts::make(const std::string& user, int64_t now_ms) {
+    auto run = marks_.take(user, now_ms);
+    if (!run) return true;  // nothing owed (another bridge made them)
     std::vector<std::string> batches;  // built once: a retry sends the same ids, which the plugin skips
-    int64_t after = previous;
-    while (after < delivered) {
-        int64_t next = delivered;
-        for (auto& [sender, ids] : fanout_.delivered_ids(user, after, delivered, page_, next)) {
+    int64_t after = run->done;
+    while (after < run->target) {
+        int64_t next = run->target;
+        for (auto& [sender, ids] : fanout_.delivered_ids(user, after, run->target, page_, next)) {
             Entry r;
-            r.ts = acked_ms;
-            r.id = derived_message_id(acked_ms, user + ">" + sender + ":" + std::to_string(after) + "-" +
-                                                    std::to_string(delivered));
+            r.ts = run->acked_ms;
+            // Named after the run, which is recorded before anything is sent: a redo after a
+            // crash names every receipt alike.
+            r.id = derived_message_id(run->acked_ms, user + ">" + sender + ":" + std::to_string(run->done) + "-" +
+                                                         std::to_string(run->target));
             r.kind = "receipt";
             r.from = user;
             r.to = sender;
@@ -41,10 +60,19 @@ size_t Receipts::on_delivered(const std::string& user, int64_t previous, int64_t
     }
     for (int attempt = 0; attempt < 3; ++attempt) {
         for (const auto& b : batches) out_.publish(fanout_batch_topic, b, 0);  // the plugin stores them
-        if (out_.flush()) return batches.size();
+        Acks acks = out_.flush();
+        if (acks == Acks::missing) continue;
+        if (acks == Acks::refused) {
+            std::cerr << "chat-bridge: the broker refused delivered receipts of " << user << " for seqs "
+                      << run->done + 1 << ".." << run->target << "; skipped\n";
+        } else {
+            created_ += batches.size();
+        }
+        marks_.finish(user, *run);
+        return true;
     }
-    std::cerr << "chat-bridge: receipts for " << user << " were not acknowledged\n";
-    return 0;
+    std::cerr << "chat-bridge: receipts for " << user << " were not acknowledged; retried by the catch-up\n";
+    return false;
 }
 
 }  // namespace chat::bridge

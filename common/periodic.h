@@ -1,5 +1,6 @@
 // Periodic: runs a task every interval on its own thread until destroyed.
 // The task runs only on that thread; the destructor wakes it and waits for it to finish.
+// A task that throws is logged and runs again at the next interval.
 #pragma once
 
 #include <chrono>

@@ -33,7 +33,11 @@ std::string GroupService::create(const std::string& caller, const std::string& n
     do {
         gid = "g" + random_token(8);
     } while (store->groups.find(gid));
-    store->groups.create(gid, name, caller, members, now_ms);
+    try {
+        store->groups.create(gid, name, caller, members, now_ms);
+    } catch (const storage::NotAllowed& e) {
+        throw ApiError(403, e.what());  // a member blocked the caller
+    }
     tx.commit();
     return gid;
 }
@@ -53,7 +57,13 @@ void GroupService::add_member(const std::string& caller, const std::string& gid,
     if (info.members.size() + 1 > max_members_) throw ApiError(409, "group is full");
 
     storage::Transaction tx(store->db);
-    if (!store->groups.add_member(gid, user, false)) throw ApiError(409, "already a member");
+    bool added = false;
+    try {
+        added = store->groups.add_member(gid, user, false, caller);
+    } catch (const storage::NotAllowed& e) {
+        throw ApiError(403, e.what());  // the user blocked the caller
+    }
+    if (!added) throw ApiError(409, "already a member");
     tx.commit();
 }
 

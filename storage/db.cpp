@@ -17,16 +17,17 @@ namespace {
 
 }  // namespace
 
+void Database::Close::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+
 Database::Database(const std::string& path) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_,
+    sqlite3* opened = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &opened,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(opened);  // owned before anything can throw: a failing PRAGMA or migration closes it
     if (rc != SQLITE_OK) {
-        std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-        sqlite3_close(db_);
-        db_ = nullptr;
-        throw Error("cannot open database " + path + ": " + msg);
+        throw Error("cannot open database " + path + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory"));
     }
-    sqlite3_busy_timeout(db_, 5000);
+    sqlite3_busy_timeout(db_.get(), 5000);
     // WAL + synchronous=NORMAL: a commit is in the WAL file before it returns, so it
     // survives a process crash (kill -9); only an OS crash can lose the last commits.
     exec("PRAGMA journal_mode=WAL");
@@ -38,11 +39,9 @@ Database::Database(const std::string& path) {
     migrate();
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
-
 void Database::exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : "unknown error";
         sqlite3_free(err);
         throw Error(std::string("sql failed: ") + msg);
@@ -53,7 +52,7 @@ void Database::disable_auto_checkpoint() { exec("PRAGMA wal_autocheckpoint=0"); 
 
 void Database::retry_busy_quickly() {
     sqlite3_busy_handler(
-        db_,
+        db_.get(),
         [](void*, int attempts) {
             if (attempts >= 50'000) return 0;
             std::this_thread::sleep_for(std::chrono::microseconds(100));
@@ -62,7 +61,7 @@ void Database::retry_busy_quickly() {
         nullptr);
 }
 
-int64_t Database::changes() const { return sqlite3_changes64(db_); }
+int64_t Database::changes() const { return sqlite3_changes64(db_.get()); }
 
 void Database::migrate() {
     exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
@@ -72,6 +71,12 @@ void Database::migrate() {
     int current = static_cast<int>(read.int_at(0));
     read.reset();
     const auto& steps = migrations();
+    if (current > static_cast<int>(steps.size())) {
+        // A newer release migrated this file: its data may depend on tables this build
+        // does not know, so refuse rather than read or write it wrongly.
+        throw Error("database schema version " + std::to_string(current) + " is newer than this build knows (" +
+                    std::to_string(steps.size()) + "); run the newer release");
+    }
     for (int v = current; v < static_cast<int>(steps.size()); ++v) {
         exec(steps[static_cast<size_t>(v)]);
         Statement mark(*this, "INSERT INTO schema_version(version) VALUES(?)");
@@ -90,28 +95,31 @@ Statement::Statement(Database& db, std::string_view sql) : db_(db) {
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
-Statement& Statement::bind(int index, int64_t value) {
-    sqlite3_bind_int64(stmt_, index, value);
-    return *this;
+Statement& Statement::checked(int rc, int index) {
+    if (rc == SQLITE_OK) return *this;
+    std::string msg = sqlite3_errstr(rc);
+    reset();  // drops the bindings made so far, which may borrow the caller's bytes
+    throw Error("sql bind of parameter " + std::to_string(index) + " failed: " + msg + " in '" + sqlite3_sql(stmt_) +
+                "'");
 }
+
+Statement& Statement::bind(int index, int64_t value) { return checked(sqlite3_bind_int64(stmt_, index, value), index); }
 
 namespace {
 sqlite3_destructor_type lifetime(Bytes held) { return held == Bytes::borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT; }
 }  // namespace
 
 Statement& Statement::bind(int index, std::string_view text, Bytes held) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), lifetime(held));
-    return *this;
+    return checked(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), lifetime(held)), index);
 }
 
 Statement& Statement::bind_blob(int index, std::string_view bytes, Bytes held) {
-    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), lifetime(held));
-    return *this;
+    return checked(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), lifetime(held)),
+                   index);
 }
 
 Statement& Statement::bind_null(int index) {
-    sqlite3_bind_null(stmt_, index);
-    return *this;
+    return checked(sqlite3_bind_null(stmt_, index), index);
 }
 
 Statement& Statement::bind_or_null(int index, std::string_view text, Bytes held) {
@@ -128,6 +136,7 @@ bool Statement::step() {
     if (rc == SQLITE_DONE) return false;
     std::string msg = sqlite3_errmsg(db_.handle());
     reset();  // also drops bindings that borrowed the caller's bytes
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) throw ConstraintError("sql step failed: " + msg);
     throw Error("sql step failed: " + msg);
 }
 

@@ -19,11 +19,26 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A statement broke a UNIQUE, NOT NULL, CHECK or foreign key constraint (that statement's
+// changes are undone; the transaction goes on).
+class ConstraintError : public Error {
+public:
+    using Error::Error;
+};
+
+// A change that a rule of the data refuses (e.g. adding to a group a user who blocked the
+// one adding): front ends answer it as "not allowed" (HTTP 403, chatctl exit 1).
+class NotAllowed : public Error {
+public:
+    using Error::Error;
+};
+
 class Database {
 public:
     // Opens (creating if needed) the file, turns on WAL and runs pending migrations.
+    // Throws Error when the file is no database, a PRAGMA or a migration fails, or the schema
+    // is newer than this build knows; the connection is closed then (owned from the start).
     explicit Database(const std::string& path);
-    ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
@@ -35,11 +50,14 @@ public:
     // sqlite3_busy_timeout's sleeps of up to 100 ms: for a writer that must not stall.
     void retry_busy_quickly();
     int schema_version() const { return schema_version_; }
-    sqlite3* handle() const { return db_; }
+    sqlite3* handle() const { return db_.get(); }
 
 private:
+    struct Close {
+        void operator()(sqlite3* db) const noexcept;
+    };
     void migrate();
-    sqlite3* db_ = nullptr;
+    std::unique_ptr<sqlite3, Close> db_;
     int schema_version_ = 0;
 };
 
@@ -75,6 +93,8 @@ public:
     bool is_null(int col) const;
 
 private:
+    // Throws Error naming the parameter unless a sqlite3_bind_* returned SQLITE_OK.
+    Statement& checked(int rc, int index);
     sqlite3_stmt* stmt_ = nullptr;
     Database& db_;
 };

@@ -1,4 +1,4 @@
-// Prepared statements for the bridge: chunked member lists, receipts, feeds.
+// Prepared statements for the bridge: chunked member lists, receipts and their marks, feeds.
 #include "fanout.h"
 
 namespace chat::storage {
@@ -52,6 +52,35 @@ int64_t Fanout::state(const std::string& key) {
 }
 
 void Fanout::set_state(const std::string& key, int64_t value) { set_state_.bind(1, key).bind(2, value).run(); }
+
+ReceiptMarks::ReceiptMarks(Database& db)
+    : owed_(db, "SELECT id FROM users WHERE delivered_seq > receipts_done LIMIT ?"),
+      // Only when no run is under way: an unfinished one is redone exactly as it was.
+      start_(db, "UPDATE users SET receipts_target = delivered_seq, receipts_ms = ?2 "
+                 "WHERE id = ?1 AND receipts_target = receipts_done AND delivered_seq > receipts_done"),
+      read_(db, "SELECT receipts_done, receipts_target, receipts_ms FROM users WHERE id = ?"),
+      finish_(db, "UPDATE users SET receipts_done = MAX(receipts_done, ?2) WHERE id = ?1") {}
+
+std::vector<std::string> ReceiptMarks::owed(int limit) {
+    ResetOnExit r(owed_);
+    owed_.bind(1, int64_t{limit});
+    std::vector<std::string> out;
+    while (owed_.step()) out.push_back(owed_.text_at(0));
+    return out;
+}
+
+std::optional<ReceiptRun> ReceiptMarks::take(const std::string& user, int64_t now_ms) {
+    start_.bind(1, user).bind(2, now_ms).run();
+    ResetOnExit r(read_);
+    if (!read_.bind(1, user).step()) return std::nullopt;
+    ReceiptRun run{read_.int_at(0), read_.int_at(1), read_.int_at(2)};
+    if (run.target <= run.done) return std::nullopt;
+    return run;
+}
+
+void ReceiptMarks::finish(const std::string& user, const ReceiptRun& run) {
+    finish_.bind(1, user).bind(2, run.target).run();
+}
 
 PushClaims::PushClaims(Database& db)
     : claim_(db, "INSERT INTO push_claims(user_id, last_ms) VALUES(?1, ?2) ON CONFLICT(user_id) DO UPDATE "

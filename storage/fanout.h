@@ -1,5 +1,5 @@
-// Bridge-side storage: group member chunks, delivered receipts, the group change feed
-// and a small persistent state table.
+// Bridge-side storage: group member chunks, delivered receipts and how far they were made,
+// the group change feed and a small persistent state table.
 // Like every storage class, one instance belongs to one thread's Database.
 #pragma once
 
@@ -40,6 +40,32 @@ public:
 
 private:
     Statement members_, delivered_, events_, state_, set_state_;
+};
+
+// A run of delivered receipts for one user: receipts for the entries in (done, target],
+// stamped and named after `acked_ms`.
+struct ReceiptRun {
+    int64_t done = 0;
+    int64_t target = 0;
+    int64_t acked_ms = 0;
+};
+
+// How far each user's delivered receipts were made (users.receipts_*), shared by all bridges:
+// a run is recorded before its receipts are sent, so whoever redoes it after a crash sends
+// the same receipts under the same ids, which the plugin stores once.
+class ReceiptMarks {
+public:
+    explicit ReceiptMarks(Database& db);
+    // Users whose delivered mark is past their receipts, at most `limit`.
+    std::vector<std::string> owed(int limit);
+    // The user's unfinished run if there is one, else a new one up to the delivered mark
+    // stamped `now_ms`; nullopt when no receipts are owed.
+    std::optional<ReceiptRun> take(const std::string& user, int64_t now_ms);
+    // The run's receipts are stored.
+    void finish(const std::string& user, const ReceiptRun& run);
+
+private:
+    Statement owed_, start_, read_, finish_;
 };
 
 // When each user was last pushed, shared by all bridges: however many run, a user is pushed at

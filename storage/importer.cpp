@@ -11,8 +11,9 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <unordered_map>
 #include <iostream>
+#include <unordered_map>
+#include <utility>
 
 namespace chat::storage {
 namespace {
@@ -28,6 +29,20 @@ constexpr size_t max_publishes_per_commit = 2048;
 // 17 us per row in transactions of 20 rows, 9.5 at 100, 8 at 2000), so fewer, larger ones.
 constexpr auto import_interval = std::chrono::milliseconds(25);
 constexpr size_t wake_at_queue_size = 1024;
+
+// A segment that cannot be deleted stays and costs only disk: the mark in SQLite says it was
+// imported, so the next start skips its records. Never throws (the importer thread calls it).
+void remove_segment(const fs::path& segment) {
+    std::error_code ec;
+    fs::remove(segment, ec);
+    if (ec) std::cerr << "chat: cannot delete imported journal segment " << segment << ": " << ec.message() << "\n";
+}
+
+bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
+    return at.segment < mark.segment || (at.segment == mark.segment && at.offset <= mark.offset);
+}
+
+}  // namespace
 
 // Applies records inside the caller's transaction; finish() then raises each user's last_seq
 // once per transaction rather than once per entry.
@@ -48,7 +63,7 @@ public:
     void apply(const JournalRecord& r) {
         switch (r.op) {
             case JournalRecord::Op::inbox: {
-                inbox_.insert_imported(r.owner, r.entry);
+                insert(r);
                 int64_t& top = last_seqs_[r.owner];
                 top = std::max(top, r.entry.seq);
                 break;
@@ -65,20 +80,35 @@ public:
         last_seqs_.clear();
         set_mark_.bind(1, static_cast<int64_t>(end.segment)).bind(2, static_cast<int64_t>(end.offset)).run();
     }
+    // Forgets the work of a transaction that was rolled back.
+    void discard() {
+        last_seqs_.clear();
+        conflicts_ = 0;
+    }
+    // Conflicts met since the last call (call after the commit).
+    uint64_t take_conflicts() { return std::exchange(conflicts_, 0); }
 
 private:
+    void insert(const JournalRecord& r) {
+        try {
+            inbox_.insert_imported(r.owner, r.entry);
+        } catch (const ConstraintError& e) {
+            // Not a replay of the same (id, user), which is skipped quietly: another entry holds
+            // this seq or cid. Failing the import instead would stall every inbox behind this
+            // record for good (it fails the same way on each retry), so it is logged and counted.
+            std::cerr << "chat: journal import: entry " << r.entry.id << " for " << r.owner << " (seq "
+                      << r.entry.seq << ", cid '" << r.entry.cid << "') not stored: " << e.what() << "\n";
+            ++conflicts_;
+        }
+    }
+
     Inbox inbox_;
     GroupOutbox outbox_;
     Policy policy_;
     std::unordered_map<std::string, int64_t> last_seqs_;
+    uint64_t conflicts_ = 0;
     Statement mark_, set_mark_;
 };
-
-bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
-    return at.segment < mark.segment || (at.segment == mark.segment && at.offset <= mark.offset);
-}
-
-}  // namespace
 
 uint64_t recover_journal(Database& db, const fs::path& dir) {
     RecordApplier applier(db);
@@ -98,9 +128,10 @@ uint64_t recover_journal(Database& db, const fs::path& dir) {
         }
         applier.finish(last);
         tx.commit();
+        applier.take_conflicts();  // logged one by one already
         mark = last;
     }
-    for (const auto& segment : segments) fs::remove(segment);
+    for (const auto& segment : segments) remove_segment(segment);
     return next;
 }
 
@@ -121,7 +152,12 @@ Importer::~Importer() {
                   << "they are imported at the next start\n";
         return;
     }
-    for (const auto& segment : journal_segments(dir_)) fs::remove(segment);
+    try {
+        for (const auto& segment : journal_segments(dir_)) remove_segment(segment);
+    } catch (const std::exception& e) {
+        // Left segments are harmless: the next start finds them imported already (the mark).
+        std::cerr << "chat: cannot list the journal folder " << dir_ << ": " << e.what() << "\n";
+    }
 }
 
 void Importer::push(std::vector<JournalRecord> records, JournalPosition end) {
@@ -149,11 +185,37 @@ void Importer::run() {
     // clients see; this thread catches up in the broker's idle moments (2-core machines).
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
     pthread_setname_np(pthread_self(), "chat-importer");  // for top -H and perf
-    Database db(db_path_);
-    RecordApplier applier(db);
+    // No exception may leave this thread: std::terminate would take the broker down. Whatever
+    // fails (opening SQLite, a commit, memory) is logged and retried with the connection opened
+    // again; the records are safe in the journal meanwhile, and the ones in hand are kept.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            Database db(db_path_);
+            RecordApplier applier(db);
+            attempt = 0;
+            serve(applier, db);
+            return;  // stopping
+        } catch (const std::exception& e) {
+            std::cerr << "chat: the journal importer failed (attempt " << attempt << "), retrying: " << e.what()
+                      << "\n";
+        } catch (...) {
+            std::cerr << "chat: the journal importer failed (attempt " << attempt << "), retrying\n";
+        }
+        if (!pause_unless_stopping(attempt)) return;  // the next start imports what is left
+    }
+}
+
+bool Importer::pause_unless_stopping(int attempt) {
+    std::unique_lock lock(mu_);
+    if (stopping_ && attempt >= 3) return false;
+    auto backoff = std::chrono::milliseconds(std::min(1000, 100 * attempt));
+    wake_.wait_for(lock, backoff, [this] { return stopping_; });
+    return true;
+}
+
+void Importer::serve(RecordApplier& applier, Database& db) {
     for (;;) {
-        std::vector<Pushed> work;
-        {
+        if (in_hand_.empty()) {
             std::unique_lock lock(mu_);
             wake_.wait_for(lock, import_interval,
                            [this] { return stopping_ || hurry_ || queue_.size() >= wake_at_queue_size; });
@@ -162,40 +224,38 @@ void Importer::run() {
                 if (stopping_) return;
                 continue;
             }
-            while (!queue_.empty() && work.size() < max_publishes_per_commit) {
-                work.push_back(std::move(queue_.front()));
+            in_hand_.reserve(std::min(queue_.size(), max_publishes_per_commit));
+            while (!queue_.empty() && in_hand_.size() < max_publishes_per_commit) {
+                in_hand_.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
         }
         for (int attempt = 1;; ++attempt) {
             try {
                 Transaction tx(db);
-                for (const auto& p : work) {
+                for (const auto& p : in_hand_) {
                     for (const auto& r : p.records) applier.apply(r);
                 }
-                applier.finish(work.back().end);
+                applier.finish(in_hand_.back().end);
                 tx.commit();
+                conflicts_.fetch_add(applier.take_conflicts(), std::memory_order_release);
                 break;
-            } catch (const Error& e) {
+            } catch (const std::exception& e) {
                 // The records are safe in the journal; keep trying (a full disk, a long lock).
                 std::cerr << "chat: importing the journal into SQLite failed (attempt " << attempt << "): " << e.what()
                           << "\n";
-                bool stopping;
-                {
-                    std::lock_guard lock(mu_);
-                    stopping = stopping_;
-                }
-                if (stopping && attempt >= 3) return;
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                applier.discard();
+                if (!pause_unless_stopping(attempt)) return;
             }
         }
-        uint64_t last_segment = work.back().end.segment;
+        uint64_t last_segment = in_hand_.back().end.segment;
         {
             std::lock_guard lock(mu_);
-            imported_.fetch_add(work.size(), std::memory_order_release);
+            imported_.fetch_add(in_hand_.size(), std::memory_order_release);
             // Handed back so the pushing thread frees its own allocations: frees from this
             // thread contended for the broker thread's malloc arena.
-            imported_work_.push_back(std::move(work));
+            imported_work_.push_back(std::move(in_hand_));
+            in_hand_.clear();
         }
         done_.notify_all();
         delete_segments_before(last_segment);
@@ -203,7 +263,7 @@ void Importer::run() {
 }
 
 void Importer::delete_segments_before(uint64_t segment) {
-    for (; oldest_segment_ < segment; ++oldest_segment_) fs::remove(journal_segment_path(dir_, oldest_segment_));
+    for (; oldest_segment_ < segment; ++oldest_segment_) remove_segment(journal_segment_path(dir_, oldest_segment_));
 }
 
 }  // namespace chat::storage

@@ -1,6 +1,7 @@
 // Importer: copies journal records into SQLite on its own thread and connection, many
 // publishes per transaction, and deletes journal segments once everything in them is in.
-// push() and imported() may be called from any thread; the rest is internal.
+// push(), imported(), conflicts() and wait_all_imported() may be called from any thread; the
+// rest is internal.
 #pragma once
 
 #include "db.h"
@@ -17,6 +18,8 @@
 #include <vector>
 
 namespace chat::storage {
+
+class RecordApplier;
 
 // Imports the records in `dir` that SQLite has not seen (past the mark the importer keeps in
 // the same transactions as the data), deletes the segments, and returns the number the next
@@ -38,6 +41,9 @@ public:
     // Blocks until every publish pushed so far is in SQLite, for at most `limit`; false when
     // the import is stuck (SQLite keeps failing).
     bool wait_all_imported(std::chrono::milliseconds limit = std::chrono::seconds(10));
+    // Inbox entries committed imports could not store because another entry already holds their
+    // seq or cid (each one is logged with its user, id and seq); 0 unless something is wrong.
+    uint64_t conflicts() const { return conflicts_.load(std::memory_order_acquire); }
 
 private:
     struct Pushed {
@@ -45,7 +51,10 @@ private:
         JournalPosition end;
     };
     void run();
-    bool import(const std::vector<Pushed>& work);
+    // Imports the queue until stopped; throws when the connection must be opened again.
+    void serve(RecordApplier& applier, Database& db);
+    // Waits a little before retry `attempt`; false when stopping and the retries are used up.
+    bool pause_unless_stopping(int attempt);
     void delete_segments_before(uint64_t segment);
 
     std::string db_path_;
@@ -59,6 +68,10 @@ private:
     bool stopping_ = false;
     bool hurry_ = false;  // someone waits for the import: do not sleep out the interval
     std::atomic<uint64_t> imported_{0};
+    std::atomic<uint64_t> conflicts_{0};
+    // Taken off the queue, not yet committed: kept across a failure and reopening SQLite (the
+    // import thread's only).
+    std::vector<Pushed> in_hand_;
     std::thread thread_;
 };
 

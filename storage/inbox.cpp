@@ -42,9 +42,11 @@ Inbox::Inbox(Database& db)
       insert_(db,
               "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
               "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      // Only the replay of an entry the user has (same id) is skipped: a clash on (user, seq)
+      // or (user, cid) would be a row lost silently, so it fails (ConstraintError).
       import_(db,
-              "INSERT OR IGNORE INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, "
-              "expires_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+              "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
+              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id, user_id) DO NOTHING"),
       raise_seq_(db, "UPDATE users SET last_seq = MAX(last_seq, ?) WHERE id = ?"),
       after_(db, select_entries("user_id = ? AND seq > ? ORDER BY seq LIMIT ?")),
       by_id_(db, select_entries("user_id = ? AND id = ?")),

@@ -35,6 +35,15 @@ InboxLog::Batch::~Batch() {
 bool InboxLog::Batch::add(const std::string& owner, Entry& e) {
     Counters* c = log_.counters(owner);
     if (!c) return false;
+    // The same entry twice for one user (a member listed twice in a b/fanout, a message to
+    // oneself and its sent copy) is stored once: a second seq would become a gap, since SQLite
+    // keeps one row per (id, user). A linear scan: a batch holds at most a chunk of members.
+    for (const auto& r : records_) {
+        if (r.op == JournalRecord::Op::inbox && r.owner == owner && r.entry.id == e.id) {
+            e.seq = r.entry.seq;
+            return true;
+        }
+    }
     previous_seqs_.emplace_back(owner, c->last_seq);
     e.seq = ++c->last_seq;
     records_.push_back(JournalRecord{JournalRecord::Op::inbox, owner, e});

@@ -43,7 +43,8 @@ public:
         Batch& operator=(const Batch&) = delete;
 
         // Adds `e` to `owner`'s inbox with the owner's next seq (written into e.seq); false,
-        // adding nothing, when there is no such user.
+        // adding nothing, when there is no such user. An entry whose id this batch already
+        // adds to `owner` is not added again (e.seq gets the first one's seq).
         bool add(const std::string& owner, Entry& e);
         // A group message for the bridge to fan out.
         void add_outbox(const Entry& e);

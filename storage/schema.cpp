@@ -174,6 +174,19 @@ CREATE UNIQUE INDEX inbox_by_id ON inbox(id, user_id);
 CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid) WHERE cid IS NOT NULL;
 CREATE INDEX inbox_by_expiry ON inbox(expires_ms) WHERE expires_ms IS NOT NULL;
 )sql",
+        // v7: delivered receipts made from the durable delivered mark rather than from the k/
+        // forward alone (lost for good when a bridge died after its PUBACK). Receipts are made
+        // up to receipts_done; a run (receipts_done, receipts_target] stamped receipts_ms is
+        // under way while target > done, so a bridge redoing it names the receipts alike.
+        // Users with receipts owed are found through the small partial index. Existing users
+        // start with everything delivered so far counted as done (their receipts were made).
+        R"sql(
+ALTER TABLE users ADD COLUMN receipts_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN receipts_target INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN receipts_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET receipts_done = delivered_seq, receipts_target = delivered_seq;
+CREATE INDEX users_receipts_owed ON users(id) WHERE delivered_seq > receipts_done;
+)sql",
     };
     return steps;
 }

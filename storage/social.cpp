@@ -28,14 +28,15 @@ Groups::Groups(Database& db)
       has_admin_(db, "SELECT 1 FROM group_members WHERE gid = ? AND is_admin = 1 LIMIT 1"),
       promote_oldest_(db,
                       "UPDATE group_members SET is_admin = 1 WHERE gid = ?1 AND user_id = "
-                      "(SELECT user_id FROM group_members WHERE gid = ?1 ORDER BY user_id LIMIT 1) RETURNING user_id") {}
+                      "(SELECT user_id FROM group_members WHERE gid = ?1 ORDER BY user_id LIMIT 1) RETURNING user_id"),
+      blocked_(db, "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?") {}
 
 void Groups::create(const std::string& gid, const std::string& name, const std::string& creator,
                     const std::vector<std::string>& members, int64_t now_ms) {
     insert_group_.bind(1, gid).bind(2, name).bind(3, now_ms).run();
-    add_member(gid, creator, true);
+    add_member(gid, creator, true, creator);
     for (const auto& m : members) {
-        if (m != creator) add_member(gid, m, false);
+        if (m != creator) add_member(gid, m, false, creator);
     }
 }
 
@@ -56,7 +57,13 @@ std::optional<GroupInfo> Groups::find(const std::string& gid) {
     return info;
 }
 
-bool Groups::add_member(const std::string& gid, const std::string& user, bool admin) {
+bool Groups::add_member(const std::string& gid, const std::string& user, bool admin, const std::string& by) {
+    if (!by.empty() && by != user) {
+        ResetOnExit r(blocked_);
+        if (blocked_.bind(1, user).bind(2, by).step()) {
+            throw NotAllowed("user " + user + " blocked " + by + ", who therefore cannot add them to a group");
+        }
+    }
     insert_member_.bind(1, gid).bind(2, user).bind(3, int64_t{admin}).run();
     if (db_.changes() != 1) return false;
     record_change_.bind(1, user).run();

@@ -22,12 +22,16 @@ class Groups {
 public:
     explicit Groups(Database& db);
 
-    // Creates the group with `creator` as admin and member, plus `members`. Call in a Transaction.
+    // Creates the group with `creator` as admin and member, plus `members`, added by the
+    // creator (see add_member: throws NotAllowed). Call in a Transaction.
     void create(const std::string& gid, const std::string& name, const std::string& creator,
                 const std::vector<std::string>& members, int64_t now_ms);
     std::optional<GroupInfo> find(const std::string& gid);
-    // True when added (false: already a member). Throws Error for unknown users/groups.
-    bool add_member(const std::string& gid, const std::string& user, bool admin);
+    // `by` adds `user`: true when added (false: already a member). Throws NotAllowed when
+    // `user` blocked `by` (nobody you blocked can put you in a group, whichever front end they
+    // use), Error for unknown users/groups. An empty `by` is the operator (chatctl group add),
+    // whom no block concerns.
+    bool add_member(const std::string& gid, const std::string& user, bool admin, const std::string& by);
     bool remove_member(const std::string& gid, const std::string& user);
     // When the last admin has gone, a remaining member (the lowest user id) becomes admin,
     // so a group is never left without one. Returns the new admin, if any.
@@ -40,7 +44,7 @@ public:
 private:
     Database& db_;
     Statement insert_group_, find_group_, insert_member_, delete_member_, member_flags_, list_members_, list_groups_,
-        record_change_, has_admin_, promote_oldest_;
+        record_change_, has_admin_, promote_oldest_, blocked_;
 };
 
 class Blocks {

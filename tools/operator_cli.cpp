@@ -138,7 +138,9 @@ int group_change(Context c, bool add) {
     storage::Groups groups(c.db);
     if (!groups.find(c.args[0])) throw std::invalid_argument("no such group " + c.args[0]);
     storage::Transaction tx(c.db);
-    bool changed = add ? groups.add_member(c.args[0], c.args[1], false) : groups.remove_member(c.args[0], c.args[1]);
+    // The operator adds: no user's block concerns them (a group create names its adder).
+    bool changed =
+        add ? groups.add_member(c.args[0], c.args[1], false, "") : groups.remove_member(c.args[0], c.args[1]);
     tx.commit();
     if (!changed) throw std::invalid_argument(add ? "already a member" : "not a member");
     c.out << (add ? "added " : "removed ") << c.args[1] << "\n";

@@ -1,5 +1,6 @@
 // Integration tests of the bridge: real mosquitto + plugin, the real chat-bridge binary,
 // real MQTT clients, the real SQLite file.
+#include "bridge/bridge.h"
 #include "common/entry.h"
 #include "storage/accounts.h"
 #include "storage/db.h"
@@ -13,6 +14,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -112,16 +114,27 @@ TEST_CASE("a group message reaches online members live and offline members throu
 
 TEST_CASE("a non-member's group publish is refused and fans out to nobody") {
     BrokerFixture broker;
-    broker.add_device(alice, "d1");
+    auto ta = broker.add_device(alice, "d1");
     broker.add_device(bob, "d1");
     auto td = broker.add_device(dave, "d1");
     REQUIRE(broker.chatctl({"group", "create", "gteam", "team", alice, bob}) == 0);
     BridgeProcess bridge(broker);
     auto d = connect(broker, dave, "d1", td, {});
+    auto a = connect(broker, alice, "d1", ta, {});
     CHECK(d.client->publish("g/gteam", "let me in") == not_authorized);
-    chat::storage::Database db(broker.db_path().string());
-    CHECK(chat::storage::Inbox(db).entries_after(dave, 0, 10).empty());
-    for (const auto& e : stored(broker, bob)) CHECK(e.kind == "notice");
+    // Later publishes whose entries reach SQLite prove the import and the fan-out got past the
+    // refused one: dave's own next message, and a member's group message in bob's inbox.
+    REQUIRE(d.client->publish("m/" + alice, "after") == 0);
+    REQUIRE(a.client->publish("g/gteam", "member") == 0);
+    REQUIRE(eventually([&] { return !stored(broker, dave).empty(); }));
+    REQUIRE(eventually([&] {
+        auto entries = stored(broker, bob);
+        return std::any_of(entries.begin(), entries.end(), [](auto& e) { return e.kind == "msg"; });
+    }));
+    auto dave_entries = stored(broker, dave);
+    REQUIRE(dave_entries.size() == 1);
+    CHECK(dave_entries[0].body == "after");
+    for (const auto& e : stored(broker, bob)) CHECK((e.kind == "notice" || e.body == "member"));
 }
 
 TEST_CASE("sync replays missed entries in order on the requesting device's topic only") {
@@ -180,6 +193,67 @@ TEST_CASE("a device's ack gives the senders delivered receipts; a read receipt r
         auto kinds = stored(broker, alice);
         return std::count_if(kinds.begin(), kinds.end(), [](auto& e) { return e.kind == "receipt"; }) == 2;
     }));
+}
+
+TEST_CASE("an ack that reached storage while no bridge ran yields its delivered receipt once a bridge starts") {
+    BrokerFixture broker;
+    auto ta = broker.add_device(alice, "d1");
+    auto tb = broker.add_device(bob, "d1");
+    auto a = connect(broker, alice, "d1", ta, {"u/" + alice + "/i"});
+    auto b = connect(broker, bob, "d1", tb, {"u/" + bob + "/i"});
+    REQUIRE(a.client->publish("m/" + bob, "one") == 0);
+    auto got = next_entry(*b.client);
+    REQUIRE(got);
+    // No bridge session exists, so nobody holds the ack's k/ forward: only storage has the ack.
+    REQUIRE(b.client->publish("k/" + bob, nlohmann::json{{"seq", got->seq}}.dump()) == 0);
+    REQUIRE(eventually([&] {
+        chat::storage::Database db(broker.db_path().string());
+        return chat::storage::Inbox(db).delivered_seq(bob) == got->seq;
+    }));
+    BridgeProcess bridge(broker);
+    auto receipt = next_receipt(*a.client);
+    CHECK(receipt["from"] == bob);
+    CHECK(receipt["delivered"] == nlohmann::json::array({got->id}));
+
+    // A later ack gets its own receipt, and the one made at start is stored once.
+    REQUIRE(a.client->publish("m/" + bob, "two") == 0);
+    auto second = next_entry(*b.client);
+    REQUIRE(second);
+    REQUIRE(b.client->publish("k/" + bob, nlohmann::json{{"seq", second->seq}}.dump()) == 0);
+    CHECK(next_receipt(*a.client)["delivered"] == nlohmann::json::array({second->id}));
+    REQUIRE(eventually([&] {
+        auto entries = stored(broker, alice);
+        return std::count_if(entries.begin(), entries.end(), [](auto& e) { return e.kind == "receipt"; }) >= 2;
+    }));
+    auto entries = stored(broker, alice);
+    CHECK(std::count_if(entries.begin(), entries.end(), [](auto& e) { return e.kind == "receipt"; }) == 2);
+}
+
+TEST_CASE("a bridge whose database cannot be opened yet stays up and serves once it can") {
+    BrokerFixture broker;
+    auto ta = broker.add_device(alice, "d1");
+    auto tb = broker.add_device(bob, "d1");
+    chat::bridge::BridgeConfig config;
+    config.port = broker.port();
+    config.user = broker.bridge_user();
+    config.password = broker.bridge_password();
+    config.client_id = "chat-bridge-in-process";
+    auto later = broker.data_dir() / "later";
+    config.db_path = (later / "chat.db").string();
+    chat::bridge::Bridge bridge(config);
+    // Before the fix the threads' Database constructors threw out of the threads: std::terminate.
+    bridge.start();
+    auto a = connect(broker, alice, "d1", ta, {"u/" + alice + "/i"});
+    auto b = connect(broker, bob, "d1", tb, {"u/" + bob + "/i"});
+    REQUIRE(a.client->publish("m/" + bob, "one") == 0);
+    auto got = next_entry(*b.client);
+    REQUIRE(got);
+    REQUIRE(b.client->publish("k/" + bob, nlohmann::json{{"seq", got->seq}}.dump()) == 0);
+    // Now the path leads to the broker's database (SQLite follows the link to the real file).
+    std::filesystem::create_directories(later);
+    std::filesystem::create_symlink(broker.db_path(), later / "chat.db");
+    CHECK(next_receipt(*a.client, 30s)["delivered"] == nlohmann::json::array({got->id}));
+    bridge.stop();
 }
 
 TEST_CASE("disappearing messages and entries past the expiry period are removed from storage") {

@@ -114,7 +114,12 @@ TEST_CASE("typing is relayed live on the ephemeral topic and never stored") {
     REQUIRE(got);
     CHECK(got->topic == "u/15550002/e");
     CHECK(nlohmann::json::parse(got->payload)["from"] == "15550001");
-    CHECK(t.stored("15550002").empty());
+    // A later message's arrival in SQLite proves the import got past the typing event.
+    REQUIRE(t.alice.publish("m/15550002", "after") == 0);
+    REQUIRE(eventually([&] { return !t.stored("15550002").empty(); }));
+    auto stored = t.stored("15550002");
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].body == "after");
 }
 
 TEST_CASE("a blocked sender is refused with 0x87 and nothing is stored") {

@@ -291,6 +291,14 @@ TEST_CASE("groups: permissions, the change feed for notices, and membership reac
     CHECK(sc.post_json(members_path, {{"user", outsider.user}}, admin.token)->status == 204);
     CHECK(sc.post_json(members_path, {{"user", outsider.user}}, admin.token)->status == 409);
     CHECK(sc.post_json(members_path, {{"user", "15559999"}}, admin.token)->status == 404);
+    // A user who blocked the admin cannot be put in a group by them: not later, not at creation.
+    auto blocker = sc.register_device("+15550023");
+    CHECK(http.Put(("/v1/blocks/" + admin.user).c_str(), as(blocker), "", "application/json")->status == 204);
+    auto refused = sc.post_json(members_path, {{"user", blocker.user}}, admin.token);
+    CHECK(refused->status == 403);
+    CHECK(body_of(refused)["error"] == "user " + blocker.user + " blocked " + admin.user +
+                                           ", who therefore cannot add them to a group");
+    CHECK(sc.post_json("/v1/groups", {{"name", "x"}, {"members", {blocker.user}}}, admin.token)->status == 403);
     CHECK(publish_until(out, "g/" + gid, false) != 0x87);
 
     // Members may not remove others; anyone may leave; admins remove.

@@ -30,9 +30,10 @@ struct Recorder : Publisher {
     void publish(const std::string& topic, std::string payload, int64_t) override {
         sent.emplace_back(topic, std::move(payload));
     }
-    bool flush() override {
+    Acks answer = Acks::all;  // what the broker says to every publish
+    Acks flush() override {
         ++flushes;
-        return true;
+        return answer;
     }
     nlohmann::json batch(size_t i) const { return nlohmann::json::parse(sent.at(i).second); }
 };
@@ -65,6 +66,12 @@ struct World {
         storage::Inbox(db).append(user, e);
         tx.commit();
     }
+    // What the plugin's import of a device's ack does.
+    void ack(const std::string& user, int64_t seq) {
+        storage::Transaction tx(db);
+        storage::Inbox(db).advance_cursor(user, "d1", seq);
+        tx.commit();
+    }
 };
 
 }  // namespace
@@ -79,7 +86,7 @@ TEST_CASE("group fan-out sends every member but the sender in chunked batches, o
     Entry m = w.message("1001", "hello", "gteam");
     storage::GroupOutbox(w.db).enqueue(m);
     GroupFanout fanout(w.db, w.out, w.clock, 1);  // chunks of one member: several batches
-    CHECK(fanout.fan_out(m) == 2);
+    CHECK(fanout.fan_out(m).members == 2);
     // The plugin stores each batch (the member's own seq) before its PUBACK: no seq here.
     REQUIRE(w.out.sent.size() == 2);
     CHECK(w.out.sent[0].first == "b/fanout");
@@ -92,16 +99,14 @@ TEST_CASE("group fan-out sends every member but the sender in chunked batches, o
     CHECK(w.out.batch(1)["to"] == nlohmann::json::array({"1003"}));
     CHECK(w.out.flushes == 1);  // every batch acknowledged before the message is marked done
     // A redelivered g/ publish or a restarted bridge finds it done: nothing sent again.
-    CHECK(fanout.fan_out(m) == 0);
+    CHECK(fanout.fan_out(m).members == 0);
     CHECK(w.out.sent.size() == 2);
     CHECK(storage::GroupOutbox(w.db).pending(10).empty());
 }
 
 TEST_CASE("a fan-out whose batches were not all acknowledged stays pending") {
     World w;
-    struct Failing : Recorder {
-        bool flush() override { return false; }
-    } out;
+    w.out.answer = Acks::missing;
     {
         storage::Transaction tx(w.db);
         storage::Groups(w.db).create("gteam", "team", "1001", {"1002"}, w.now);
@@ -109,8 +114,10 @@ TEST_CASE("a fan-out whose batches were not all acknowledged stays pending") {
     }
     Entry m = w.message("1001", "hello", "gteam");
     storage::GroupOutbox(w.db).enqueue(m);
-    GroupFanout fanout(w.db, out, w.clock);
-    CHECK(fanout.fan_out(m) == 0);
+    GroupFanout fanout(w.db, w.out, w.clock);
+    auto result = fanout.fan_out(m);
+    CHECK(result.members == 0);
+    CHECK_FALSE(result.finished);
     CHECK(storage::GroupOutbox(w.db).pending(10).size() == 1);
 }
 
@@ -139,8 +146,9 @@ TEST_CASE("a delivered range yields one receipt per original sender") {
     w.store("1002", a1);
     w.store("1002", a2);
     w.store("1002", c1);
+    w.ack("1002", 3);
     Receipts receipts(w.db, w.out, 2);  // pages of two entries
-    CHECK(receipts.on_delivered("1002", 0, 3, 5000) == 2);  // page 1: both of 1001; page 2: 1003
+    CHECK(receipts.on_ack("1002", 3, 5000) == 2);  // page 1: both of 1001; page 2: 1003
     REQUIRE(w.out.sent.size() == 2);
     CHECK(w.out.sent[0].first == "b/fanout");
     CHECK(w.out.batch(0)["to"] == nlohmann::json::array({"1001"}));
@@ -151,13 +159,83 @@ TEST_CASE("a delivered range yields one receipt per original sender") {
     CHECK(j["delivered"] == nlohmann::json::array({a1.id, a2.id}));
     CHECK(w.out.batch(1)["to"] == nlohmann::json::array({"1003"}));
     CHECK(j["ts"] == 5000);  // when the ack arrived
-
-    // The same ack again (redelivered after a bridge crash): the same receipts, same ids.
-    CHECK(receipts.on_delivered("1002", 0, 3, 5000) == 2);
-    REQUIRE(w.out.sent.size() == 4);
-    CHECK(w.out.batch(2) == w.out.batch(0));
-    CHECK(w.out.batch(3) == w.out.batch(1));
     CHECK(w.out.batch(0)["entry"]["id"] != w.out.batch(1)["entry"]["id"]);
+
+    // The same ack again (redelivered after a bridge crash): those receipts are made already.
+    CHECK(receipts.on_ack("1002", 3, 5000) == 0);
+    CHECK(receipts.catch_up(w.now) == 0);
+    CHECK(w.out.sent.size() == 2);
+}
+
+TEST_CASE("receipts for an ack no bridge saw are made from the delivered mark, once") {
+    World w;
+    Entry a1 = w.message("1001", "a1"), c1 = w.message("1003", "c1");
+    w.store("1002", a1);
+    w.store("1002", c1);
+    w.ack("1002", 2);  // the plugin imported the ack; its k/ forward never reached a bridge
+    Receipts receipts(w.db, w.out);
+    CHECK(receipts.catch_up(w.now) == 1);
+    REQUIRE(w.out.sent.size() == 2);
+    CHECK(w.out.batch(0)["entry"]["delivered"] == nlohmann::json::array({a1.id}));
+    CHECK(w.out.batch(0)["entry"]["ts"] == w.now);  // when a bridge found it owed
+    CHECK(w.out.batch(1)["entry"]["delivered"] == nlohmann::json::array({c1.id}));
+    CHECK(receipts.catch_up(w.now) == 0);  // made: nothing owed any more
+    CHECK(receipts.on_ack("1002", 2, w.now) == 0);
+    CHECK(w.out.sent.size() == 2);
+}
+
+TEST_CASE("a receipt run cut short is redone alike: the same ids, the same stamp") {
+    World w;
+    Entry a1 = w.message("1001", "a1");
+    w.store("1002", a1);
+    w.ack("1002", 1);
+    w.out.answer = Acks::missing;  // the bridge dies before the broker's PUBACKs
+    CHECK(Receipts(w.db, w.out).on_ack("1002", 1, 5000) == 0);
+    REQUIRE_FALSE(w.out.sent.empty());
+    auto first = w.out.batch(0);
+    w.store("1002", w.message("1003", "later"));  // more arrives and is acked meanwhile
+    w.ack("1002", 2);
+    w.out.answer = Acks::all;
+    w.out.sent.clear();
+    Receipts again(w.db, w.out);  // a restarted bridge
+    CHECK(again.catch_up(w.now) == 1);
+    REQUIRE(w.out.sent.size() == 1);
+    CHECK(w.out.batch(0) == first);  // the plugin stores it once, whoever sends it
+    CHECK(again.catch_up(w.now) == 1);  // then the next run: the later entry
+    REQUIRE(w.out.sent.size() == 2);
+    CHECK(w.out.batch(1)["entry"]["to"] == "1003");
+    CHECK(again.catch_up(w.now) == 0);
+}
+
+TEST_CASE("receipts the broker refuses are logged and not made again") {
+    World w;
+    w.store("1002", w.message("1001", "a1"));
+    w.ack("1002", 1);
+    w.out.answer = Acks::refused;
+    Receipts receipts(w.db, w.out);
+    CHECK(receipts.catch_up(w.now) == 1);
+    CHECK(receipts.catch_up(w.now) == 0);
+    CHECK(w.out.sent.size() == 1);  // one attempt: the same batch would get the same answer
+}
+
+TEST_CASE("the fan-out catch-up ends when messages stay pending, and marks refused ones done") {
+    World w;
+    {
+        storage::Transaction tx(w.db);
+        storage::Groups(w.db).create("gteam", "team", "1001", {"1002"}, w.now);
+        tx.commit();
+    }
+    storage::GroupOutbox outbox(w.db);
+    outbox.enqueue(w.message("1001", "one", "gteam"));
+    outbox.enqueue(w.message("1001", "two", "gteam"));
+    GroupFanout fanout(w.db, w.out, w.clock);
+    w.out.answer = Acks::missing;  // the broker does not answer: try again at the next scan
+    CHECK(fanout.catch_up(w.now) == 0);
+    CHECK(outbox.pending(10).size() == 2);
+    w.out.answer = Acks::refused;  // the broker refuses them for good
+    CHECK(fanout.catch_up(w.now) == 2);
+    CHECK(outbox.pending(10).empty());
+    CHECK(fanout.catch_up(w.now) == 0);
 }
 
 TEST_CASE("sync replays in seq order, page by page, on the device topic") {

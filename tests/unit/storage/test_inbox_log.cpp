@@ -296,3 +296,67 @@ TEST_CASE("a journal left by a killed process is imported at the next start, onc
     REQUIRE(b.add("1", next));
     CHECK(next.seq == 3);
 }
+
+TEST_CASE("the same entry added twice for one user in a batch is stored once, with no seq gap") {
+    Db t;
+    {
+        InboxLog log(t.db, t.path);
+        auto e = chat::testing::text_entry("2", "", "to the group");
+        auto again = e;  // the same member listed twice in a b/fanout
+        InboxLog::Batch b(log);
+        REQUIRE(b.add("1", e));
+        REQUIRE(b.add("1", again));
+        CHECK(again.seq == e.seq);
+        auto other = chat::testing::text_entry("2", "1", "next");
+        REQUIRE(b.add("1", other));
+        CHECK(other.seq == e.seq + 1);
+        b.commit();
+        CHECK(log.last_seq("1") == 2);
+        log.wait_imported();
+    }
+    auto stored = Inbox(t.db).entries_after("1", 0, 10);
+    REQUIRE(stored.size() == 2);
+    CHECK(stored[0].seq == 1);
+    CHECK(stored[1].seq == 2);
+    CHECK(Inbox(t.db).last_seq("1") == 2);
+}
+
+TEST_CASE("an import that meets another entry at the same seq logs and counts it instead of dropping it quietly") {
+    Db t;
+    auto first = chat::testing::text_entry("2", "1", "first");
+    first.seq = 1;
+    auto clash = chat::testing::text_entry("2", "1", "clash");  // another id at the same seq
+    clash.seq = 1;
+    auto replay = first;  // the same entry again (a replay after a kill -9): expected, quiet
+    auto next = chat::testing::text_entry("2", "1", "next");
+    next.seq = 2;
+    std::filesystem::create_directories(t.journal());
+    Importer importer(t.path, t.journal(), 0);
+    for (const auto& e : {first, clash, replay, next}) {
+        importer.push({JournalRecord{JournalRecord::Op::inbox, "1", e}}, JournalPosition{0, 0});
+    }
+    REQUIRE(importer.wait_all_imported());
+    CHECK(importer.conflicts() == 1);
+    auto stored = Inbox(t.db).entries_after("1", 0, 10);
+    REQUIRE(stored.size() == 2);  // the import went on past the clash
+    CHECK(stored[0].body == "first");
+    CHECK(stored[1].body == "next");
+}
+
+TEST_CASE("the importer survives a database it cannot open, and imports once it can") {
+    chat::testing::TempDir dir;
+    auto folder = dir.path() / "not-yet";
+    auto path = (folder / "t.db").string();
+    auto journal = dir.path() / "journal";
+    std::filesystem::create_directories(journal);
+    auto e = chat::testing::text_entry("2", "1", "waited");
+    e.seq = 1;
+    // Before the fix the thread's Database constructor threw out of the thread: std::terminate.
+    Importer importer(path, journal, 0);
+    importer.push({JournalRecord{JournalRecord::Op::inbox, "1", e}}, JournalPosition{0, 0});
+    CHECK_FALSE(importer.wait_all_imported(std::chrono::milliseconds(300)));
+    std::filesystem::create_directories(folder);
+    REQUIRE(importer.wait_all_imported());
+    Database db(path);
+    CHECK(Inbox(db).has_entry("1", e.id));
+}

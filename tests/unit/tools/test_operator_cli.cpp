@@ -86,3 +86,12 @@ TEST_CASE("groups and blocks") {
     CHECK(c.run({"block", "15550001", "15550002"}) == 0);
     CHECK(c.run({"unblock", "15550001", "15550002"}) == 0);
 }
+
+TEST_CASE("a group create is refused with one line when a member blocked the admin") {
+    Cli c;
+    for (auto u : {"15550001", "15550002"}) c.run({"user", "add", u});
+    REQUIRE(c.run({"block", "15550002", "15550001"}) == 0);
+    CHECK(c.run({"group", "create", "g1", "friends", "15550001", "15550002"}) == 1);
+    CHECK(c.err == "chatctl: user 15550002 blocked 15550001, who therefore cannot add them to a group\n");
+    CHECK(c.run({"group", "show", "g1"}) == 1);  // nothing was created
+}
