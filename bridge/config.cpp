@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -40,7 +41,9 @@ int64_t parse_duration_ms(const std::string& text) {
         if (text.size() > suffix.size() && text.ends_with(suffix)) {
             std::string digits = text.substr(0, text.size() - suffix.size());
             if (digits.find_first_not_of("0123456789") == std::string::npos) {
-                return parse_number("duration", digits) * u.ms;
+                int64_t n = parse_number("duration", digits);
+                if (n > std::numeric_limits<int64_t>::max() / u.ms) throw std::invalid_argument("duration too long: " + text);
+                return n * u.ms;
             }
         }
     }
@@ -74,7 +77,9 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
             auto colon = v.rfind(':');
             if (colon == std::string::npos) throw std::invalid_argument("--broker needs HOST:PORT");
             c.host = v.substr(0, colon);
-            c.port = static_cast<int>(parse_number(flag, v.substr(colon + 1)));
+            int64_t port = parse_number(flag, v.substr(colon + 1));
+            if (port > 65535) throw std::invalid_argument("--broker port must be at most 65535");
+            c.port = static_cast<int>(port);
         } else if (flag == "--user") {
             c.user = v;
         } else if (flag == "--password") {

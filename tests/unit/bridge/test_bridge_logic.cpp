@@ -225,10 +225,14 @@ TEST_CASE("bridge flags and durations parse, bad ones are refused") {
     CHECK(parse_duration_ms("90s") == 90'000);
     CHECK(parse_duration_ms("250") == 250);
     CHECK_THROWS(parse_duration_ms("soon"));
+    // Found by fuzz_config: the unit's multiplication overflowed instead of refusing the flag.
+    CHECK_THROWS_AS(parse_duration_ms("2222222222222d"), std::invalid_argument);
+    CHECK(parse_duration_ms("106751991167d") == 106751991167LL * 86'400'000);
     auto c = parse_args({"--broker", "10.0.0.1:1999", "--user", "b", "--password", "p", "--expiry", "2h"});
     CHECK(c.host == "10.0.0.1");
     CHECK(c.port == 1999);
     CHECK(c.expiry_ms == 7'200'000);
     CHECK_THROWS_AS(parse_args({"--broker", "x:1"}), std::invalid_argument);
+    CHECK_THROWS_AS(parse_args({"--broker", "h:4294968179", "--user", "b", "--password", "p"}), std::invalid_argument);
     CHECK_THROWS_AS(parse_args({"--user", "b", "--password", "p", "--bogus", "1"}), std::invalid_argument);
 }
