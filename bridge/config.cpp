@@ -4,6 +4,7 @@
 #include "common/secret_file.h"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -43,7 +44,9 @@ int64_t parse_duration_ms(const std::string& text) {
         if (text.size() > suffix.size() && text.ends_with(suffix)) {
             std::string digits = text.substr(0, text.size() - suffix.size());
             if (digits.find_first_not_of("0123456789") == std::string::npos) {
-                return parse_number("duration", digits) * u.ms;
+                int64_t n = parse_number("duration", digits);
+                if (n > std::numeric_limits<int64_t>::max() / u.ms) throw std::invalid_argument("duration too long: " + text);
+                return n * u.ms;
             }
         }
     }
@@ -80,7 +83,9 @@ void parse_broker_address(const std::string& address, BridgeConfig& c) {
     auto colon = rest.rfind(':');
     if (colon == std::string::npos) throw std::invalid_argument("--broker needs [tcp://|ssl://]HOST:PORT");
     c.host = rest.substr(0, colon);
-    c.port = static_cast<int>(parse_number("--broker", rest.substr(colon + 1)));
+    int64_t port = parse_number("--broker", rest.substr(colon + 1));
+    if (port > 65535) throw std::invalid_argument("--broker port must be at most 65535");
+    c.port = static_cast<int>(port);
 }
 
 }  // namespace

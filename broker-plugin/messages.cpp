@@ -337,7 +337,7 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     r.extra.reserve(stored.size());
     for (const auto& [member, copy] : stored) {
         r.extra.push_back(DirectPublish{"", {inbox_topic(member), json_.write(copy)}, *expiry});
-        add_live_extras(member, [&] { return packed(copy); }, r);
+        add_live_extras(member, [&copy = copy] { return packed(copy); }, r);  // clang 14 cannot capture a binding
     }
     return r;
 }

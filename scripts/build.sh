@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Configures and builds one build folder: scripts/build.sh [release|asan]
+# Configures and builds one build folder: scripts/build.sh [release|asan|fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
 case "$kind" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON) ;;
-  *) echo "usage: scripts/build.sh [release|asan]" >&2; exit 2 ;;
+  # The libFuzzer targets only (fuzz/), with clang and their libraries instrumented.
+  fuzz) dir=build-fuzz; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DCHAT_FUZZ=ON
+                               -DBUILD_TESTING=OFF) ;;
+  *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-cmake --build "$dir" -j "$(nproc)"
+if [ "$kind" = fuzz ]; then
+  cmake --build "$dir" -j "$(nproc)" --target chat_fuzz_targets
+else
+  cmake --build "$dir" -j "$(nproc)"
+fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the normal build, then
-# the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz
+# target briefly over its seeds and its saved crash inputs (build-fuzz/, clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,3 +9,5 @@ scripts/build.sh release
 (cd build && ctest -j2 --output-on-failure)
 scripts/build.sh asan
 (cd build-asan && ctest -j2 --output-on-failure)
+scripts/build.sh fuzz
+(cd build-fuzz && ctest -j2 --output-on-failure)

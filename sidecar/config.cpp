@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <functional>
+#include <limits>
 #include <map>
 
 namespace chat::sidecar {
@@ -17,6 +18,21 @@ bool to_int(const std::string& s, int64_t& out) {
 bool seconds(const std::string& s, int& out) {
     int64_t n;
     return to_int(s, n) && n > 0 && n <= 3600 && (out = int(n), true);
+}
+
+// A non-negative int: a larger number is refused, not wrapped to a negative limit.
+bool to_count(const std::string& s, int& out) {
+    int64_t n;
+    if (!to_int(s, n) || n > std::numeric_limits<int>::max()) return false;
+    out = static_cast<int>(n);
+    return true;
+}
+
+// `n` units of `unit_ms` milliseconds, refused when that overflows.
+bool to_ms(int64_t n, int64_t unit_ms, int64_t& out) {
+    if (n > std::numeric_limits<int64_t>::max() / unit_ms) return false;
+    out = n * unit_ms;
+    return true;
 }
 
 }  // namespace
@@ -41,18 +57,18 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         {"--sms-webhook", [&](const std::string& v) { c.sms_webhook = v; return v.rfind("http", 0) == 0; }},
         {"--port", [&](const std::string& v) { int64_t n; return to_int(v, n) && n < 65536 && (c.port = int(n), true); }},
         {"--max-media-bytes", [&](const std::string& v) { return to_int(v, c.max_media_bytes) && c.max_media_bytes > 0; }},
-        {"--register-per-phone", [&](const std::string& v) { int64_t n; return to_int(v, n) && (c.register_per_phone.limit = int(n), true); }},
-        {"--register-per-address", [&](const std::string& v) { int64_t n; return to_int(v, n) && (c.register_per_address.limit = int(n), true); }},
-        {"--verify-per-address", [&](const std::string& v) { int64_t n; return to_int(v, n) && (c.verify_per_address.limit = int(n), true); }},
+        {"--register-per-phone", [&](const std::string& v) { return to_count(v, c.register_per_phone.limit); }},
+        {"--register-per-address", [&](const std::string& v) { return to_count(v, c.register_per_address.limit); }},
+        {"--verify-per-address", [&](const std::string& v) { return to_count(v, c.verify_per_address.limit); }},
         {"--rate-window-s", [&](const std::string& v) {
-             int64_t n;
-             if (!to_int(v, n) || n == 0) return false;
-             c.register_per_phone.window_ms = c.register_per_address.window_ms = c.verify_per_address.window_ms = n * 1000;
+             int64_t n, ms;
+             if (!to_int(v, n) || n == 0 || !to_ms(n, 1000, ms)) return false;
+             c.register_per_phone.window_ms = c.register_per_address.window_ms = c.verify_per_address.window_ms = ms;
              return true;
          }},
         {"--upload-ttl-h", [&](const std::string& v) {
              int64_t n;
-             return to_int(v, n) && n > 0 && (c.upload_ttl_ms = n * 60 * 60 * 1000, true);
+             return to_int(v, n) && n > 0 && to_ms(n, 60 * 60 * 1000, c.upload_ttl_ms);
          }},
         {"--threads", [&](const std::string& v) { int64_t n; return to_int(v, n) && n > 0 && n <= 1024 && (c.threads = int(n), true); }},
         {"--tls-cert", [&](const std::string& v) { c.tls_cert = v; return !v.empty(); }},
@@ -73,12 +89,11 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         {"--uploads-per-user", [&](const std::string& v) { int64_t n; return to_int(v, n) && n <= 1000 && (c.uploads_per_user = int(n), true); }},
         {"--groups-per-day", [&](const std::string& v) { return to_int(v, c.groups_per_user.limit); }},
     };
-    for (size_t i = 0; i < args.size(); ++i) {
+    for (size_t i = 0; i < args.size(); i += 2) {  // a flag and its value
         auto it = flags.find(args[i]);
         if (it == flags.end()) return "unknown flag " + args[i];
         if (i + 1 >= args.size()) return "missing value for " + args[i];
         if (!it->second(args[i + 1])) return "bad value for " + args[i] + ": " + args[i + 1];
-        ++i;
     }
     if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
     return std::nullopt;

@@ -37,8 +37,7 @@ std::string select_entries(const char* where) {
 }  // namespace
 
 Inbox::Inbox(Database& db)
-    : db_(db),
-      bump_seq_(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
+    : bump_seq_(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
       insert_(db,
               "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
               "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),

@@ -139,8 +139,17 @@ JournalRecord decode(FieldReader& in) {
 JournalRecord decode_legacy(const unsigned char* at, const unsigned char* end) {
     auto j = nlohmann::json::from_msgpack(at, end);
     if (!j.is_array() || j.size() != 14) throw std::invalid_argument("not a journal record");
+    // Integers only: a float would convert with undefined behaviour (found with fuzz_journal).
+    auto integer = [](const nlohmann::json& value) {
+        if (!value.is_number_integer()) throw std::invalid_argument("not an integer in a journal record");
+        return value.get<int64_t>();
+    };
+    int64_t op = integer(j[0]);
+    if (op < static_cast<int64_t>(JournalRecord::Op::inbox) || op > static_cast<int64_t>(JournalRecord::Op::cursor)) {
+        throw std::invalid_argument("unknown journal op " + std::to_string(op));
+    }
     JournalRecord r;
-    r.op = static_cast<JournalRecord::Op>(j[0].get<int>());
+    r.op = static_cast<JournalRecord::Op>(op);
     size_t next = 1;
     each_field(r, [&](auto& field) {
         const auto& value = j[next++];
@@ -151,7 +160,7 @@ JournalRecord decode_legacy(const unsigned char* at, const unsigned char* end) {
                 field = value.template get<std::string>();
             }
         } else {
-            field = value.template get<int64_t>();
+            field = integer(value);
         }
     });
     return r;

@@ -306,6 +306,9 @@ TEST_CASE("bridge flags and durations parse, bad ones are refused") {
     CHECK(parse_duration_ms("90s") == 90'000);
     CHECK(parse_duration_ms("250") == 250);
     CHECK_THROWS(parse_duration_ms("soon"));
+    // Found by fuzz_config: the unit's multiplication overflowed instead of refusing the flag.
+    CHECK_THROWS_AS(parse_duration_ms("2222222222222d"), std::invalid_argument);
+    CHECK(parse_duration_ms("106751991167d") == 106751991167LL * 86'400'000);
     chat::testing::TempDir dir;
     auto secret = dir.path() / "bridge.secret";
     std::ofstream(secret) << "0123456789abcdef-secret\n";
@@ -326,4 +329,6 @@ TEST_CASE("bridge flags and durations parse, bad ones are refused") {
     // A secret on the command line would show in every process listing: the flag is gone.
     CHECK_THROWS_AS(parse_args({"--user", "b", "--password", "0123456789abcdef-secret"}), std::invalid_argument);
     CHECK_THROWS_AS(parse_args({"--user", "b", "--password-file", secret.string(), "--bogus", "1"}), std::invalid_argument);
+    CHECK_THROWS_AS(parse_args({"--broker", "h:4294968179", "--user", "b", "--password-file", secret.string()}),
+                    std::invalid_argument);
 }

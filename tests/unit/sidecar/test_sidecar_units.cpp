@@ -55,6 +55,10 @@ TEST_CASE("flags set the config and bad flags are reported") {
     CHECK(parse_args({"--port", "70000"}, c));
     CHECK(parse_args({"--bogus", "1"}, c));
     CHECK(parse_args({"--sms-webhook", "ftp://x"}, c));
+    // Found while seeding fuzz_config: these overflowed (UB) or wrapped to a negative limit.
+    CHECK(parse_args({"--rate-window-s", "99999999999999999"}, c));
+    CHECK(parse_args({"--upload-ttl-h", "9999999999999999"}, c));
+    CHECK(parse_args({"--register-per-phone", "4294967295"}, c));
     SidecarConfig d;
     d.data_dir = "var";
     CHECK(d.database() == "var/chat.db");

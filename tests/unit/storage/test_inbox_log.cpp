@@ -130,6 +130,26 @@ TEST_CASE("an intact batch this version cannot read stops the start instead of b
     CHECK_THROWS_AS(read_journal_segment(journal_segment_path(dir.path(), 0)), Error);
 }
 
+TEST_CASE("a previous-version record with a float or an unknown op is refused, not misread") {
+    // Found with fuzz_journal: a float converted to the op or a number with undefined behaviour.
+    chat::testing::TempDir dir;
+    auto legacy = [](nlohmann::json op, nlohmann::json seq) {
+        return nlohmann::json::to_msgpack(
+            nlohmann::json::array({op, "1", "id", seq, "msg", "2", "1", "", 1, "", "", "", 0, ""}));
+    };
+    int segment = 0;
+    for (const auto& body : {legacy(1e300, 5), legacy(1, -1e300), legacy(1.0, 5), legacy(9, 5)}) {
+        std::string frame(12, '\0');
+        frame[0] = static_cast<char>(body.size());
+        const unsigned char key[crypto_shorthash_KEYBYTES] = {};
+        crypto_shorthash(reinterpret_cast<unsigned char*>(frame.data() + 4), body.data(), body.size(), key);
+        frame.append(body.begin(), body.end());
+        auto path = journal_segment_path(dir.path(), static_cast<uint64_t>(segment++));
+        std::ofstream(path, std::ios::binary) << frame;
+        CHECK_THROWS_AS(read_journal_segment(path), Error);
+    }
+}
+
 TEST_CASE("a segment is allocated up front: reading stops at its unwritten zeros, a large batch gets its own") {
     chat::testing::TempDir dir;
     JournalWriter w(dir.path(), 0, 4096);
