@@ -20,13 +20,8 @@ bool seconds(const std::string& s, int& out) {
     return to_int(s, n) && n > 0 && n <= 3600 && (out = int(n), true);
 }
 
-// A non-negative int: a larger number is refused, not wrapped to a negative limit.
-bool to_count(const std::string& s, int& out) {
-    int64_t n;
-    if (!to_int(s, n) || n > std::numeric_limits<int>::max()) return false;
-    out = static_cast<int>(n);
-    return true;
-}
+// A non-negative count: a larger number than int64_t holds is refused by to_int, not wrapped.
+bool to_count(const std::string& s, int64_t& out) { return to_int(s, out); }
 
 // `n` units of `unit_ms` milliseconds, refused when that overflows.
 bool to_ms(int64_t n, int64_t unit_ms, int64_t& out) {

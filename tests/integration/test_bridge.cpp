@@ -237,7 +237,7 @@ TEST_CASE("a bridge whose database cannot be opened yet stays up and serves once
     config.port = broker.port();
     config.user = broker.bridge_user();
     config.password = broker.bridge_password();
-    config.client_id = "chat-bridge-in-process";
+    config.client_id = "chat-bridge-2";  // a configured bridge id (plugin_opt_bridge_clients)
     auto later = broker.data_dir() / "later";
     config.db_path = (later / "chat.db").string();
     chat::bridge::Bridge bridge(config);
