@@ -74,6 +74,15 @@ nlohmann::json inline_fields(const nlohmann::json& j) {
     return fields;
 }
 
+// An integer field, 0 when absent. A float is refused: converting one out of int64's range is
+// undefined behaviour (found by fuzz_plugin_message: a b/fanout entry with "ts":1.7e24).
+int64_t integer_field(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end()) return 0;
+    if (!it->is_number_integer()) throw std::invalid_argument(std::string("entry field ") + key + " must be an integer");
+    return it->get<int64_t>();
+}
+
 }  // namespace
 
 bool is_valid_utf8(const std::string& bytes) {
@@ -123,15 +132,15 @@ Entry entry_from_json(const std::string& text) {
     auto j = nlohmann::json::parse(text);
     Entry e;
     e.id = j.at("id").get<std::string>();
-    e.seq = j.value("seq", int64_t{0});
+    e.seq = integer_field(j, "seq");
     e.kind = j.value("kind", "msg");
     e.from = j.value("from", "");
     e.to = j.value("to", "");
     e.gid = j.value("gid", "");
-    e.ts = j.value("ts", int64_t{0});
+    e.ts = integer_field(j, "ts");
     e.ref = j.value("ref", "");
     e.cid = j.value("cid", "");
-    e.expires_ms = j.value("exp", int64_t{0});
+    e.expires_ms = integer_field(j, "exp");
     if (carries_inline_fields(e)) {
         e.body = inline_fields(j).dump();
     } else if (j.contains("body")) {

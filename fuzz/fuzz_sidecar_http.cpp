@@ -64,12 +64,13 @@ void integer_headers(const std::string& value) {
 }
 
 // cpp-httplib parses Range itself and hands the sized content provider (GET /v1/media/{id})
-// only what it accepted: each range is first-last, a suffix (-1, n) or open-ended (n, -1).
+// only what it accepted: each range is first-last, a suffix (-1, n), open-ended (n, -1), or
+// (-1, -1) for an empty spec ("bytes=-", which httplib serves as the whole content).
 void range_header(const std::string& value) {
     httplib::Ranges ranges;
     if (!httplib::detail::parse_range_header(value, ranges)) return;
     for (const auto& [first, last] : ranges) {
-        require(first >= -1 && last >= -1 && !(first == -1 && last == -1));
+        require(first >= -1 && last >= -1);
         if (first != -1 && last != -1) require(first <= last);
     }
 }

@@ -323,7 +323,9 @@ TEST_CASE("batches are refused from users and when malformed") {
     for (std::string bad : {std::string(""), std::string("[]"), std::string(R"({"entry":{}})"),
                             std::string(R"({"entry":1,"to":[]})"), std::string(R"({"entry":{},"to":["15550002"]})"),
                             "{" + std::string(entry) + R"(,"to":["x/y"]})",
-                            "{" + std::string(entry) + R"(,"to":["15550002",1]})"}) {
+                            "{" + std::string(entry) + R"(,"to":["15550002",1]})",
+                            // Found by fuzz_plugin_message: a float ts converted with undefined behaviour.
+                            std::string(R"({"entry":{"id":"x","kind":"msg","from":"15550001","ts":1.7e24},"to":["15550002"]})")}) {
         INFO(bad);
         CHECK(w.broker->on_message(w.key(0), "b/fanout", bad, {}).verdict == Verdict::deny);
     }

@@ -77,3 +77,12 @@ TEST_CASE("base64 decodes only the alphabet, padded") {
     // Found by fuzz_entry: libsodium 1.0.18 took these bytes >= 0x80 for base64 digits.
     CHECK_FALSE(chat::from_base64("\xb7\xb6hd"));
 }
+
+TEST_CASE("entry numbers must be integers") {
+    CHECK(chat::entry_from_json(R"({"id":"a","seq":3,"ts":5})").ts == 5);
+    // Found by fuzz_plugin_message: a float out of int64's range converted with undefined behaviour.
+    for (auto bad : {R"({"id":"a","ts":1.7e24})", R"({"id":"a","seq":1.5})", R"({"id":"a","exp":"soon"})"}) {
+        INFO(bad);
+        CHECK_THROWS(chat::entry_from_json(bad));
+    }
+}
