@@ -171,7 +171,7 @@ void Bridge::guarded(const char* name, const std::function<void()>& body) {
             std::cerr << "chat-bridge: " << name << " failed (attempt " << attempt << "), restarting\n";
         }
         std::unique_lock lock(sync_mu_);
-        sync_cv_.wait_for(lock, std::chrono::milliseconds(std::min(1000, 100 * attempt)), [this] { return !running_; });
+        sync_cv_.wait_for(lock, std::chrono::milliseconds(100 * std::min(attempt, 10)), [this] { return !running_; });
     }
 }
 

@@ -188,27 +188,26 @@ void Importer::run() {
     // No exception may leave this thread: std::terminate would take the broker down. Whatever
     // fails (opening SQLite, a commit, memory) is logged and retried with the connection opened
     // again; the records are safe in the journal meanwhile, and the ones in hand are kept.
-    for (int attempt = 1;; ++attempt) {
+    for (int failures = 1;; ++failures) {
         try {
             Database db(db_path_);
             RecordApplier applier(db);
-            attempt = 0;
             serve(applier, db);
             return;  // stopping
         } catch (const std::exception& e) {
-            std::cerr << "chat: the journal importer failed (attempt " << attempt << "), retrying: " << e.what()
+            std::cerr << "chat: the journal importer failed (failure " << failures << "), retrying: " << e.what()
                       << "\n";
         } catch (...) {
-            std::cerr << "chat: the journal importer failed (attempt " << attempt << "), retrying\n";
+            std::cerr << "chat: the journal importer failed (failure " << failures << "), retrying\n";
         }
-        if (!pause_unless_stopping(attempt)) return;  // the next start imports what is left
+        if (!pause_unless_stopping(failures)) return;  // the next start imports what is left
     }
 }
 
 bool Importer::pause_unless_stopping(int attempt) {
     std::unique_lock lock(mu_);
     if (stopping_ && attempt >= 3) return false;
-    auto backoff = std::chrono::milliseconds(std::min(1000, 100 * attempt));
+    auto backoff = std::chrono::milliseconds(100 * std::min(attempt, 10));  // up to 1 s
     wake_.wait_for(lock, backoff, [this] { return stopping_; });
     return true;
 }

@@ -45,7 +45,8 @@ TEST_CASE("a file that is no database, or a schema newer than this build, is ref
 
     {
         Database db(path);
-        db.exec(("INSERT INTO schema_version(version) VALUES(" + std::to_string(migrations().size() + 1) + ")").c_str());
+        auto newer = std::to_string(migrations().size() + 1);
+        db.exec(("INSERT INTO schema_version(version) VALUES(" + newer + ")").c_str());
     }
     CHECK_THROWS_WITH(Database(path), Catch::Contains("is newer than this build knows"));
     CHECK(sqlite3_memory_used() == held_before);
