@@ -61,6 +61,12 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     return AuthResult::accepted;
 }
 
+// A closed connection may still publish its Will, and only on p/{self} (PROTOCOL.md).
+bool ChatBroker::is_will_topic(const Session& s, Access access, std::string_view topic) {
+    return access == Access::write && topic.size() == s.user.size() + 2 && topic.starts_with("p/") &&
+           topic.substr(2) == s.user;
+}
+
 Principal ChatBroker::principal(const Session& s) const {
     return Principal{s.user, s.device, s.bridge, s.state ? &s.state->perms : nullptr};
 }
@@ -68,6 +74,7 @@ Principal ChatBroker::principal(const Session& s) const {
 bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, uint32_t payload_len) {
     auto it = sessions_.find(client);
     if (it == sessions_.end()) return false;
+    if (it->second.departed) return is_will_topic(it->second, access, topic) && payload_len <= config_.max_payload;
     if (access == Access::write && payload_len > config_.max_payload && !it->second.bridge) return false;
     // A compact device gets its inbox entries as direct MessagePack copies, not the JSON publish.
     const Session& s = it->second;
@@ -80,14 +87,19 @@ bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, ui
 
 void ChatBroker::on_disconnect(ClientKey client) {
     auto it = sessions_.find(client);
-    if (it == sessions_.end()) return;
-    Session s = std::move(it->second);
-    sessions_.erase(it);
+    if (it == sessions_.end() || it->second.departed) return;
+    Session& s = it->second;
     if (s.bridge) {
         auto b = std::find(bridge_clients_.begin(), bridge_clients_.end(), s.client_id);
         if (b != bridge_clients_.end()) bridge_clients_.erase(b);
+        sessions_.erase(it);
         return;
     }
+    // Mosquitto checks the client's Will (WRITE) only after this event: keep the session for
+    // that one check, until the next tick.
+    s.departed = true;
+    s.state = nullptr;
+    departed_.push_back(client);
     auto user = users_.find(s.user);
     if (user == users_.end()) return;
     auto dev = user->second.devices.find(s.device);
@@ -107,6 +119,12 @@ void ChatBroker::load_permissions(const std::string& user, Permissions& perms) {
 }
 
 void ChatBroker::tick() {
+    for (ClientKey client : departed_) {
+        auto it = sessions_.find(client);
+        // A new connection may have taken the same handle over meanwhile: that one stays.
+        if (it != sessions_.end() && it->second.departed) sessions_.erase(it);
+    }
+    departed_.clear();
     int64_t now = clock_();
     if (now < next_refresh_ms_) return;
     next_refresh_ms_ = now + config_.acl_refresh_ms;

@@ -90,9 +90,11 @@ private:
         UserState* state = nullptr;  // stable: unordered_map nodes do not move
         bool compact = false;        // gets MessagePack entries instead of JSON on u/{user}/i
         int refused_in_a_row = 0;    // rate-limited publishes since the last accepted one
+        bool departed = false;       // closed; kept until the next tick for its Will's check
     };
 
     Principal principal(const Session& s) const;
+    static bool is_will_topic(const Session& s, Access access, std::string_view topic);
     void load_permissions(const std::string& user, Permissions& perms);
     void refresh_changed_users();
     // Queues a disconnect of every live connection of a device that was revoked meanwhile.
@@ -147,6 +149,7 @@ private:
     RateLimiter connect_limits_;          // per client id
     RateLimiter address_connect_limits_;  // per source address
     std::vector<std::string> kicks_;
+    std::vector<ClientKey> departed_;  // sessions closed since the last tick
 };
 
 }  // namespace chat::broker

@@ -140,7 +140,7 @@ Entry ChatBroker::new_entry(const Session& s, std::string payload, const UserPro
 MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, std::string payload,
                                      const UserProperties& props) {
     auto it = sessions_.find(client);
-    if (it == sessions_.end()) return deny("no session");
+    if (it == sessions_.end() || it->second.departed) return deny("no session");
     Session& s = it->second;
     if (s.bridge) return bridge_publish(topic, payload);
     if (auto refused = rate_limited(s)) return *refused;

@@ -243,3 +243,24 @@ TEST_CASE("the sender's user properties do not travel on to the recipient") {
     CHECK(got->user_properties == 0);
     CHECK(got->payload.find("c-7") == std::string::npos);
 }
+
+TEST_CASE("a dropped link's Will on p/{self} reaches the user's presence watchers") {
+    BrokerFixture broker;
+    auto alice_token = broker.add_device("15550001", "d1");
+    auto bob_token = broker.add_device("15550002", "d1");
+    MqttClient bob(broker.port(), "15550002/d1");
+    REQUIRE(bob.connect("15550002", bob_token) == 0);
+    REQUIRE(bob.subscribe("p/15550001") == 1);
+    Process alice({"mosquitto_sub", "-p", std::to_string(broker.port()), "-i", "15550001/d1", "-u", "15550001", "-P",
+                   alice_token, "-t", "u/15550001/i", "--will-topic", "p/15550001", "--will-payload", "offline",
+                   "--will-qos", "1", "--will-retain"},
+                  broker.data_dir() / "alice.log");
+    REQUIRE(eventually([&] { return broker.log().find("15550001/d1") != std::string::npos; }, 5s));
+    std::this_thread::sleep_for(300ms);
+    alice.kill_hard();
+    auto got = bob.next(5s);
+    INFO(broker.log());
+    REQUIRE(got);
+    CHECK(got->topic == "p/15550001");
+    CHECK(got->payload == "offline");
+}

@@ -143,3 +143,23 @@ TEST_CASE("the broker's version is read from its executable image") {
     CHECK_FALSE(frees_replaced_message_fields(11));
     CHECK(frees_replaced_message_fields(15));
 }
+
+TEST_CASE("a closed connection may still publish its Will on p/{self}, and nothing else, until the next tick") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    w.broker->on_disconnect(w.key(0));
+    CHECK(w.broker->connected_devices("15550001") == 0);
+    CHECK(w.broker->acl(w.key(0), Access::write, "p/15550001", 7));
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::write, "p/15550002", 7));
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::write, "m/15550002", 7));
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::read, "p/15550002", 7));
+    CHECK(w.broker->on_message(w.key(0), "m/15550002", "x", {}).verdict == Verdict::deny);
+    w.broker->tick();
+    CHECK_FALSE(w.broker->acl(w.key(0), Access::write, "p/15550001", 7));
+    // A new connection on the same handle before the tick keeps its session.
+    REQUIRE(w.login(1, "15550002/d1"));
+    w.broker->on_disconnect(w.key(1));
+    REQUIRE(w.login(1, "15550002/d1"));
+    w.broker->tick();
+    CHECK(w.broker->acl(w.key(1), Access::write, "m/15550001", 1));
+}
