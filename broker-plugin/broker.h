@@ -109,7 +109,7 @@ private:
     MessageResult typing(const Session& s, std::string_view to, const std::string& payload);
     MessageResult ack(const Session& s, const std::string& payload);
     MessageResult sync_request(const Session& s, const std::string& payload);
-    std::optional<Entry> earlier_copy(const Session& s, const Entry& e);
+    std::optional<Entry> earlier_copy(const Session& s, const Entry& e, std::string_view conversation);
     static Entry sent_copy(Entry& e);
     MessageResult redeliver_duplicate(const Entry& sent);
     MessageResult bridge_publish(std::string_view topic, const std::string& payload);

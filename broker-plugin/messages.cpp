@@ -167,7 +167,7 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
 MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, std::string payload,
                                          const UserProperties& props) {
     Entry e = new_entry(s, std::move(payload), props);
-    if (auto earlier = earlier_copy(s, e)) return redeliver_duplicate(*earlier);
+    if (auto earlier = earlier_copy(s, e, to)) return redeliver_duplicate(*earlier);
     e.to = std::string(to);
     if (over_cap(e.to)) return deny("recipient " + e.to + " has too many undelivered messages");
     Entry sent = sent_copy(e);
@@ -188,7 +188,7 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
 MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, std::string payload,
                                         const UserProperties& props) {
     Entry e = new_entry(s, std::move(payload), props);
-    if (auto earlier = earlier_copy(s, e)) return redeliver_duplicate(*earlier);
+    if (auto earlier = earlier_copy(s, e, gid)) return redeliver_duplicate(*earlier);
     e.gid = std::string(gid);
     if (config_.max_pending > 0 && policy_.member_at_cap(e.gid, s.user, config_.max_pending)) {
         return deny("a member of " + e.gid + " has too many undelivered messages");
@@ -203,10 +203,11 @@ MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, 
     return r;
 }
 
-// The sender's stored copy of an earlier publish with the same cid (a client's retry).
-std::optional<Entry> ChatBroker::earlier_copy(const Session& s, const Entry& e) {
+// The sender's stored copy of an earlier publish with the same cid to the same recipient or
+// group (a client's retry); the same cid elsewhere is a new message.
+std::optional<Entry> ChatBroker::earlier_copy(const Session& s, const Entry& e, std::string_view conversation) {
     if (e.cid.empty()) return std::nullopt;
-    return log_.find_by_cid(s.user, e.cid);
+    return log_.find_by_cid(s.user, e.cid, std::string(conversation));
 }
 
 // The sender's own `sent` entry keeps the cid; the recipient's copy does not.

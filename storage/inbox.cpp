@@ -49,7 +49,7 @@ Inbox::Inbox(Database& db)
       raise_seq_(db, "UPDATE users SET last_seq = MAX(last_seq, ?) WHERE id = ?"),
       after_(db, select_entries("user_id = ? AND seq > ? ORDER BY seq LIMIT ?")),
       by_id_(db, select_entries("user_id = ? AND id = ?")),
-      by_cid_(db, select_entries("user_id = ? AND cid = ?")),
+      by_cid_(db, select_entries("user_id = ? AND cid = ? AND COALESCE(gid, to_user) = ?")),
       exists_(db, "SELECT 1 FROM inbox WHERE user_id = ? AND id = ?"),
       last_seq_(db, "SELECT last_seq FROM users WHERE id = ?"),
       set_cursor_(db, "UPDATE devices SET cursor = MAX(cursor, ?) WHERE user_id = ? AND device_id = ?"),
@@ -86,9 +86,10 @@ std::optional<Entry> Inbox::find_by_id(const std::string& user, const std::strin
     return entry_from(by_id_);
 }
 
-std::optional<Entry> Inbox::find_by_cid(const std::string& user, const std::string& cid) {
+std::optional<Entry> Inbox::find_by_cid(const std::string& user, const std::string& cid,
+                                        const std::string& conversation) {
     ResetOnExit r(by_cid_);
-    if (!by_cid_.bind(1, user).bind(2, cid).step()) return std::nullopt;
+    if (!by_cid_.bind(1, user).bind(2, cid).bind(3, conversation).step()) return std::nullopt;
     return entry_from(by_cid_);
 }
 

@@ -25,7 +25,8 @@ public:
     void raise_last_seq(const std::string& user, int64_t seq);
     std::vector<Entry> entries_after(const std::string& user, int64_t after, int limit);
     std::optional<Entry> find_by_id(const std::string& user, const std::string& id);
-    std::optional<Entry> find_by_cid(const std::string& user, const std::string& cid);
+    // The user's entry with this client message id in one conversation: a recipient or a gid.
+    std::optional<Entry> find_by_cid(const std::string& user, const std::string& cid, const std::string& conversation);
     bool has_entry(const std::string& user, const std::string& id);
     // The highest seq any of the user's devices acked (0 for an unknown user).
     int64_t delivered_seq(const std::string& user);

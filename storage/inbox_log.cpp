@@ -141,9 +141,10 @@ std::optional<Entry> InboxLog::find_by_id(const std::string& owner, const std::s
     return inbox_.find_by_id(owner, id);
 }
 
-std::optional<Entry> InboxLog::find_by_cid(const std::string& owner, const std::string& cid) {
-    settle(key_of(KeyKind::cid, owner, cid));
-    return inbox_.find_by_cid(owner, cid);
+std::optional<Entry> InboxLog::find_by_cid(const std::string& owner, const std::string& cid,
+                                           const std::string& conversation) {
+    settle(key_of(KeyKind::cid, owner, cid));  // a wider key than the lookup's: at worst a needless wait
+    return inbox_.find_by_cid(owner, cid, conversation);
 }
 
 std::optional<Entry> InboxLog::find_outbox(const std::string& id) {

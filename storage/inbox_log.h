@@ -72,7 +72,7 @@ public:
     AckResult ack(const std::string& user, const std::string& device, int64_t seq);
     bool has_entry(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_id(const std::string& owner, const std::string& id);
-    std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid);
+    std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid, const std::string& conversation);
     std::optional<Entry> find_outbox(const std::string& id);
     // Blocks until every committed batch is in SQLite (tests; clean shutdown does it anyway).
     void wait_imported();

@@ -187,6 +187,13 @@ ALTER TABLE users ADD COLUMN receipts_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE users SET receipts_done = delivered_seq, receipts_target = delivered_seq;
 CREATE INDEX users_receipts_owed ON users(id) WHERE delivered_seq > receipts_done;
 )sql",
+        // v8: a client message id is unique per (sender, conversation), not per sender: the same
+        // cid towards another recipient or group is a new message, not a retry of the old one.
+        // The conversation of a `sent` copy is its gid, or else its recipient.
+        R"sql(
+DROP INDEX inbox_by_cid;
+CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid, COALESCE(gid, to_user)) WHERE cid IS NOT NULL;
+)sql",
     };
     return steps;
 }

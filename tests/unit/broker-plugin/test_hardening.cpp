@@ -163,3 +163,23 @@ TEST_CASE("a closed connection may still publish its Will on p/{self}, and nothi
     w.broker->tick();
     CHECK(w.broker->acl(w.key(1), Access::write, "m/15550001", 1));
 }
+
+TEST_CASE("a cid reused for another recipient stores a new message instead of redelivering the old one") {
+    World w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    auto first = w.broker->on_message(w.key(0), "m/15550002", "to bob", {{"cid", "c-1"}});
+    auto other = w.broker->on_message(w.key(0), "m/15550003", "to carol", {{"cid", "c-1"}});
+    REQUIRE(other.verdict == Verdict::rewrite);
+    CHECK(other.rewritten.topic == "u/15550003/i");
+    CHECK(id_of(other) != id_of(first));
+    CHECK(nlohmann::json::parse(other.rewritten.payload)["body"] == "to carol");
+    // A retry towards the first recipient is still the same message.
+    auto retry = w.broker->on_message(w.key(0), "m/15550002", "to bob", {{"cid", "c-1"}});
+    CHECK(retry.rewritten.payload == first.rewritten.payload);
+    w.broker->wait_imported();
+    auto db = w.open();
+    chat::storage::Inbox inbox(db);
+    CHECK(inbox.last_seq("15550002") == 1);
+    CHECK(inbox.last_seq("15550003") == 1);
+    CHECK(inbox.last_seq("15550001") == 2);
+}

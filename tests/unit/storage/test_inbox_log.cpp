@@ -249,12 +249,12 @@ TEST_CASE("entries still on their way to SQLite are found by id and cid") {
     // Whether or not the importer got to them yet, the lookups answer the same.
     CHECK(log.has_entry("1", sent.id));
     CHECK_FALSE(log.has_entry("2", sent.id));
-    REQUIRE(log.find_by_cid("1", "c-1"));
-    CHECK(log.find_by_cid("1", "c-1")->id == sent.id);
+    REQUIRE(log.find_by_cid("1", "c-1", "2"));
+    CHECK(log.find_by_cid("1", "c-1", "2")->id == sent.id);
     CHECK(log.find_by_id("1", sent.id)->cid == "c-1");
     CHECK(log.find_outbox(group.id)->body == "g");
     log.wait_imported();
-    CHECK(log.find_by_cid("1", "c-1")->id == sent.id);
+    CHECK(log.find_by_cid("1", "c-1", "2")->id == sent.id);
     CHECK(Inbox(t.db).has_entry("1", sent.id));
 }
 

@@ -234,7 +234,7 @@ TEST_CASE("cursors and the delivered mark only move forward") {
     CHECK(inbox.delivered_seq("1") == 2);
 }
 
-TEST_CASE("client ids find the sender's earlier entry") {
+TEST_CASE("client ids find the sender's earlier entry in the same conversation only") {
     Db t;
     Accounts(t.db).create_user("1", 1);
     Inbox inbox(t.db);
@@ -245,9 +245,23 @@ TEST_CASE("client ids find the sender's earlier entry") {
     auto again = chat::testing::text_entry("1", "2", "x");
     again.cid = "c1";
     CHECK_THROWS_AS(inbox.append("1", again), Error);
-    REQUIRE(inbox.find_by_cid("1", "c1"));
-    CHECK(inbox.find_by_cid("1", "c1")->id == e.id);
+    REQUIRE(inbox.find_by_cid("1", "c1", "2"));
+    CHECK(inbox.find_by_cid("1", "c1", "2")->id == e.id);
     CHECK(inbox.find_by_id("1", e.id)->cid == "c1");
+    // The same cid towards another recipient or a group is another message.
+    CHECK_FALSE(inbox.find_by_cid("1", "c1", "3"));
+    auto elsewhere = chat::testing::text_entry("1", "3", "y");
+    elsewhere.kind = "sent";
+    elsewhere.cid = "c1";
+    inbox.append("1", elsewhere);
+    auto in_group = chat::testing::text_entry("1", "", "z");
+    in_group.kind = "sent";
+    in_group.gid = "g1";
+    in_group.cid = "c1";
+    inbox.append("1", in_group);
+    CHECK(inbox.find_by_cid("1", "c1", "3")->id == elsewhere.id);
+    CHECK(inbox.find_by_cid("1", "c1", "g1")->id == in_group.id);
+    CHECK(inbox.find_by_cid("1", "c1", "2")->id == e.id);
 }
 
 TEST_CASE("groups and blocks record ACL changes for the users they affect") {
