@@ -21,7 +21,9 @@ namespace chat::bridge {
 namespace {
 
 constexpr int session_expiry_s = 7 * 86400;
-const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share/bridge/s/+"};
+// The last one delivers nothing (the plugin refuses the bridge every u/ entry): it only gives
+// every inbox topic a subscriber, so a PUBACK does not tell whether the recipient is online.
+const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share/bridge/s/+", "$share/bridge/u/+/i"};
 
 // Publishes QoS 1 without waiting; keeps the tokens so flush() can wait for the broker's
 // acks, and waits by itself once `window` publishes are outstanding (bounded memory).

@@ -41,8 +41,11 @@ bool bridge_allowed(Access access, std::string_view topic) {
     if (topic.starts_with("$SYS")) return false;
     // Every inbox entry gets its seq from the plugin, so the bridge writes only batches.
     if (access == Access::write) return is_bridge_batch_topic(topic);
-    // A batch passes on to its own topic after expansion; no one is meant to receive it.
-    return access != Access::read || !is_bridge_batch_topic(topic);
+    if (access != Access::read) return true;
+    // A batch passes on to its own topic after expansion; no one is meant to receive it. The
+    // bridge holds u/+/i only so that every inbox topic has a subscriber and a sender's PUBACK
+    // (0x00 or 0x10 "no subscribers") does not tell whether the recipient is online: it reads none.
+    return !is_bridge_batch_topic(topic) && !topic.starts_with("u/");
 }
 
 }  // namespace

@@ -264,3 +264,28 @@ TEST_CASE("a dropped link's Will on p/{self} reaches the user's presence watcher
     CHECK(got->topic == "p/15550001");
     CHECK(got->payload == "offline");
 }
+
+TEST_CASE("with the bridge running, a message's PUBACK is the same whether the recipient is online or not") {
+    BrokerFixture broker;
+    auto alice_token = broker.add_device("15550001", "d1");
+    auto bob_token = broker.add_device("15550002", "d1");
+    BridgeProcess bridge(broker);
+    auto message_puback = [&] {
+        std::string out;
+        run_command({"mosquitto_pub", "-V", "mqttv5", "-d", "-p", std::to_string(broker.port()), "-i", "15550001/d1",
+                     "-u", "15550001", "-P", alice_token, "-q", "1", "-t", "m/15550002", "-m", "hi"},
+                    out);
+        auto at = out.find("PUBACK (");
+        return at == std::string::npos ? std::string("none") : out.substr(at, out.find('\n', at) - at);
+    };
+    std::string offline = message_puback();
+    MqttClient bob(broker.port(), "15550002/d1");
+    REQUIRE(bob.connect("15550002", bob_token) == 0);
+    REQUIRE(bob.subscribe("u/15550002/i") == 1);
+    std::string online = message_puback();
+    CHECK_THAT(offline, Catch::Contains("RC:0)"));
+    CHECK(online == offline);
+    REQUIRE(bob.next());
+    CHECK(eventually([&] { return last_seq(broker, "15550002") == 2; }));
+    CHECK_THAT(bridge.log(), !Catch::Contains("u/15550002/i"));
+}

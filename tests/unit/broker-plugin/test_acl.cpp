@@ -61,6 +61,9 @@ TEST_CASE("the bridge publishes only batches and never sees $SYS") {
     CHECK_FALSE(allowed(bridge, Access::write, "u/15550001/i"));  // seqs come from the plugin
     CHECK_FALSE(allowed(bridge, Access::write, "m/15550001"));
     CHECK_FALSE(allowed(bridge, Access::subscribe, "$SYS/#"));
+    // It holds the inboxes' subscription so that every PUBACK is alike, but reads no entry.
+    CHECK(allowed(bridge, Access::subscribe, "$share/bridge/u/+/i"));
+    CHECK_FALSE(allowed(bridge, Access::read, "u/15550001/i"));
 }
 
 TEST_CASE("only the bridge publishes the batch topics, and nobody receives them") {
