@@ -11,7 +11,7 @@ double RateLimiter::refilled(const Bucket& b, int64_t now_ms) const {
 }
 
 bool RateLimiter::allow(std::string_view key, int64_t now_ms) {
-    auto it = buckets_.find(std::string(key));
+    auto it = buckets_.find(key);
     if (it == buckets_.end()) {
         if (buckets_.size() >= max_keys_) forget_full(now_ms);
         // Still full of busy keys: a flood of new ones (e.g. made-up client ids) waits for space.

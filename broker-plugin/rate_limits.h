@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,9 +29,15 @@ private:
     // Drops buckets that have refilled completely: they are the same as no bucket at all.
     void forget_full(int64_t now_ms);
 
+    // Looked up by string_view: no allocation per publish for a key already known.
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    };
+
     RateLimit limit_;
     size_t max_keys_;
-    std::unordered_map<std::string, Bucket> buckets_;
+    std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets_;
 };
 
 }  // namespace chat::broker

@@ -75,6 +75,17 @@ size_t push_junk(int fd, size_t bytes) {
     return sent;
 }
 
+// The PUBACK line of one QoS 1 publish by device d1 of `user`: mosquitto_pub -d prints the
+// reason code, which Paho does not report below 0x80.
+std::string puback_line(int port, const std::string& user, const std::string& token, const std::string& topic) {
+    std::string out;
+    run_command({"mosquitto_pub", "-V", "mqttv5", "-d", "-p", std::to_string(port), "-i", user + "/d1", "-u", user, "-P",
+                 token, "-q", "1", "-t", topic, "-m", "x"},
+                out);
+    auto at = out.find("PUBACK (");
+    return at == std::string::npos ? std::string("none") : out.substr(at, out.find('\n', at) - at);
+}
+
 BrokerOptions with_config(std::string extra, bool log_packets = true) {
     BrokerOptions options;
     options.extra_config = std::move(extra);
@@ -208,20 +219,11 @@ TEST_CASE("a typing event's PUBACK is the same whether the recipient is online o
     BrokerFixture broker;
     auto alice_token = broker.add_device("15550001", "d1");
     auto bob_token = broker.add_device("15550002", "d1");
-    // mosquitto_pub -d prints the PUBACK's reason code, which Paho does not report below 0x80.
-    auto typing_puback = [&] {
-        std::string out;
-        run_command({"mosquitto_pub", "-V", "mqttv5", "-d", "-p", std::to_string(broker.port()), "-i", "15550001/d1",
-                     "-u", "15550001", "-P", alice_token, "-q", "1", "-t", "t/15550002", "-m", "typing"},
-                    out);
-        auto at = out.find("PUBACK (");
-        return at == std::string::npos ? std::string("none") : out.substr(at, out.find('\n', at) - at);
-    };
-    std::string offline = typing_puback();
+    std::string offline = puback_line(broker.port(), "15550001", alice_token, "t/15550002");
     MqttClient bob(broker.port(), "15550002/d1");
     REQUIRE(bob.connect("15550002", bob_token) == 0);
     REQUIRE(bob.subscribe("u/15550002/e") == 1);
-    std::string online = typing_puback();
+    std::string online = puback_line(broker.port(), "15550001", alice_token, "t/15550002");
     CHECK_THAT(offline, Catch::Contains("RC:16"));  // 0x10: no subscribers, in both cases
     CHECK(online == offline);
     auto got = bob.next();
@@ -270,19 +272,11 @@ TEST_CASE("with the bridge running, a message's PUBACK is the same whether the r
     auto alice_token = broker.add_device("15550001", "d1");
     auto bob_token = broker.add_device("15550002", "d1");
     BridgeProcess bridge(broker);
-    auto message_puback = [&] {
-        std::string out;
-        run_command({"mosquitto_pub", "-V", "mqttv5", "-d", "-p", std::to_string(broker.port()), "-i", "15550001/d1",
-                     "-u", "15550001", "-P", alice_token, "-q", "1", "-t", "m/15550002", "-m", "hi"},
-                    out);
-        auto at = out.find("PUBACK (");
-        return at == std::string::npos ? std::string("none") : out.substr(at, out.find('\n', at) - at);
-    };
-    std::string offline = message_puback();
+    std::string offline = puback_line(broker.port(), "15550001", alice_token, "m/15550002");
     MqttClient bob(broker.port(), "15550002/d1");
     REQUIRE(bob.connect("15550002", bob_token) == 0);
     REQUIRE(bob.subscribe("u/15550002/i") == 1);
-    std::string online = message_puback();
+    std::string online = puback_line(broker.port(), "15550001", alice_token, "m/15550002");
     CHECK_THAT(offline, Catch::Contains("RC:0)"));
     CHECK(online == offline);
     REQUIRE(bob.next());
