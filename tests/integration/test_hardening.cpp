@@ -207,9 +207,12 @@ TEST_CASE("a subscriber that never reads costs the broker at most the shipped ma
     for (int i = 0; i < 2000; ++i) REQUIRE(alice.publish("m/15550002", body) == 0);
     int64_t after = broker.anonymous_rss();
     std::cout << "slow subscriber: 2000 x 60 KB, anonymous RSS " << (before >> 20) << " -> " << (after >> 20) << " MiB\n";
+    // The queue limit bites: mosquitto drops the live copies past it.
+    CHECK_THAT(broker.log(), Catch::Contains("Outgoing messages are being dropped for client 15550002/d1"));
     // Measured on the development VM: 213 MiB more without max_queued_bytes, 135 MiB with it;
     // the rest is the importer's and glibc's retained heap (see the issue note), not the queue.
-    CHECK(after - before < (160 << 20));
+    // Under ASan freed memory sits in its quarantine, so the figure says nothing there.
+    if (sanitizer_env().empty()) CHECK(after - before < (160 << 20));
     // Every message is stored all the same: the client gets what it missed by syncing.
     CHECK(eventually([&] { return last_seq(broker, "15550002") == 2000; }));
     mosquitto_lib_cleanup();
