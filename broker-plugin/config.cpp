@@ -83,6 +83,8 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             c.address_connect_limit = parse_rate(key, value);
         } else if (key == "max_user_properties") {
             c.max_user_properties = static_cast<size_t>(parse_positive(key, value, 64));
+        } else if (key == "max_import_backlog") {
+            c.max_import_backlog = parse_positive(key, value, int64_t{1} << 40);
         } else if (key == "max_user_properties_bytes") {
             c.max_user_properties_bytes = static_cast<size_t>(parse_positive(key, value, 65536));
         } else {

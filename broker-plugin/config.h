@@ -28,6 +28,7 @@ struct Config {
     RateLimit address_connect_limit{5, 100};  // CONNECTs per source address
     size_t max_user_properties = 8;           // per publish
     size_t max_user_properties_bytes = 1024;  // names and values of one publish together
+    int64_t max_import_backlog = 64 << 20;    // bytes journaled, not yet in SQLite, held in memory
 };
 
 // Throws std::invalid_argument naming the bad option. The bridge identity is required: its

@@ -142,6 +142,12 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
     auto it = sessions_.find(client);
     if (it == sessions_.end() || it->second.departed) return deny("no session");
     Session& s = it->second;
+    // The import holds what it has not written to SQLite yet in memory: past the limit, nothing
+    // more is taken. storage::Error makes the plugin close the connection without a PUBACK, so
+    // the client (or the bridge) sends it again once it has reconnected.
+    if (log_.import_backlog_bytes() > config_.max_import_backlog) {
+        throw storage::Error("the import into SQLite is behind by more than plugin_opt_max_import_backlog");
+    }
     if (s.bridge) return bridge_publish(topic, payload);
     if (auto refused = rate_limited(s)) return *refused;
     size_t property_bytes = 0;

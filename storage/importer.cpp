@@ -161,11 +161,14 @@ Importer::~Importer() {
 }
 
 void Importer::push(std::vector<JournalRecord> records, JournalPosition end) {
+    int64_t bytes = 0;
+    for (const auto& r : records) bytes += static_cast<int64_t>(sizeof r + r.entry.body.size() + r.owner.size());
+    backlog_bytes_.fetch_add(bytes, std::memory_order_release);
     bool wake;
     std::vector<std::vector<Pushed>> imported_work;
     {
         std::lock_guard lock(mu_);
-        queue_.push_back(Pushed{std::move(records), end});
+        queue_.push_back(Pushed{std::move(records), end, bytes});
         ++pushed_;
         wake = queue_.size() == wake_at_queue_size;
         imported_work.swap(imported_work_);
@@ -248,6 +251,9 @@ void Importer::serve(RecordApplier& applier, Database& db) {
             }
         }
         uint64_t last_segment = in_hand_.back().end.segment;
+        int64_t committed_bytes = 0;
+        for (const auto& p : in_hand_) committed_bytes += p.bytes;
+        backlog_bytes_.fetch_sub(committed_bytes, std::memory_order_release);
         {
             std::lock_guard lock(mu_);
             imported_.fetch_add(in_hand_.size(), std::memory_order_release);

@@ -44,11 +44,14 @@ public:
     // Inbox entries committed imports could not store because another entry already holds their
     // seq or cid (each one is logged with its user, id and seq); 0 unless something is wrong.
     uint64_t conflicts() const { return conflicts_.load(std::memory_order_acquire); }
+    // Bytes of pushed records not yet committed to SQLite: the memory the import is behind by.
+    int64_t backlog_bytes() const { return backlog_bytes_.load(std::memory_order_acquire); }
 
 private:
     struct Pushed {
         std::vector<JournalRecord> records;
         JournalPosition end;
+        int64_t bytes = 0;  // what the records hold, roughly
     };
     void run();
     // Imports the queue until stopped; throws when the connection must be opened again.
@@ -69,6 +72,7 @@ private:
     bool hurry_ = false;  // someone waits for the import: do not sleep out the interval
     std::atomic<uint64_t> imported_{0};
     std::atomic<uint64_t> conflicts_{0};
+    std::atomic<int64_t> backlog_bytes_{0};
     // Taken off the queue, not yet committed: kept across a failure and reopening SQLite (the
     // import thread's only).
     std::vector<Pushed> in_hand_;

@@ -76,6 +76,8 @@ public:
     std::optional<Entry> find_outbox(const std::string& id);
     // Blocks until every committed batch is in SQLite (tests; clean shutdown does it anyway).
     void wait_imported();
+    // Bytes of committed batches still waiting for the import, held in memory until then.
+    int64_t import_backlog_bytes() const { return importer_->backlog_bytes(); }
 
 private:
     struct Counters {

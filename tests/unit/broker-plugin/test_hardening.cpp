@@ -183,3 +183,21 @@ TEST_CASE("a cid reused for another recipient stores a new message instead of re
     CHECK(inbox.last_seq("15550003") == 1);
     CHECK(inbox.last_seq("15550001") == 2);
 }
+
+TEST_CASE("past the import backlog limit a publish is not taken, until the import catches up") {
+    World w([](Config& c) { c.max_import_backlog = 1; });
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.broker->on_message(w.key(0), "m/15550002", "first", {}).verdict == Verdict::rewrite);
+    // The importer runs every 25 ms: the next publishes find the first one still in memory.
+    bool refused = false;
+    for (int i = 0; i < 100 && !refused; ++i) {
+        try {
+            w.broker->on_message(w.key(0), "m/15550002", "more", {});
+        } catch (const chat::storage::Error&) {
+            refused = true;
+        }
+    }
+    CHECK(refused);
+    w.broker->wait_imported();
+    CHECK(w.broker->on_message(w.key(0), "m/15550002", "later", {}).verdict == Verdict::rewrite);
+}
