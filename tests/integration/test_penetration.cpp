@@ -41,13 +41,21 @@ struct World {
         return count.int_at(0);
     }
     // Publishes a message that is surely stored (two rows) and waits until SQLite has it: the
-    // import is in journal order, so whatever was stored before it is in SQLite too.
+    // import is in journal order, so whatever was stored before it is in SQLite too. Returns
+    // the rows stored before the sentinel.
     int64_t settled_rows() {
-        int64_t before = stored_rows();
-        REQUIRE(client.publish("m/" + bob, "sentinel") == 0);
-        REQUIRE(eventually([&] { return stored_rows() >= before + 2; }));
+        std::string body = "sentinel-" + std::to_string(++sentinels);
+        REQUIRE(client.publish("m/" + bob, body) == 0);
+        REQUIRE(eventually([&] {
+            chat::storage::Database db(broker.db_path().string());
+            chat::storage::Statement found(db, "SELECT COUNT(*) FROM inbox WHERE body = ?");
+            found.bind_blob(1, body);
+            found.step();
+            return found.int_at(0) == 2;  // Bob's entry and Alice's sent copy
+        }));
         return stored_rows() - 2;
     }
+    int sentinels = 0;
 };
 
 // What mosquitto and the plugin make of a publish: taken, refused with a PUBACK, or a protocol
