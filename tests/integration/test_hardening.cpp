@@ -296,3 +296,26 @@ TEST_CASE("with the bridge running, a message's PUBACK is the same whether the r
     CHECK(eventually([&] { return last_seq(broker, "15550002") == 2; }));
     CHECK_THAT(bridge.log(), !Catch::Contains("u/15550002/i"));
 }
+
+TEST_CASE("storage failing at CONNECT closes the connection instead of answering not authorised") {
+    BrokerFixture broker;
+    auto token = broker.add_device("15550001", "d1");
+    {
+        // Another writer holds SQLite's write lock past the broker's patience, as a full or
+        // failing disk would refuse the login's write.
+        chat::storage::Database db(broker.db_path().string());
+        db.exec("BEGIN IMMEDIATE");
+        // mosquitto_pub waits for the answer as long as it takes (Paho would time out first).
+        std::string out;
+        int rc = run_command({"mosquitto_pub", "-V", "mqttv5", "-p", std::to_string(broker.port()), "-i", "15550001/d1",
+                              "-u", "15550001", "-P", token, "-t", "m/15550002", "-m", "x"},
+                             out);
+        INFO(out);
+        INFO(broker.log());
+        CHECK(rc != 0);
+        CHECK_THAT(broker.log(), Catch::Contains("chat: auth failed"));
+        CHECK_THAT(out, !Catch::Contains("authori"));  // "not authorised" would read as a revoked token
+        db.exec("ROLLBACK");
+    }
+    CHECK(eventually([&] { return MqttClient(broker.port(), "15550001/d1").connect("15550001", token) == 0; }, 15s));
+}
