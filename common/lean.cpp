@@ -112,17 +112,18 @@ Entry entry_of(const json& a, std::string_view owner) {
     bool own = a[2].is_null();
     e.from = own ? std::string(owner) : text(a[2], "from");
     const json& body = a[3];
+    bool has_kind = extra.contains("k");
     std::string kind = optional_text(extra, "k");
     if (body.is_binary()) {
         e.body.assign(body.get_binary().begin(), body.get_binary().end());
-        e.kind = !kind.empty() ? kind : own ? "sent" : "msg";
+        e.kind = has_kind ? kind : own ? "sent" : "msg";
     } else if (body.is_object()) {
         json stored;
-        if (kind.empty() && long_receipt(body, stored)) {
+        if (!has_kind && long_receipt(body, stored)) {
             e.kind = "receipt";
             e.body = stored.dump();
         } else {
-            if (kind.empty()) throw std::invalid_argument("lean: an object body needs a kind");
+            if (!has_kind) throw std::invalid_argument("lean: an object body needs a kind");
             e.kind = kind;
             e.body = body.dump();
         }

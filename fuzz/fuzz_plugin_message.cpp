@@ -63,6 +63,8 @@ struct World {
             }
             policy.set_encoding("15550001", "d2", chat::Encoding::compact);
             policy.set_encoding("15550002", "d1", chat::Encoding::compact);
+            policy.set_encoding("15550003", "d1", chat::Encoding::lean);
+            policy.set_encoding("15550001", "d1", chat::Encoding::lean);
             chat::storage::Groups groups(db);
             chat::storage::Transaction tx(db);
             groups.create("gteam", "team", "15550001", {"15550002", "15550003"}, 1);
