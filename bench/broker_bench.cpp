@@ -2,6 +2,7 @@
 // plugin, against bare mosquitto with the same config, measured in the same run. The
 // clients are libmosquitto (as in mosquitto_pub/sub) so that the client is not the bottleneck.
 #include "callback_cost.h"
+#include "result.h"
 #include "support/broker_fixture.h"
 
 #include <mosquitto.h>
@@ -252,6 +253,10 @@ int run_bench(int argc, char** argv) {
                 half_rate.chat.p99_ms / half_rate.bare.p99_ms);
     std::printf("p99 ratio at half of chat's rate chat/bare (medians): %.2f\n",
                 light_rate.chat.p99_ms / light_rate.bare.p99_ms);
+    chat::bench::print_result("broker.saturate", saturated.chat.msgs_per_s, "msg/s", saturated.bare.msgs_per_s);
+    chat::bench::print_result("broker.cpu_per_msg", saturated.chat.broker_cpu_us, "us", saturated.bare.broker_cpu_us,
+                              "<=1.4");
+    chat::bench::print_result("broker.p99_half_bare_rate", half_rate.chat.p99_ms, "ms", half_rate.bare.p99_ms, "<=2");
     mosquitto_lib_cleanup();
     return 0;
 }
