@@ -10,6 +10,7 @@ benches=(
   "chat-bench-broker 20000"
   "chat-bench-bridge --members 100 --rounds 5 --replay 10000"
   "chat-bench-sidecar --registrations 100 --concurrency 16 --media-mb 16 --rounds 1"
+  "chat-bench-receipt 100"
 )
 
 filter=${1:-.}
