@@ -6,6 +6,7 @@
 #include "load_client.h"
 #include "result.h"
 #include "support/broker_fixture.h"
+#include "support/process.h"
 
 #include <mosquitto.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -56,6 +58,31 @@ void pin_clients_here() {
     CPU_ZERO(&set);
     for (int c = 0; c < broker_core(); ++c) CPU_SET(c, &set);
     if (sched_setaffinity(0, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity failed");
+}
+
+// CPU seconds used so far by each thread of `pid`, by role: the main thread (mosquitto's loop,
+// which runs the plugin's callbacks), the plugin's importer, and the rest (the WAL checkpointer).
+std::map<std::string, double> thread_cpu(pid_t pid) {
+    std::map<std::string, double> seconds;
+    const auto ticks_per_s = static_cast<double>(sysconf(_SC_CLK_TCK));
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::string name = chat::testing::read_file(task.path() / "comm");
+        name = name.substr(0, name.find('\n'));
+        if (task.path().filename() == std::to_string(pid)) {
+            name = "broker thread";
+        } else if (name == "mosquitto") {
+            name = "other threads";
+        }
+        std::string stat = chat::testing::read_file(task.path() / "stat");
+        // After the parenthesised name: utime and stime are the 12th and 13th fields.
+        std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+        std::string field;
+        for (int i = 1; i <= 13 && rest >> field; ++i) {
+            if (i >= 12) seconds[name] += std::stod(field) / ticks_per_s;
+        }
+    }
+    return seconds;
 }
 
 // One load client process (this binary with --load-client), talking over its stdin and stdout:
@@ -143,6 +170,7 @@ struct Result {
     double broker_cpu_us = 0;       // whole broker process, all threads, per message
     double broker_busy = 0;         // the broker's CPU time over the run's wall time (1 = its core)
     double client_cpu_us = 0;       // all load client processes, per message
+    std::map<std::string, double> thread_us;  // broker CPU per message by thread role
 };
 
 // `processes` load clients, each publishing `count` messages at `rate` / processes per second.
@@ -158,6 +186,7 @@ Result run(const Target& t, int processes, int count, double rate) {
         if (c->line() != "ready\n") throw std::runtime_error("a load client did not get ready");
     }
     double cpu_before = t.broker->cpu_seconds();
+    auto threads_before = thread_cpu(t.broker->pid());
     for (auto& c : clients) c->go();
     std::vector<LoadResult> results;
     for (auto& c : clients) {
@@ -174,6 +203,7 @@ Result run(const Target& t, int processes, int count, double rate) {
     // to its interval) is counted; bare gets the same pause.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     double cpu = t.broker->cpu_seconds() - cpu_before;
+    auto threads_after = thread_cpu(t.broker->pid());
     int64_t start = results[0].start_ns, end = results[0].end_ns, total = 0, client_cpu_ns = 0;
     for (const auto& r : results) {
         start = std::min(start, r.start_ns), end = std::max(end, r.end_ns), total += r.arrivals;
@@ -184,6 +214,9 @@ Result run(const Target& t, int processes, int count, double rate) {
     out.broker_cpu_us = cpu * 1e6 / static_cast<double>(total);
     out.broker_busy = cpu * 1e9 / static_cast<double>(end - start + 100'000'000);
     out.client_cpu_us = static_cast<double>(client_cpu_ns) / 1e3 / static_cast<double>(total);
+    for (const auto& [name, after] : threads_after) {
+        out.thread_us[name] = (after - threads_before[name]) * 1e6 / static_cast<double>(total);
+    }
     out.p50_ms = static_cast<double>(results[0].p50_ns) / 1e6;
     out.p99_ms = static_cast<double>(results[0].p99_ns) / 1e6;
     return out;
@@ -194,6 +227,11 @@ void print(const std::string& phase, const std::string& name, const Result& r) {
                 "clients %5.1f us/msg\n",
                 phase.c_str(), name.c_str(), r.msgs_per_s, r.p50_ms, r.p99_ms, r.broker_cpu_us, 100 * r.broker_busy,
                 r.client_cpu_us);
+    if (r.thread_us.size() > 1) {
+        std::printf("%-26s %-15s by thread:", "", "");
+        for (const auto& [thread, us] : r.thread_us) std::printf("  %s %.1f us/msg", thread.c_str(), us);
+        std::printf("\n");
+    }
     std::fflush(stdout);
 }
 
@@ -204,8 +242,20 @@ Result median_of(const std::vector<Result>& runs) {
         std::sort(v.begin(), v.end());
         return v[v.size() / 2];
     };
-    return Result{median(&Result::msgs_per_s), median(&Result::p50_ms),       median(&Result::p99_ms),
-                  median(&Result::broker_cpu_us), median(&Result::broker_busy), median(&Result::client_cpu_us)};
+    Result m;
+    m.msgs_per_s = median(&Result::msgs_per_s);
+    m.p50_ms = median(&Result::p50_ms);
+    m.p99_ms = median(&Result::p99_ms);
+    m.broker_cpu_us = median(&Result::broker_cpu_us);
+    m.broker_busy = median(&Result::broker_busy);
+    m.client_cpu_us = median(&Result::client_cpu_us);
+    for (const auto& [thread, us] : runs[0].thread_us) {
+        std::vector<double> v;
+        for (const auto& r : runs) v.push_back(r.thread_us.count(thread) ? r.thread_us.at(thread) : 0.0);
+        std::sort(v.begin(), v.end());
+        m.thread_us[thread] = v[v.size() / 2];
+    }
+    return m;
 }
 
 // Runs each target `rounds` times, which goes first alternating; prints every run and the medians.
@@ -295,6 +345,11 @@ int run_bench(const std::vector<std::string>& args) {
     print_result("broker.saturate", one[1].msgs_per_s, "msg/s", one[0].msgs_per_s);
     print_result("broker.cpu_per_msg", one[1].broker_cpu_us, "us", one[0].broker_cpu_us, "<=1.4");
     print_result("broker.p99_half_bare_rate", paced[1].p99_ms, "ms", paced[0].p99_ms, "<=2");
+    // Where chat's extra CPU goes: its broker thread next to bare's, and the plugin's own threads.
+    print_result("broker.cpu_per_msg_broker_thread", one[1].thread_us["broker thread"], "us",
+                 one[0].thread_us["broker thread"]);
+    print_result("broker.cpu_per_msg_importer", one[1].thread_us["chat-importer"], "us");
+    print_result("broker.cpu_per_msg_other_threads", one[1].thread_us["other threads"], "us");
     return 0;
 }
 

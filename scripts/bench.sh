@@ -16,6 +16,8 @@ benches=(
 
 filter=${1:-.}
 scripts/build.sh release >/dev/null || { echo "bench.sh: build failed" >&2; exit 1; }
+# Other work on the machine moves every figure: the load before the run is printed with the table.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 logs=build/bench-logs
 mkdir -p "$logs"
 results=$logs/results.txt
@@ -34,7 +36,7 @@ for bench in "${benches[@]}"; do
 done
 
 echo
-echo "bench results, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)"
+echo "bench results, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) x $(lscpu | sed -n 's/^Model name: *//p'), load average before the run $load_before"
 awk '
   function met(value, target,   bound) {
     if (target == "-" || value == "-") return ""
