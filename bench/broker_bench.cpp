@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using chat::bench::LoadResult;
@@ -85,37 +86,60 @@ std::map<std::string, double> thread_cpu(pid_t pid) {
     return seconds;
 }
 
+// A file descriptor, closed on destruction.
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) close(fd_);
+    }
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) {
+            if (fd_ >= 0) close(fd_);
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
+
+// Both ends of a new pipe (close-on-exec: only what posix_spawn dup2s reaches the child).
+std::pair<Fd, Fd> make_pipe() {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    return {Fd(ends[0]), Fd(ends[1])};
+}
+
 // One load client process (this binary with --load-client), talking over its stdin and stdout:
 // it says "ready" once connected and subscribed, starts on "go", ends with a "result" line.
 class ClientProcess {
 public:
     explicit ClientProcess(const LoadSpec& spec) {
-        int to_child[2], from_child[2];
-        if (pipe2(to_child, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-        to_child_ = to_child[1];
-        if (pipe2(from_child, O_CLOEXEC) != 0) {
-            close(to_child[0]);
-            throw std::runtime_error("pipe failed");
-        }
-        from_child_ = fdopen(from_child[0], "r");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
-        posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+        auto [child_stdin, to_child] = make_pipe();
+        auto [from_child, child_stdout] = make_pipe();
         std::vector<std::string> words = {"/proc/self/exe", "--load-client"};
         for (auto& w : chat::bench::to_args(spec)) words.push_back(w);
         std::vector<char*> argv;
         for (auto& w : words) argv.push_back(w.data());
         argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, child_stdin.get(), 0);
+        posix_spawn_file_actions_adddup2(&actions, child_stdout.get(), 1);
         int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
-        close(to_child[0]);
-        close(from_child[1]);
-        if (rc != 0 || !from_child_) throw std::runtime_error("cannot start a load client");
+        if (rc != 0) throw std::runtime_error("cannot start a load client");
+        to_child_ = std::move(to_child);
+        from_child_.reset(fdopen(from_child.get(), "r"));
+        if (!from_child_) throw std::runtime_error("fdopen failed");
+        from_child.release();  // the FILE owns it now
     }
     ~ClientProcess() {
-        if (from_child_) fclose(from_child_);
-        close(to_child_);
         if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
             kill(pid_, SIGKILL);
             waitpid(pid_, nullptr, 0);
@@ -126,17 +150,20 @@ public:
 
     std::string line() {
         char buf[256];
-        if (!fgets(buf, sizeof buf, from_child_)) throw std::runtime_error("a load client ended early (see stderr)");
+        if (!fgets(buf, sizeof buf, from_child_.get())) throw std::runtime_error("a load client ended early (see stderr)");
         return buf;
     }
     void go() {
-        if (write(to_child_, "go\n", 3) != 3) throw std::runtime_error("cannot start a load client");
+        if (write(to_child_.get(), "go\n", 3) != 3) throw std::runtime_error("cannot start a load client");
     }
 
 private:
+    struct Fclose {
+        void operator()(FILE* f) const { fclose(f); }
+    };
     pid_t pid_ = -1;
-    int to_child_ = -1;
-    FILE* from_child_ = nullptr;
+    Fd to_child_;
+    std::unique_ptr<FILE, Fclose> from_child_;
 };
 
 int load_client_main(const std::vector<std::string>& args) {
