@@ -26,6 +26,7 @@ int64_t now_ns() { return clock_ns(CLOCK_MONOTONIC); }
 // What the callbacks of both clients update; only the loop's thread touches it.
 struct LoadState {
     bool pub_connected = false, sub_connected = false, subscribed = false;
+    int refused = 0;  // a CONNACK return code or SUBACK reason code that said no
     int64_t acked = 0, arrivals = 0;
     std::vector<int64_t> sent_ns, latencies;
 };
@@ -92,14 +93,21 @@ LoadResult run_load(const LoadSpec& spec, const std::function<void()>& ready) {
     state.latencies.reserve(static_cast<size_t>(spec.count));
     Mosq sub = make_client(spec.sub_id, spec.sub_user, spec.sub_pass, spec.window, state);
     Mosq pub = make_client(spec.pub_id, spec.pub_user, spec.pub_pass, spec.window, state);
+    // Callbacks run inside libmosquitto's C code: they only record.
     mosquitto_connect_callback_set(sub.get(), [](mosquitto*, void* obj, int rc) {
-        static_cast<LoadState*>(obj)->sub_connected = rc == 0;
+        auto* s = static_cast<LoadState*>(obj);
+        s->sub_connected = rc == 0;
+        if (rc != 0) s->refused = rc;
     });
     mosquitto_connect_callback_set(pub.get(), [](mosquitto*, void* obj, int rc) {
-        static_cast<LoadState*>(obj)->pub_connected = rc == 0;
+        auto* s = static_cast<LoadState*>(obj);
+        s->pub_connected = rc == 0;
+        if (rc != 0) s->refused = rc;
     });
-    mosquitto_subscribe_callback_set(sub.get(), [](mosquitto*, void* obj, int, int, const int*) {
-        static_cast<LoadState*>(obj)->subscribed = true;
+    mosquitto_subscribe_callback_set(sub.get(), [](mosquitto*, void* obj, int, int count, const int* granted) {
+        auto* s = static_cast<LoadState*>(obj);
+        s->subscribed = count == 1 && granted[0] <= 2;
+        if (!s->subscribed) s->refused = count == 1 ? granted[0] : -1;
     });
     mosquitto_publish_callback_set(pub.get(), [](mosquitto*, void* obj, int) { ++static_cast<LoadState*>(obj)->acked; });
     mosquitto_message_callback_set(sub.get(), [](mosquitto*, void* obj, const mosquitto_message*) {
@@ -118,6 +126,7 @@ LoadResult run_load(const LoadSpec& spec, const std::function<void()>& ready) {
             mosquitto_subscribe(sub.get(), nullptr, spec.filter.c_str(), 1);
             subscribe_sent = true;
         }
+        if (state.refused != 0) throw std::runtime_error("connect or subscribe refused: " + std::to_string(state.refused));
         if (now_ns() > give_up) throw std::runtime_error("no CONNACK or SUBACK within 10 s");
         pump(pub.get(), sub.get(), 10'000'000);
     }
