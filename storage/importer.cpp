@@ -2,6 +2,7 @@
 // finds the entry it refers to, and an entry already in SQLite (a replay) is left as it is.
 #include "importer.h"
 
+#include "accounts.h"
 #include "inbox.h"
 #include "outbox.h"
 #include "policy.h"
@@ -20,8 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Publishes per transaction: large enough to amortise the commit, small enough that the
-// broker thread's own short writes (online flags) never wait long for the lock.
+// Publishes per transaction: large enough to amortise the commit, small enough that a writer
+// elsewhere (chatctl, the sidecar) never waits long for the lock.
 constexpr size_t max_publishes_per_commit = 2048;
 // The importer wakes by itself this often, or sooner once this many publishes wait (or someone
 // waits for the import): waking it for every publish cost the broker thread a futex wake-up and
@@ -49,7 +50,7 @@ bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
 class RecordApplier {
 public:
     explicit RecordApplier(Database& db)
-        : inbox_(db), outbox_(db), policy_(db),
+        : inbox_(db), outbox_(db), policy_(db), accounts_(db),
           mark_(db, "SELECT segment, offset FROM journal_mark"),
           set_mark_(db, "INSERT INTO journal_mark(only, segment, offset) VALUES(1, ?, ?) "
                         "ON CONFLICT(only) DO UPDATE SET segment = excluded.segment, offset = excluded.offset") {}
@@ -71,6 +72,11 @@ public:
             case JournalRecord::Op::outbox: outbox_.enqueue(r.entry); break;
             case JournalRecord::Op::redact: policy_.redact(r.owner, r.entry.ref, r.entry.from); break;
             case JournalRecord::Op::cursor: inbox_.advance_cursor(r.owner, r.device, r.entry.seq); break;
+            case JournalRecord::Op::online: accounts_.set_online(r.owner, r.device, true); break;
+            case JournalRecord::Op::offline:
+                accounts_.set_online(r.owner, r.device, false);
+                accounts_.set_last_seen(r.owner, r.entry.ts);
+                break;
         }
     }
 
@@ -105,6 +111,7 @@ private:
     Inbox inbox_;
     GroupOutbox outbox_;
     Policy policy_;
+    Accounts accounts_;
     std::unordered_map<std::string, int64_t> last_seqs_;
     uint64_t conflicts_ = 0;
     Statement mark_, set_mark_;

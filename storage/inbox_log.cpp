@@ -114,6 +114,18 @@ AckResult InboxLog::ack(const std::string& user, const std::string& device, int6
     return result;
 }
 
+void InboxLog::device_online(const std::string& user, const std::string& device) {
+    Batch batch(*this);
+    batch.records_.emplace_back(JournalRecord::Op::online, user, Entry{}, device);
+    batch.commit();
+}
+
+void InboxLog::device_offline(const std::string& user, const std::string& device, int64_t now_ms) {
+    Batch batch(*this);
+    batch.records_.emplace_back(JournalRecord::Op::offline, user, Entry{}, device).entry.ts = now_ms;
+    batch.commit();
+}
+
 void InboxLog::remember(const std::vector<JournalRecord>& records) {
     ++batches_;
     auto mark = [&](uint64_t key) { written_by_batch_[key % key_slots] = batches_; };

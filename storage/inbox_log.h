@@ -54,7 +54,7 @@ public:
         void commit();
 
     private:
-        friend class InboxLog;  // ack() journals a cursor move it computed itself
+        friend class InboxLog;  // ack() and presence journal records it builds itself
         InboxLog& log_;
         std::vector<JournalRecord> records_;
         std::vector<std::pair<std::string, int64_t>> previous_seqs_;  // to undo unless committed
@@ -70,6 +70,10 @@ public:
     // A device acked everything up to `seq`: moves its cursor and the user's delivered mark
     // forward (never back, never past last_seq), durable like a batch. Unknown users: no-op.
     AckResult ack(const std::string& user, const std::string& device, int64_t seq);
+    // A device connected, or disconnected at `now_ms`: journaled like a batch, so the online
+    // flag and the user's last seen reach SQLite moments later, off the broker thread.
+    void device_online(const std::string& user, const std::string& device);
+    void device_offline(const std::string& user, const std::string& device, int64_t now_ms);
     bool has_entry(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_id(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid, const std::string& conversation);

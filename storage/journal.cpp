@@ -120,7 +120,7 @@ private:
 JournalRecord decode(FieldReader& in) {
     JournalRecord r;
     auto op = in.uint(1);
-    if (op < static_cast<uint64_t>(JournalRecord::Op::inbox) || op > static_cast<uint64_t>(JournalRecord::Op::cursor)) {
+    if (op < static_cast<uint64_t>(JournalRecord::Op::inbox) || op > static_cast<uint64_t>(JournalRecord::last_op)) {
         throw std::invalid_argument("unknown journal op " + std::to_string(op));
     }
     r.op = static_cast<JournalRecord::Op>(op);
@@ -145,7 +145,7 @@ JournalRecord decode_legacy(const unsigned char* at, const unsigned char* end) {
         return value.get<int64_t>();
     };
     int64_t op = integer(j[0]);
-    if (op < static_cast<int64_t>(JournalRecord::Op::inbox) || op > static_cast<int64_t>(JournalRecord::Op::cursor)) {
+    if (op < static_cast<int64_t>(JournalRecord::Op::inbox) || op > static_cast<int64_t>(JournalRecord::last_op)) {
         throw std::invalid_argument("unknown journal op " + std::to_string(op));
     }
     JournalRecord r;

@@ -16,10 +16,12 @@
 namespace chat::storage {
 
 // One change the broker made: an inbox entry for `owner`, a group message for fan-out, the
-// redaction of an owner's entry `entry.ref` sent by `entry.from` (a delete), or an ack moving
-// `owner`'s `device` cursor to `entry.seq`.
+// redaction of an owner's entry `entry.ref` sent by `entry.from` (a delete), an ack moving
+// `owner`'s `device` cursor to `entry.seq`, or `owner`'s `device` connecting (online) or
+// disconnecting at `entry.ts` (offline: no longer online, and the user's last seen).
 struct JournalRecord {
-    enum class Op : uint8_t { inbox = 1, outbox = 2, redact = 3, cursor = 4 };
+    enum class Op : uint8_t { inbox = 1, outbox = 2, redact = 3, cursor = 4, online = 5, offline = 6 };
+    static constexpr Op last_op = Op::offline;
     JournalRecord() = default;
     JournalRecord(Op op_, std::string owner_, Entry entry_, std::string device_ = {})
         : op(op_), owner(std::move(owner_)), entry(std::move(entry_)), device(std::move(device_)) {}

@@ -45,6 +45,7 @@ public:
     std::string log() const;
     double cpu_seconds() const { return broker_->cpu_seconds(); }
     int64_t anonymous_rss() const { return broker_->anonymous_rss(); }
+    pid_t pid() const { return broker_->pid(); }  // for /proc figures and CPU pinning (benchmarks)
 
 private:
     void write_config();

@@ -46,6 +46,7 @@ public:
     double cpu_seconds() const;
     // Anonymous resident memory (heap, not mapped files) in bytes, from /proc; 0 when gone.
     int64_t anonymous_rss() const;
+    pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_ = -1;
