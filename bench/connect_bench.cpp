@@ -49,7 +49,7 @@ int64_t now_ns() { return duration_cast<nanoseconds>(steady_clock::now().time_si
 
 struct Options {
     int rate_conns = 10000;
-    int window = 200;  // CONNECTs in flight per worker
+    int window = 40;  // CONNECTs in flight per worker (mosquitto listens with a backlog of 100)
     std::vector<int> counts{2000, 5000, 10000, 19500};
     int per_worker = 5000;
 };
@@ -191,8 +191,12 @@ public:
         pid_ = ::fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {
-            ::close(res[0]);
-            ::close(cmd[1]);
+            // Only its own two ends: an inherited end of another worker's command pipe would keep
+            // that worker from ever seeing the parent close it.
+            int keep_low = std::min(res[1], cmd[0]), keep_high = std::max(res[1], cmd[0]);
+            ::close_range(3, static_cast<unsigned>(keep_low - 1), 0);
+            ::close_range(static_cast<unsigned>(keep_low + 1), static_cast<unsigned>(keep_high - 1), 0);
+            ::close_range(static_cast<unsigned>(keep_high + 1), ~0U, 0);
             worker(port, first, count, window, bind_address, token, res[1], cmd[0]);
         }
         ::close(res[1]);
@@ -416,6 +420,7 @@ rlim_t raise_open_files() {
 int main(int argc, char** argv) {
     try {
         Options o = parse(argc, argv);
+        std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures show as they come, also through a pipe
         ::signal(SIGPIPE, SIG_IGN);
         rlim_t files = raise_open_files();
         if (!o.counts.empty() && static_cast<rlim_t>(o.counts.back()) + 64 > files) {

@@ -91,6 +91,7 @@ private:
     // A user's counters, loaded from SQLite on first use; nullptr for an unknown user.
     Counters* counters(const std::string& user);
     void remember(const std::vector<JournalRecord>& records);
+    void journal_presence(PresenceChange change);
     // Makes SQLite answer for `key` (see below): waits for the import if it may be in flight.
     void settle(uint64_t key);
 
@@ -103,6 +104,7 @@ private:
     // costs a needless wait, and nothing needs pruning: one store per key per publish.
     std::vector<uint64_t> written_by_batch_;
     uint64_t batches_ = 0;
+    std::vector<JournalRecord> presence_record_;  // reused by journal_presence()
     // Declared last: destroyed first, so the importer drains while everything above is alive.
     std::unique_ptr<JournalWriter> writer_;
     std::unique_ptr<Importer> importer_;
