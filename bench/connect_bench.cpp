@@ -279,11 +279,38 @@ struct Memory {
     int64_t rss = 0, anon = 0;  // bytes above the idle broker's
 };
 
+// The broker's resident memory by mapping, largest first (where the memory per connection is).
+std::string rss_by_mapping(pid_t pid) {
+    std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
+    std::vector<std::pair<int64_t, std::string>> rows;
+    std::string name;
+    for (std::string line; std::getline(smaps, line);) {
+        if (line.find('-') < line.find(' ') && line.find(':') > line.find(' ')) {
+            auto slash = line.find('/');
+            auto bracket = line.find('[');
+            auto at = std::min(slash, bracket);
+            name = at == std::string::npos ? "[anonymous]" : line.substr(at);
+        } else if (line.rfind("Rss:", 0) == 0) {
+            int64_t kb = std::stoll(line.substr(4));
+            auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.second == name; });
+            if (it == rows.end()) rows.emplace_back(kb, name);
+            else it->first += kb;
+        }
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::string out;
+    for (size_t i = 0; i < rows.size() && i < 6; ++i) {
+        out += "    " + std::to_string(rows[i].first) + " kB  " + rows[i].second + "\n";
+    }
+    return out;
+}
+
 struct Figures {
     double connects_per_s = 0;
     double p50_ms = 0, p99_ms = 0;
     int64_t failed = 0;
     std::vector<Memory> memory;
+    std::string mappings;  // at the largest count
 };
 
 // Registers devices 0..count-1 of user_of(i)/d1, all with the same token, in one transaction.
@@ -378,6 +405,7 @@ Figures measure(bool with_plugin, const Options& o, const std::string& token, co
                                   status_bytes(broker.pid(), "RssAnon") - anon0});
     }
     f.failed += held.failed;
+    f.mappings = rss_by_mapping(broker.pid());
     return f;
 }
 
@@ -463,6 +491,8 @@ int main(int argc, char** argv) {
             double b = static_cast<double>(b1.rss - b0.rss) / span, c = static_cast<double>(c1.rss - c0.rss) / span;
             std::printf("%-34s %12.0f %12.0f %8.2f  <= 1.30\n", "RSS per added conn (B, slope)", b, c, c / b);
         }
+        std::printf("broker RSS by mapping at %d connections, bare:\n%schat:\n%s",
+                    o.counts.empty() ? 0 : o.counts.back(), bare.mappings.c_str(), chat.mappings.c_str());
         for (int n : {2000, 20000}) {
             auto heap = plugin_heap(n, token, token_hash);
             std::printf("plugin heap per connection, %5d logins, no broker: %.0f B (SQLite's share %.0f B)\n", n,

@@ -158,11 +158,13 @@ void ChatBroker::tick() {
     int64_t now = clock_();
     if (now >= next_prune_ms_) {
         // A bucket per client id and per address would otherwise stay for every connection ever
-        // made, until the key cap; once refilled it is the same as none.
+        // made, until the key cap; once refilled it is the same as none. Journal pages written
+        // meanwhile are unmapped (one madvise): they stay in the page cache, not in our RSS.
         next_prune_ms_ = now + prune_interval_ms;
         connect_limits_.forget_full(now);
         address_connect_limits_.forget_full(now);
         publish_limits_.forget_full(now);
+        log_.release_journal_pages();
     }
     if (now < next_refresh_ms_) return;
     next_refresh_ms_ = now + config_.acl_refresh_ms;

@@ -78,6 +78,8 @@ public:
     std::optional<Entry> find_by_id(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid, const std::string& conversation);
     std::optional<Entry> find_outbox(const std::string& id);
+    // Gives back this process's mapping of journal pages already written (call now and then).
+    void release_journal_pages() { writer_->release_written_pages(); }
     // Blocks until every committed batch is in SQLite (tests; clean shutdown does it anyway).
     void wait_imported();
     // Bytes of committed batches still waiting for the import, held in memory until then.

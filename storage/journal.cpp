@@ -223,6 +223,16 @@ public:
     MappedSegment& operator=(const MappedSegment&) = delete;
 
     bool fits(size_t n) const { return size_ + n <= capacity_; }
+    // Whole pages below the write offset only: the page being written stays mapped.
+    void release_written_pages() {
+        static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+        uint64_t upto = size_ / page * page;
+        if (upto <= released_) return;
+        // MADV_DONTNEED on a shared file mapping drops this process's page table entries only;
+        // dirty pages stay in the page cache and are written back as before.
+        ::madvise(map_ + released_, upto - released_, MADV_DONTNEED);
+        released_ = upto;
+    }
     // The durable step: a copy into the page cache. Returns where it ends.
     uint64_t append(const std::string& bytes) {
         std::memcpy(map_ + size_, bytes.data(), bytes.size());
@@ -235,6 +245,7 @@ private:
     char* map_ = nullptr;
     uint64_t capacity_;
     uint64_t size_ = 0;
+    uint64_t released_ = 0;  // bytes from the start already unmapped from this process
 };
 
 fs::path journal_segment_path(const fs::path& dir, uint64_t segment) {
@@ -288,6 +299,8 @@ JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segm
 }
 
 JournalWriter::~JournalWriter() = default;
+
+void JournalWriter::release_written_pages() { current_->release_written_pages(); }
 
 JournalPosition JournalWriter::append(const std::vector<JournalRecord>& records) {
     frame(records, buffer_);
