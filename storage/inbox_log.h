@@ -54,7 +54,7 @@ public:
         void commit();
 
     private:
-        friend class InboxLog;  // ack() and presence journal records it builds itself
+        friend class InboxLog;  // ack() journals a cursor move it computed itself
         InboxLog& log_;
         std::vector<JournalRecord> records_;
         std::vector<std::pair<std::string, int64_t>> previous_seqs_;  // to undo unless committed
