@@ -6,6 +6,12 @@
 #include <algorithm>
 
 namespace chat::broker {
+namespace {
+
+// Idle rate-limit buckets are forgotten this often: each pass walks every bucket.
+constexpr int64_t prune_interval_ms = 1000;
+
+}  // namespace
 
 ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
     : config_(std::move(config)),
@@ -40,7 +46,10 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
         bool known_id = std::find(config_.bridge_clients.begin(), config_.bridge_clients.end(), client_id) !=
                         config_.bridge_clients.end();
         if (!known_id || !token_matches(password, bridge_password_hash_)) return AuthResult::refused;
-        sessions_[client] = Session{std::string(username), "", std::string(client_id), true, nullptr};
+        if (auto old = sessions_.find(client); old != sessions_.end()) drop_session(old);
+        Session s{config_.bridge_user, std::string(client_id)};
+        s.bridge = true;
+        sessions_.emplace(client, std::move(s));
         bridge_clients_.emplace_back(client_id);
         return AuthResult::accepted;
     }
@@ -49,20 +58,41 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     std::string user(client_id.substr(0, slash));
     std::string device(client_id.substr(slash + 1));
     if (user != username || !is_user_id(user) || !is_device_id(device)) return AuthResult::refused;
+    // The one SQLite read of a CONNECT (two more for a user's permissions when none of their
+    // devices is connected yet); its write, the online flag, goes through the journal.
     auto row = accounts_.find_device(user, device);
     if (!row || row->revoked || !token_matches(password, row->token_hash)) return AuthResult::refused;
+    // A closed session may still hold this handle until the tick: the new one replaces it.
+    if (auto old = sessions_.find(client); old != sessions_.end()) drop_session(old);
+    // A user none of whose devices is connected yet gets their permissions read now, before
+    // anything is written, so a failed read leaves nothing behind.
+    std::unique_ptr<Permissions> perms;
+    bool first_device = !users_.contains(user);
+    if (first_device) perms = load_permissions(user);
+    log_.device_online(user, device);
 
-    auto [it, fresh] = users_.try_emplace(user);
-    if (fresh) load_permissions(user, it->second.perms);
+    auto [it, fresh] = users_.try_emplace(std::move(user));
+    if (fresh) it->second.perms = std::move(perms);
     it->second.devices[device] = client;
-    Encoding encoding = policy_.encoding(user, device);
-    sessions_[client] = Session{user, device, std::string(client_id), false, &it->second, encoding};
-    accounts_.set_online(user, device, true);
+    ++it->second.sessions;
+    Session s{it->first, std::move(device), &it->second};
+    s.encoding = encoding_of(row->encoding);
     // A lean device only connects: the server starts its replay when it is behind.
-    if (encoding == Encoding::lean && row->cursor < log_.last_seq(user)) {
-        publishes_.push_back(sync_forward(user, device, row->cursor));
+    if (s.encoding == Encoding::lean && row->cursor < log_.last_seq(it->first)) {
+        publishes_.push_back(sync_forward(it->first, s.device, row->cursor));
     }
+    sessions_.emplace(client, std::move(s));
     return AuthResult::accepted;
+}
+
+void ChatBroker::drop_session(std::unordered_map<ClientKey, Session>::iterator it) {
+    if (it->second.bridge) {
+        sessions_.erase(it);
+        return;
+    }
+    auto user = users_.find(it->second.user);
+    sessions_.erase(it);
+    if (user != users_.end() && --user->second.sessions == 0) users_.erase(user);
 }
 
 // A closed connection may still publish its Will, and only on p/{self} (PROTOCOL.md).
@@ -72,7 +102,9 @@ bool ChatBroker::is_will_topic(const Session& s, Access access, std::string_view
 }
 
 Principal ChatBroker::principal(const Session& s) const {
-    return Principal{s.user, s.device, s.bridge, s.state ? &s.state->perms : nullptr};
+    const Permissions* perms = nullptr;  // none for the bridge and closed sessions
+    if (s.state) perms = s.state->perms ? s.state->perms.get() : &no_permissions_;
+    return Principal{s.user, s.bridge ? std::string_view() : std::string_view(s.device), s.bridge, perms};
 }
 
 bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, uint32_t payload_len) {
@@ -94,42 +126,49 @@ void ChatBroker::on_disconnect(ClientKey client) {
     if (it == sessions_.end() || it->second.departed) return;
     Session& s = it->second;
     if (s.bridge) {
-        auto b = std::find(bridge_clients_.begin(), bridge_clients_.end(), s.client_id);
+        auto b = std::find(bridge_clients_.begin(), bridge_clients_.end(), s.device);
         if (b != bridge_clients_.end()) bridge_clients_.erase(b);
-        sessions_.erase(it);
+        drop_session(it);
         return;
     }
     // Mosquitto checks the client's Will (WRITE) only after this event: keep the session for
     // that one check, until the next tick.
     s.departed = true;
-    s.state = nullptr;
+    UserState* state = std::exchange(s.state, nullptr);
     departed_.push_back(client);
-    auto user = users_.find(s.user);
-    if (user == users_.end()) return;
-    auto dev = user->second.devices.find(s.device);
+    auto dev = state->devices.find(s.device);
     // A newer connection with the same client id may already have taken this device over.
-    if (dev == user->second.devices.end() || dev->second != client) return;
-    user->second.devices.erase(dev);
-    accounts_.set_online(s.user, s.device, false);
-    accounts_.set_last_seen(s.user, clock_());
-    if (user->second.devices.empty()) users_.erase(user);
+    if (dev == state->devices.end() || dev->second != client) return;
+    state->devices.erase(dev);
+    log_.device_offline(s.user, s.device, clock_());
 }
 
-void ChatBroker::load_permissions(const std::string& user, Permissions& perms) {
-    perms.groups.clear();
-    perms.blocked_by.clear();
-    for (auto& g : groups_.groups_of(user)) perms.groups.insert(std::move(g));
-    for (auto& b : blocks_.blockers_of(user)) perms.blocked_by.insert(std::move(b));
+std::unique_ptr<Permissions> ChatBroker::load_permissions(const std::string& user) {
+    auto perms = std::make_unique<Permissions>();
+    for (auto& g : groups_.groups_of(user)) perms->groups.insert(std::move(g));
+    for (auto& b : blocks_.blockers_of(user)) perms->blocked_by.insert(std::move(b));
+    if (perms->groups.empty() && perms->blocked_by.empty()) perms.reset();  // most users: no allocation
+    return perms;
 }
 
 void ChatBroker::tick() {
     for (ClientKey client : departed_) {
         auto it = sessions_.find(client);
         // A new connection may have taken the same handle over meanwhile: that one stays.
-        if (it != sessions_.end() && it->second.departed) sessions_.erase(it);
+        if (it != sessions_.end() && it->second.departed) drop_session(it);
     }
     departed_.clear();
     int64_t now = clock_();
+    if (now >= next_prune_ms_) {
+        // A bucket per client id and per address would otherwise stay for every connection ever
+        // made, until the key cap; once refilled it is the same as none. Journal pages written
+        // meanwhile are unmapped (one madvise): they stay in the page cache, not in our RSS.
+        next_prune_ms_ = now + prune_interval_ms;
+        connect_limits_.forget_full(now);
+        address_connect_limits_.forget_full(now);
+        publish_limits_.forget_full(now);
+        log_.release_journal_pages();
+    }
     if (now < next_refresh_ms_) return;
     next_refresh_ms_ = now + config_.acl_refresh_ms;
     refresh_changed_users();
@@ -141,7 +180,7 @@ void ChatBroker::refresh_changed_users() {
     for (const auto& user : batch.users) {
         auto it = users_.find(user);
         if (it == users_.end()) continue;
-        load_permissions(user, it->second.perms);
+        it->second.perms = load_permissions(user);
         kick_revoked_devices(user, it->second);
     }
 }
@@ -152,7 +191,7 @@ void ChatBroker::kick_revoked_devices(const std::string& user, const UserState& 
         if (row && !row->revoked) continue;
         // The DISCONNECT event that follows the kick removes the session as for any other close.
         auto session = sessions_.find(key);
-        if (session != sessions_.end()) kicks_.push_back(session->second.client_id);
+        if (session != sessions_.end()) kicks_.push_back(client_id_of(session->second));
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "device_connections.h"
 #include "rate_limits.h"
 #include "common/entry.h"
 #include "common/identity.h"
@@ -25,9 +26,6 @@
 #include <vector>
 
 namespace chat::broker {
-
-// Opaque identity of one connection (the broker's client pointer).
-using ClientKey = const void*;
 
 using UserProperties = std::vector<std::pair<std::string, std::string>>;
 
@@ -77,28 +75,41 @@ public:
     std::vector<DirectPublish> take_publishes() { return std::exchange(publishes_, {}); }
 
     size_t connected_devices(std::string_view user) const;
+    // What the broker holds in memory for connections, live or gone (tests of its bounds).
+    struct Footprint {
+        size_t sessions = 0, users = 0, rate_buckets = 0;
+    };
+    Footprint footprint() const {
+        return {sessions_.size(), users_.size(),
+                connect_limits_.keys() + address_connect_limits_.keys() + publish_limits_.keys()};
+    }
     // Blocks until everything stored so far is in SQLite, not only in the journal (tests).
     void wait_imported() { log_.wait_imported(); }
 
 private:
+    // Per connected user. Kept small: the broker holds one per idle connection.
     struct UserState {
-        Permissions perms;
-        std::unordered_map<std::string, ClientKey> devices;  // device id -> its live connection
+        std::unique_ptr<Permissions> perms;        // null while in no group and blocked by nobody
+        DeviceConnections devices;
+        uint32_t sessions = 0;  // sessions naming this user, departed ones too: it lives while they do
     };
     struct Session {
-        std::string user;
-        std::string device;
-        std::string client_id;
-        bool bridge = false;
-        UserState* state = nullptr;  // stable: unordered_map nodes do not move
+        const std::string& user;  // the users_ key (unordered_map nodes do not move) or the bridge user
+        std::string device;       // the bridge's client id for the bridge
+        UserState* state = nullptr;
+        int refused_in_a_row = 0;  // rate-limited publishes since the last accepted one
         Encoding encoding = Encoding::json;  // compact and lean: entries come as direct copies
-        int refused_in_a_row = 0;    // rate-limited publishes since the last accepted one
-        bool departed = false;       // closed; kept until the next tick for its Will's check
+        bool bridge = false;
+        bool departed = false;     // closed; kept until the next tick for its Will's check
     };
 
+    static std::string client_id_of(const Session& s) { return s.bridge ? s.device : s.user + "/" + s.device; }
+    // Erases a session and, with its last session, the user's state.
+    void drop_session(std::unordered_map<ClientKey, Session>::iterator it);
     Principal principal(const Session& s) const;
     static bool is_will_topic(const Session& s, Access access, std::string_view topic);
-    void load_permissions(const std::string& user, Permissions& perms);
+    // Null when the user is in no group and blocked by nobody.
+    std::unique_ptr<Permissions> load_permissions(const std::string& user);
     void refresh_changed_users();
     // Queues a disconnect of every live connection of a device that was revoked meanwhile.
     void kick_revoked_devices(const std::string& user, const UserState& state);
@@ -148,8 +159,8 @@ private:
     std::string bridge_password_hash_;
     int64_t acl_change_id_ = 0;
     int64_t next_refresh_ms_ = 0;
+    std::unordered_map<std::string, UserState> users_;  // before sessions_, whose users name its keys
     std::unordered_map<ClientKey, Session> sessions_;
-    std::unordered_map<std::string, UserState> users_;
     std::vector<std::string> bridge_clients_;  // connected bridge client ids, for push signals
     size_t next_bridge_ = 0;
     RateLimiter publish_limits_;          // per user
@@ -158,6 +169,8 @@ private:
     std::vector<std::string> kicks_;
     std::vector<DirectPublish> publishes_;
     std::vector<ClientKey> departed_;  // sessions closed since the last tick
+    int64_t next_prune_ms_ = 0;        // when idle rate-limit buckets are next forgotten
+    const Permissions no_permissions_; // a user in no group and blocked by nobody
 };
 
 }  // namespace chat::broker

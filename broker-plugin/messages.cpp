@@ -246,7 +246,7 @@ MessageResult ChatBroker::redeliver_duplicate(const Session& s, const Entry& sen
     if (!original) return deny("duplicate of an expired message");
     MessageResult r = rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, json_.write(*original));
     if (s.encoding == Encoding::lean) {
-        r.extra.push_back(DirectPublish{s.client_id, {lean::confirmation_topic, lean::confirmation(sent)}});
+        r.extra.push_back(DirectPublish{client_id_of(s), {lean::confirmation_topic, lean::confirmation(sent)}});
     }
     return r;
 }
@@ -466,7 +466,7 @@ std::optional<MessageResult> ChatBroker::rate_limited(Session& s) {
     }
     // Mosquitto 2.0.11 lets a plugin refuse a publish only as "not authorised" (v5 0x87; a
     // v3.1.1 client gets a plain PUBACK), so a client that keeps going is disconnected.
-    if (++s.refused_in_a_row == config_.refusals_before_kick) kicks_.push_back(s.client_id);
+    if (++s.refused_in_a_row == config_.refusals_before_kick) kicks_.push_back(client_id_of(s));
     return deny("message rate too high for " + s.user);
 }
 

@@ -19,6 +19,8 @@ public:
     // Takes one token from `key`'s bucket; false when it is empty.
     bool allow(std::string_view key, int64_t now_ms);
     size_t keys() const { return buckets_.size(); }
+    // Drops buckets that have refilled completely: they are the same as no bucket at all.
+    void forget_full(int64_t now_ms);
 
 private:
     struct Bucket {
@@ -26,8 +28,6 @@ private:
         int64_t at_ms = 0;
     };
     double refilled(const Bucket& b, int64_t now_ms) const;
-    // Drops buckets that have refilled completely: they are the same as no bucket at all.
-    void forget_full(int64_t now_ms);
 
     // Looked up by string_view: no allocation per publish for a key already known.
     struct KeyHash {

@@ -55,5 +55,9 @@ bool is_valid_utf8(const std::string& bytes);
 // How a device receives its entries (stored per device, 0 to 2): JSON objects (the default),
 // the same objects as MessagePack (compact), or the lean arrays of common/lean.h.
 enum class Encoding : uint8_t { json = 0, compact = 1, lean = 2 };
+// The encoding a stored number names; JSON for anything unknown.
+inline Encoding encoding_of(int64_t stored) {
+    return stored == 1 ? Encoding::compact : stored == 2 ? Encoding::lean : Encoding::json;
+}
 
 }  // namespace chat

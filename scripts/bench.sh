@@ -13,6 +13,7 @@ benches=(
   "chat-bench-sidecar --registrations 100 --concurrency 16 --media-mb 16 --rounds 1"
   "chat-bench-receipt 100"
   "chat-bench-replay 10000"
+  "chat-bench-connect"
 )
 
 filter=${1:-.}

@@ -6,10 +6,10 @@ namespace {
 
 DeviceRow device_from(const Statement& s) {
     return DeviceRow{s.text_at(0), s.text_at(1), s.blob_at(2), s.int_at(3), s.int_at(4) != 0, s.int_at(5) != 0,
-                     s.int_at(6)};
+                     s.int_at(6), static_cast<int>(s.int_at(7))};
 }
 
-constexpr const char* device_columns = "user_id, device_id, token_hash, created_ms, revoked, online, cursor";
+constexpr const char* device_columns = "user_id, device_id, token_hash, created_ms, revoked, online, cursor, compact";
 
 }  // namespace
 

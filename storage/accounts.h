@@ -17,6 +17,7 @@ struct DeviceRow {
     bool revoked = false;
     bool online = false;
     int64_t cursor = 0;
+    int encoding = 0;  // devices.compact: which entry encoding the device asked for (0 = JSON)
 };
 
 struct UserRow {
@@ -39,16 +40,18 @@ public:
                     int64_t now_ms);
     // The lowest free device id of the form d1, d2, ...
     std::string next_device_id(const std::string& user);
+    // Everything CONNECT needs about a device, in one read.
     std::optional<DeviceRow> find_device(const std::string& user, const std::string& device);
     // Marks the device revoked and records the user in the acl_changes feed, so the broker cuts
     // the device's live sessions; false when it was unknown or revoked already.
     bool revoke_device(const std::string& user, const std::string& device);
     std::vector<UserRow> list_users();
     std::vector<DeviceRow> list_devices(const std::string& user);
+    // Written by the journal import (storage::InboxLog): the broker thread journals them.
     void set_online(const std::string& user, const std::string& device, bool online);
+    void set_last_seen(const std::string& user, int64_t now_ms);
     // After a broker restart nobody is connected.
     void clear_online();
-    void set_last_seen(const std::string& user, int64_t now_ms);
     // Devices of `user` that are live right now.
     int64_t online_devices(const std::string& user);
 

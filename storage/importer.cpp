@@ -2,6 +2,7 @@
 // finds the entry it refers to, and an entry already in SQLite (a replay) is left as it is.
 #include "importer.h"
 
+#include "accounts.h"
 #include "inbox.h"
 #include "outbox.h"
 #include "policy.h"
@@ -20,8 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Publishes per transaction: large enough to amortise the commit, small enough that the
-// broker thread's own short writes (online flags) never wait long for the lock.
+// Publishes per transaction: large enough to amortise the commit, small enough that a writer
+// elsewhere (chatctl, the sidecar) never waits long for the lock.
 constexpr size_t max_publishes_per_commit = 2048;
 // The importer wakes by itself every interval (Importer::default_interval, 25 ms), or sooner
 // once this many publishes wait, an ack is queued, or someone waits for the import: waking it
@@ -56,7 +57,7 @@ bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
 class RecordApplier {
 public:
     explicit RecordApplier(Database& db)
-        : inbox_(db), outbox_(db), policy_(db),
+        : inbox_(db), outbox_(db), policy_(db), accounts_(db),
           mark_(db, "SELECT segment, offset FROM journal_mark"),
           set_mark_(db, "INSERT INTO journal_mark(only, segment, offset) VALUES(1, ?, ?) "
                         "ON CONFLICT(only) DO UPDATE SET segment = excluded.segment, offset = excluded.offset") {}
@@ -78,7 +79,14 @@ public:
             case JournalRecord::Op::outbox: outbox_.enqueue(r.entry); break;
             case JournalRecord::Op::redact: policy_.redact(r.owner, r.entry.ref, r.entry.from); break;
             case JournalRecord::Op::cursor: inbox_.advance_cursor(r.owner, r.device, r.entry.seq); break;
+            case JournalRecord::Op::online:
+            case JournalRecord::Op::offline: apply(PresenceChange{r.op, r.owner, r.device, r.entry.ts}); break;
         }
+    }
+
+    void apply(const PresenceChange& c) {
+        accounts_.set_online(c.user, c.device, c.op == JournalRecord::Op::online);
+        if (c.op == JournalRecord::Op::offline) accounts_.set_last_seen(c.user, c.at_ms);
     }
 
     // Ends a transaction's work: per-user last_seq, and the mark saying how far it got.
@@ -112,6 +120,7 @@ private:
     Inbox inbox_;
     GroupOutbox outbox_;
     Policy policy_;
+    Accounts accounts_;
     std::unordered_map<std::string, int64_t> last_seqs_;
     uint64_t conflicts_ = 0;
     Statement mark_, set_mark_;
@@ -171,13 +180,36 @@ Importer::~Importer() {
 void Importer::push(std::vector<JournalRecord> records, JournalPosition end) {
     int64_t bytes = 0;
     for (const auto& r : records) bytes += static_cast<int64_t>(sizeof r + r.entry.body.size() + r.owner.size());
-    backlog_bytes_.fetch_add(bytes, std::memory_order_release);
     bool ack = holds_ack(records);
+    enqueue([&] { queue_.push_back(Pushed{std::move(records), end, bytes, {}, 1}); }, bytes, ack);
+}
+
+void Importer::push_presence(PresenceChange change, JournalPosition end) {
+    auto bytes = static_cast<int64_t>(sizeof change);
+    enqueue(
+        [&] {
+            if (!queue_.empty() && queue_.back().records.empty() && queue_.back().presence.size() < max_publishes_per_commit) {
+                Pushed& last = queue_.back();  // not taken by the importer yet: it is still queued
+                last.presence.push_back(std::move(change));
+                last.end = end;
+                last.bytes += bytes;
+                ++last.pushes;
+                return;
+            }
+            Pushed p{{}, end, bytes, {}, 1};
+            p.presence.push_back(std::move(change));
+            queue_.push_back(std::move(p));
+        },
+        bytes, false);
+}
+
+void Importer::enqueue(const std::function<void()>& add, int64_t bytes, bool ack) {
+    backlog_bytes_.fetch_add(bytes, std::memory_order_release);
     bool wake;
     std::vector<std::vector<Pushed>> imported_work;
     {
         std::lock_guard lock(mu_);
-        queue_.push_back(Pushed{std::move(records), end, bytes});
+        add();
         ++pushed_;
         hurry_ = hurry_ || ack;
         wake = queue_.size() == wake_at_queue_size || ack;
@@ -247,6 +279,7 @@ void Importer::serve(RecordApplier& applier, Database& db) {
                 Transaction tx(db);
                 for (const auto& p : in_hand_) {
                     for (const auto& r : p.records) applier.apply(r);
+                    for (const auto& c : p.presence) applier.apply(c);
                 }
                 applier.finish(in_hand_.back().end);
                 tx.commit();
@@ -262,11 +295,15 @@ void Importer::serve(RecordApplier& applier, Database& db) {
         }
         uint64_t last_segment = in_hand_.back().end.segment;
         int64_t committed_bytes = 0;
-        for (const auto& p : in_hand_) committed_bytes += p.bytes;
+        uint64_t committed_pushes = 0;
+        for (const auto& p : in_hand_) {
+            committed_bytes += p.bytes;
+            committed_pushes += p.pushes;
+        }
         backlog_bytes_.fetch_sub(committed_bytes, std::memory_order_release);
         {
             std::lock_guard lock(mu_);
-            imported_.fetch_add(in_hand_.size(), std::memory_order_release);
+            imported_.fetch_add(committed_pushes, std::memory_order_release);
             // Handed back so the pushing thread frees its own allocations: frees from this
             // thread contended for the broker thread's malloc arena.
             imported_work_.push_back(std::move(in_hand_));

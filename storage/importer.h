@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,6 +21,16 @@
 namespace chat::storage {
 
 class RecordApplier;
+
+// A device going online or offline as the importer queues it: the fields of its journal record
+// that matter, a fraction of a JournalRecord's size (one is queued per CONNECT and DISCONNECT,
+// and a burst of connections waits here for the import).
+struct PresenceChange {
+    JournalRecord::Op op = JournalRecord::Op::online;  // online or offline
+    std::string user;
+    std::string device;
+    int64_t at_ms = 0;  // offline: the user's last seen
+};
 
 // Imports the records in `dir` that SQLite has not seen (past the mark the importer keeps in
 // the same transactions as the data), deletes the segments, and returns the number the next
@@ -42,6 +53,9 @@ public:
     // record (an ack) is imported at once, with whatever is queued before it: the bridge waits
     // for it in SQLite before it makes the sender's delivered receipts.
     void push(std::vector<JournalRecord> records, JournalPosition end);
+    // Queues one presence change, already written to the journal, ending at `end`; counts as one
+    // publish (imported(), wait_all_imported()). Changes in a row share one queue slot.
+    void push_presence(PresenceChange change, JournalPosition end);
     // How many pushed publishes are committed to SQLite.
     uint64_t imported() const { return imported_.load(std::memory_order_acquire); }
     // Blocks until every publish pushed so far is in SQLite, for at most `limit`; false when
@@ -58,7 +72,12 @@ private:
         std::vector<JournalRecord> records;
         JournalPosition end;
         int64_t bytes = 0;  // what the records hold, roughly
+        std::vector<PresenceChange> presence;  // instead of records
+        uint64_t pushes = 1;                   // push calls it holds (presence changes share one)
     };
+    // Queues work under the lock and frees what the importer handed back, on this thread.
+    // `ack`: the batch holds a cursor move, which wakes the import at once (delivered receipts).
+    void enqueue(const std::function<void()>& add, int64_t bytes, bool ack);
     void run();
     // Imports the queue until stopped; throws when the connection must be opened again.
     void serve(RecordApplier& applier, Database& db);

@@ -114,6 +114,26 @@ AckResult InboxLog::ack(const std::string& user, const std::string& device, int6
     return result;
 }
 
+void InboxLog::device_online(const std::string& user, const std::string& device) {
+    journal_presence(PresenceChange{JournalRecord::Op::online, user, device, 0});
+}
+
+void InboxLog::device_offline(const std::string& user, const std::string& device, int64_t now_ms) {
+    journal_presence(PresenceChange{JournalRecord::Op::offline, user, device, now_ms});
+}
+
+void InboxLog::journal_presence(PresenceChange change) {
+    // One record kept for these appends: a CONNECT allocates nothing here.
+    JournalRecord& r = presence_record_.empty() ? presence_record_.emplace_back() : presence_record_.front();
+    r.op = change.op;
+    r.owner = change.user;
+    r.device = change.device;
+    r.entry.ts = change.at_ms;
+    auto end = writer_->append(presence_record_);  // durable from here, as a publish
+    ++batches_;  // counted like a batch: settle() compares this count with the importer's
+    importer_->push_presence(std::move(change), end);
+}
+
 void InboxLog::remember(const std::vector<JournalRecord>& records) {
     ++batches_;
     auto mark = [&](uint64_t key) { written_by_batch_[key % key_slots] = batches_; };

@@ -70,10 +70,16 @@ public:
     // A device acked everything up to `seq`: moves its cursor and the user's delivered mark
     // forward (never back, never past last_seq), durable like a batch. Unknown users: no-op.
     AckResult ack(const std::string& user, const std::string& device, int64_t seq);
+    // A device connected, or disconnected at `now_ms`: journaled like a batch, so the online
+    // flag and the user's last seen reach SQLite moments later, off the broker thread.
+    void device_online(const std::string& user, const std::string& device);
+    void device_offline(const std::string& user, const std::string& device, int64_t now_ms);
     bool has_entry(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_id(const std::string& owner, const std::string& id);
     std::optional<Entry> find_by_cid(const std::string& owner, const std::string& cid, const std::string& conversation);
     std::optional<Entry> find_outbox(const std::string& id);
+    // Gives back this process's mapping of journal pages already written (call now and then).
+    void release_journal_pages() { writer_->release_written_pages(); }
     // Blocks until every committed batch is in SQLite (tests; clean shutdown does it anyway).
     void wait_imported();
     // Bytes of committed batches still waiting for the import, held in memory until then.
@@ -87,6 +93,7 @@ private:
     // A user's counters, loaded from SQLite on first use; nullptr for an unknown user.
     Counters* counters(const std::string& user);
     void remember(const std::vector<JournalRecord>& records);
+    void journal_presence(PresenceChange change);
     // Makes SQLite answer for `key` (see below): waits for the import if it may be in flight.
     void settle(uint64_t key);
 
@@ -99,6 +106,7 @@ private:
     // costs a needless wait, and nothing needs pruning: one store per key per publish.
     std::vector<uint64_t> written_by_batch_;
     uint64_t batches_ = 0;
+    std::vector<JournalRecord> presence_record_;  // reused by journal_presence()
     // Declared last: destroyed first, so the importer drains while everything above is alive.
     std::unique_ptr<JournalWriter> writer_;
     std::unique_ptr<Importer> importer_;

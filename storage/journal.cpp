@@ -120,7 +120,7 @@ private:
 JournalRecord decode(FieldReader& in) {
     JournalRecord r;
     auto op = in.uint(1);
-    if (op < static_cast<uint64_t>(JournalRecord::Op::inbox) || op > static_cast<uint64_t>(JournalRecord::Op::cursor)) {
+    if (op < static_cast<uint64_t>(JournalRecord::Op::inbox) || op > static_cast<uint64_t>(JournalRecord::last_op)) {
         throw std::invalid_argument("unknown journal op " + std::to_string(op));
     }
     r.op = static_cast<JournalRecord::Op>(op);
@@ -145,7 +145,7 @@ JournalRecord decode_legacy(const unsigned char* at, const unsigned char* end) {
         return value.get<int64_t>();
     };
     int64_t op = integer(j[0]);
-    if (op < static_cast<int64_t>(JournalRecord::Op::inbox) || op > static_cast<int64_t>(JournalRecord::Op::cursor)) {
+    if (op < static_cast<int64_t>(JournalRecord::Op::inbox) || op > static_cast<int64_t>(JournalRecord::last_op)) {
         throw std::invalid_argument("unknown journal op " + std::to_string(op));
     }
     JournalRecord r;
@@ -223,6 +223,16 @@ public:
     MappedSegment& operator=(const MappedSegment&) = delete;
 
     bool fits(size_t n) const { return size_ + n <= capacity_; }
+    // Whole pages below the write offset only: the page being written stays mapped.
+    void release_written_pages() {
+        static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+        uint64_t upto = size_ / page * page;
+        if (upto <= released_) return;
+        // MADV_DONTNEED on a shared file mapping drops this process's page table entries only;
+        // dirty pages stay in the page cache and are written back as before.
+        ::madvise(map_ + released_, upto - released_, MADV_DONTNEED);
+        released_ = upto;
+    }
     // The durable step: a copy into the page cache. Returns where it ends.
     uint64_t append(const std::string& bytes) {
         std::memcpy(map_ + size_, bytes.data(), bytes.size());
@@ -235,6 +245,7 @@ private:
     char* map_ = nullptr;
     uint64_t capacity_;
     uint64_t size_ = 0;
+    uint64_t released_ = 0;  // bytes from the start already unmapped from this process
 };
 
 fs::path journal_segment_path(const fs::path& dir, uint64_t segment) {
@@ -288,6 +299,8 @@ JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segm
 }
 
 JournalWriter::~JournalWriter() = default;
+
+void JournalWriter::release_written_pages() { current_->release_written_pages(); }
 
 JournalPosition JournalWriter::append(const std::vector<JournalRecord>& records) {
     frame(records, buffer_);

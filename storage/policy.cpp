@@ -14,8 +14,7 @@ Policy::Policy(Database& db)
 Encoding Policy::encoding(const std::string& user, const std::string& device) {
     ResetOnExit r(encoding_);
     if (!encoding_.bind(1, user).bind(2, device).step()) return Encoding::json;
-    int64_t stored = encoding_.int_at(0);
-    return stored == 1 ? Encoding::compact : stored == 2 ? Encoding::lean : Encoding::json;
+    return encoding_of(encoding_.int_at(0));
 }
 
 void Policy::set_encoding(const std::string& user, const std::string& device, Encoding encoding) {

@@ -301,10 +301,10 @@ TEST_CASE("storage failing at CONNECT closes the connection instead of answering
     BrokerFixture broker;
     auto token = broker.add_device("15550001", "d1");
     {
-        // Another writer holds SQLite's write lock past the broker's patience, as a full or
-        // failing disk would refuse the login's write.
+        // The devices table cannot be read (renamed away meanwhile), as a damaged database or a
+        // failing disk would refuse the login's read. CONNECT writes nothing to SQLite.
         chat::storage::Database db(broker.db_path().string());
-        db.exec("BEGIN IMMEDIATE");
+        db.exec("ALTER TABLE devices RENAME TO devices_away");
         // mosquitto_pub waits for the answer as long as it takes (Paho would time out first).
         std::string out;
         int rc = run_command({"mosquitto_pub", "-V", "mqttv5", "-p", std::to_string(broker.port()), "-i", "15550001/d1",
@@ -315,7 +315,7 @@ TEST_CASE("storage failing at CONNECT closes the connection instead of answering
         CHECK(rc != 0);
         CHECK_THAT(broker.log(), Catch::Contains("chat: auth failed"));
         CHECK_THAT(out, !Catch::Contains("authori"));  // "not authorised" would read as a revoked token
-        db.exec("ROLLBACK");
+        db.exec("ALTER TABLE devices_away RENAME TO devices");
     }
     CHECK(eventually([&] { return MqttClient(broker.port(), "15550001/d1").connect("15550001", token) == 0; }, 15s));
 }

@@ -4,6 +4,7 @@
 #include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/inbox.h"
+#include "storage/journal.h"
 #include "storage/policy.h"
 #include "storage/social.h"
 #include "support/process.h"
@@ -201,10 +202,70 @@ TEST_CASE("disconnect records last seen and a replaced connection keeps the devi
     w.now = 5555;
     w.broker->on_disconnect(w.key(1));
     CHECK(w.broker->connected_devices("15550001") == 0);
+    w.broker->wait_imported();
     auto db = w.open();
     chat::storage::Accounts accounts(db);
     CHECK_FALSE(accounts.find_device("15550001", "d1")->online);
     CHECK(accounts.list_users().at(0).last_seen_ms == 5555);
+}
+
+TEST_CASE("CONNECT and DISCONNECT write nothing to SQLite on the broker thread; presence lands after the import") {
+    World w;
+    {
+        // Another writer holds SQLite's write lock: a write on the broker thread would fail.
+        auto other = w.open();
+        other.exec("BEGIN IMMEDIATE");
+        REQUIRE(w.login(0, "15550001/d1"));
+        REQUIRE(w.login(1, "15550001/d2"));
+        w.now = 7777;
+        REQUIRE_NOTHROW(w.broker->on_disconnect(w.key(1)));
+        other.exec("ROLLBACK");
+    }
+    w.broker->wait_imported();
+    auto db = w.open();
+    chat::storage::Accounts accounts(db);
+    CHECK(accounts.find_device("15550001", "d1")->online);
+    CHECK_FALSE(accounts.find_device("15550001", "d2")->online);
+    CHECK(accounts.list_users().at(0).last_seen_ms == 7777);
+    CHECK(accounts.online_devices("15550001") == 1);
+}
+
+TEST_CASE("presence journaled before a kill -9 reaches SQLite at the next start, and nobody stays online") {
+    using chat::storage::JournalRecord;
+    World w([](Config& c) {
+        // What a killed broker leaves: a device came online and another went offline at 4242,
+        // in the journal only (the writer is never destroyed tidily, as after a kill).
+        chat::storage::JournalWriter journal(c.db_path + ".journal", 0);
+        JournalRecord offline{JournalRecord::Op::offline, "15550002", {}, "d2"};
+        offline.entry.ts = 4242;
+        journal.append({JournalRecord{JournalRecord::Op::online, "15550002", {}, "d1"}});
+        journal.append({offline});
+    });
+    auto db = w.open();
+    chat::storage::Accounts accounts(db);
+    auto users = accounts.list_users();
+    REQUIRE(users.at(1).id == "15550002");
+    CHECK(users.at(1).last_seen_ms == 4242);
+    CHECK(accounts.online_devices("15550002") == 0);  // the one startup clear comes after the replay
+    REQUIRE(w.login(0, "15550002/d1"));
+    w.broker->wait_imported();
+    CHECK(accounts.online_devices("15550002") == 1);
+}
+
+TEST_CASE("a device's encoding is read with its token at CONNECT") {
+    World w;
+    {
+        auto db = w.open();
+        chat::storage::Policy(db).set_encoding("15550002", "d2", chat::Encoding::compact);
+    }
+    REQUIRE(w.login(0, "15550002/d1"));
+    REQUIRE(w.login(1, "15550002/d2"));
+    // A compact device gets its entries as direct MessagePack copies, not the JSON publish.
+    CHECK(w.broker->acl(w.key(0), Access::read, "u/15550002/i", 10));
+    CHECK_FALSE(w.broker->acl(w.key(1), Access::read, "u/15550002/i", 10));
+    auto db = w.open();
+    CHECK(chat::storage::Accounts(db).find_device("15550002", "d2")->encoding == 1);
+    CHECK(chat::storage::Accounts(db).find_device("15550002", "d1")->encoding == 0);
 }
 
 TEST_CASE("a fan-out batch from the bridge is stored once per member with their seqs, then routed") {

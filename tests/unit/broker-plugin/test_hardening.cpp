@@ -37,6 +37,28 @@ TEST_CASE("revoking a device disconnects its live session at the next refresh, a
     CHECK_FALSE(w.login(2, "15550001/d2"));
 }
 
+TEST_CASE("nothing of a closed connection stays: its session, user and refilled rate buckets go at the tick") {
+    World w([](Config& c) {
+        c.connect_limit = {10, 10};
+        c.address_connect_limit = {10, 10};
+    });
+    REQUIRE(w.broker->authenticate(w.key(0), "15550001/d1", "15550001", w.tokens["15550001/d1"], "10.0.0.1") ==
+            AuthResult::accepted);
+    REQUIRE(w.broker->authenticate(w.key(1), "chat-bridge-1", "bridge", "pw", "10.0.0.2") == AuthResult::accepted);
+    REQUIRE(w.broker->on_message(w.key(0), "m/15550002", "hi", {}).verdict == MessageResult::Verdict::rewrite);
+    CHECK(w.broker->footprint().sessions == 2);
+    CHECK(w.broker->footprint().users == 1);
+    CHECK(w.broker->footprint().rate_buckets == 5);  // 2 client ids, 2 addresses, 1 user's publishes
+    w.broker->on_disconnect(w.key(0));
+    w.broker->on_disconnect(w.key(1));
+    w.broker->tick();
+    CHECK(w.broker->footprint().sessions == 0);
+    CHECK(w.broker->footprint().users == 0);
+    w.now += 2000;  // every bucket has refilled
+    w.broker->tick();
+    CHECK(w.broker->footprint().rate_buckets == 0);
+}
+
 TEST_CASE("a user over the publish rate is refused, then disconnected, and may publish again later") {
     World w([](Config& c) {
         c.publish_limit = {1, 3};
@@ -187,6 +209,7 @@ TEST_CASE("a cid reused for another recipient stores a new message instead of re
 TEST_CASE("past the import backlog limit a publish is not taken, until the import catches up") {
     World w([](Config& c) { c.max_import_backlog = 1; });
     REQUIRE(w.login(0, "15550001/d1"));
+    w.broker->wait_imported();  // the login's online flag: a small record, never refused
     REQUIRE(w.broker->on_message(w.key(0), "m/15550002", "first", {}).verdict == Verdict::rewrite);
     // The importer runs every 25 ms: the next publishes find the first one still in memory.
     bool refused = false;

@@ -63,6 +63,50 @@ TEST_CASE("journal records round-trip every entry field, binary bodies included"
     CHECK(back.expires_ms == 99);
 }
 
+TEST_CASE("presence changes are imported in order with the publishes around them, and lookups stay exact") {
+    Db t;
+    Accounts(t.db).add_device("1", "d1", "h", 1);
+    InboxLog log(t.db, t.path);
+    // Many presence changes in a row share a queue slot; the entry after them must still be
+    // waited for by a lookup (counted like every other journal write).
+    for (int i = 0; i < 50; ++i) {
+        log.device_online("1", "d1");
+        log.device_offline("1", "d1", 1000 + i);
+    }
+    log.device_online("1", "d1");
+    auto e = chat::testing::text_entry("2", "1", "after");
+    {
+        InboxLog::Batch b(log);
+        REQUIRE(b.add("1", e));
+        b.commit();
+    }
+    CHECK(log.find_by_id("1", e.id));  // waits for the import of everything before it
+    log.wait_imported();
+    Accounts accounts(t.db);
+    CHECK(accounts.find_device("1", "d1")->online);  // the last change wins
+    CHECK(accounts.list_users().at(0).last_seen_ms == 1049);
+}
+
+TEST_CASE("journal pages given back to the kernel keep what was written, and appending goes on") {
+    chat::testing::TempDir dir;
+    JournalWriter w(dir.path(), 0, 64 * 1024);  // alive, as a kill -9 leaves it
+    auto record = JournalRecord{JournalRecord::Op::inbox, "1", chat::testing::text_entry("2", "1", std::string(500, 'x'))};
+    JournalRecord offline{JournalRecord::Op::offline, "1", {}, "d1"};
+    offline.entry.ts = 77;
+    for (int i = 0; i < 20; ++i) w.append({record});  // several pages
+    w.release_written_pages();
+    w.append({offline});  // on the page that stayed mapped
+    w.release_written_pages();
+    for (int i = 0; i < 20; ++i) w.append({record});
+    auto back = read_journal_segment(journal_segment_path(dir.path(), 0));
+    REQUIRE(back.size() == 41);
+    CHECK(back[5].record.entry.body == std::string(500, 'x'));
+    CHECK(back[20].record.op == JournalRecord::Op::offline);
+    CHECK(back[20].record.device == "d1");
+    CHECK(back[20].record.entry.ts == 77);
+    CHECK(back[40].record.entry.body == std::string(500, 'x'));
+}
+
 TEST_CASE("a torn or corrupt journal tail is ignored; the records before it are kept") {
     chat::testing::TempDir dir;
     JournalWriter w(dir.path(), 3);  // alive, as a kill -9 leaves it: the segment keeps its zeros
