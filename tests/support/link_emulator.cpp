@@ -183,6 +183,80 @@ pollfd watch(int fd, const Lane& reading, const Lane& writing) {
     return {events ? fd : -1, events, 0};
 }
 
+// The proxied connections, as the proxy thread sees them. The poll set it builds holds the wake
+// and listening sockets first, then each connection's phone and server sockets.
+class Connections {
+public:
+    Connections(const LinkProfile& profile, int target_port) : profile_(profile), target_port_(target_port) {}
+
+    // Fills the poll set after its first two entries; returns when the next piece falls due.
+    std::optional<Clock::time_point> watch_all(std::vector<pollfd>& fds) const {
+        std::optional<Clock::time_point> due;
+        for (const auto& c : open_) {
+            for (const Lane* lane : {&c->up, &c->down}) {
+                if (lane->queue.empty() || lane->blocked) continue;
+                due = due ? std::min(*due, lane->queue.front().release) : lane->queue.front().release;
+            }
+            fds.push_back(watch(c->phone.get(), c->up, c->down));
+            fds.push_back(watch(c->server.get(), c->down, c->up));
+        }
+        return due;
+    }
+
+    // Takes a new phone connection and opens its way to the target; false if there was none.
+    bool accept_from(int listen_fd) {
+        UniqueFd phone(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (phone.get() < 0) return false;
+        auto server = connect_to(target_port_);
+        if (!server) return false;  // the phone sees its connection closed
+        set_nodelay(phone.get());
+        auto c = std::make_unique<Connection>();
+        c->phone = std::move(phone);
+        c->server = std::move(*server);
+        c->up.direction = &profile_.up;
+        c->down.direction = &profile_.down;
+        open_.push_back(std::move(c));
+        return true;
+    }
+
+    // Reads what the polled sockets have, writes every due piece, drops finished connections.
+    // Connections accepted after `fds` was built are served from the next pass on.
+    void pump(const std::vector<pollfd>& fds, Clock::time_point now, std::atomic<uint64_t>& sent_by_phone,
+              std::atomic<uint64_t>& received_by_phone) {
+        for (size_t i = 0; i + 2 < fds.size(); i += 2) {
+            Connection& c = *open_[i / 2];
+            if (fds[i + 2].revents & (POLLIN | POLLHUP | POLLERR)) {
+                ssize_t n = pump_in(c.phone.get(), c.up, now);
+                if (n > 0) sent_by_phone += static_cast<uint64_t>(n);
+                if (n < 0) c.failed = true;
+            }
+            if ((fds[i + 3].revents & (POLLIN | POLLHUP | POLLERR)) && pump_in(c.server.get(), c.down, now) < 0) {
+                c.failed = true;
+            }
+        }
+        for (auto& c : open_) {
+            if (c->failed) continue;
+            ssize_t up = pump_out(c->server.get(), c->up, now);
+            ssize_t down = pump_out(c->phone.get(), c->down, now);
+            if (down > 0) received_by_phone += static_cast<uint64_t>(down);
+            if (up < 0 || down < 0) c->failed = true;
+        }
+        std::erase_if(open_, [](const auto& c) { return c->finished(); });
+    }
+
+    // Closes both sockets of every connection; returns how many there were.
+    size_t cut_all() {
+        size_t n = open_.size();
+        open_.clear();
+        return n;
+    }
+
+private:
+    const LinkProfile& profile_;
+    int target_port_;
+    std::vector<std::unique_ptr<Connection>> open_;
+};
+
 }  // namespace
 
 LinkProfile gprs_link() { return make_profile("GPRS", 40, 20, 350); }
@@ -230,90 +304,40 @@ void LinkEmulator::cut() {
 
 void LinkEmulator::run() noexcept {
     try {
-        std::vector<std::unique_ptr<Connection>> connections;
-        auto cut_all = [&] {
-            connections_cut_ += connections.size();
-            connections.clear();  // closes both sockets of each
-        };
+        Connections connections(profile_, target_port_);
         Clock::time_point next_cut = Clock::now() + cut_every_;
         std::vector<pollfd> fds;
         for (;;) {
-            Clock::time_point now = Clock::now();
-            // Sleep until the next piece is due or the next periodic cut, or until a socket is ready.
-            std::optional<Clock::time_point> wake_at;
-            auto earliest = [&](Clock::time_point t) { wake_at = wake_at ? std::min(*wake_at, t) : t; };
-            if (cut_every_.count() > 0) earliest(next_cut);
-            fds.clear();
-            fds.push_back({wake_fd_.get(), POLLIN, 0});
-            fds.push_back({listen_fd_.get(), POLLIN, 0});
-            for (const auto& c : connections) {
-                for (const Lane* lane : {&c->up, &c->down}) {
-                    if (!lane->queue.empty() && !lane->blocked) earliest(lane->queue.front().release);
-                }
-                fds.push_back(watch(c->phone.get(), c->up, c->down));
-                fds.push_back(watch(c->server.get(), c->down, c->up));
-            }
+            fds.assign({{wake_fd_.get(), POLLIN, 0}, {listen_fd_.get(), POLLIN, 0}});
+            // Sleep until a socket is ready, the next piece falls due or the next periodic cut.
+            std::optional<Clock::time_point> wake_at = connections.watch_all(fds);
+            if (cut_every_.count() > 0) wake_at = wake_at ? std::min(*wake_at, next_cut) : next_cut;
             int timeout = -1;
             if (wake_at) {
-                auto wait = std::chrono::ceil<std::chrono::milliseconds>(*wake_at - now).count();
+                auto wait = std::chrono::ceil<std::chrono::milliseconds>(*wake_at - Clock::now()).count();
                 timeout = static_cast<int>(std::clamp<int64_t>(wait, 0, 60'000));
             }
             if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) throw std::runtime_error("poll failed");
-            now = Clock::now();
-
+            Clock::time_point now = Clock::now();
             if (fds[0].revents & POLLIN) {
                 uint64_t count = 0;
                 [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof count);
                 std::lock_guard lock(mu_);
                 if (stopping_) break;
                 if (cuts_done_ < cuts_requested_) {
-                    cut_all();
+                    connections_cut_ += connections.cut_all();
                     cuts_done_ = cuts_requested_;
                     cut_done_.notify_all();
                     continue;
                 }
             }
             if (cut_every_.count() > 0 && now >= next_cut) {
-                cut_all();
+                connections_cut_ += connections.cut_all();
                 next_cut = now + cut_every_;
                 continue;
             }
-            if (fds[1].revents & POLLIN) {
-                UniqueFd phone(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-                if (phone.get() >= 0) {
-                    if (auto server = connect_to(target_port_)) {
-                        set_nodelay(phone.get());
-                        auto c = std::make_unique<Connection>();
-                        c->phone = std::move(phone);
-                        c->server = std::move(*server);
-                        c->up.direction = &profile_.up;
-                        c->down.direction = &profile_.down;
-                        connections.push_back(std::move(c));
-                        ++connections_;
-                    }
-                }
-            }
-            // fds[2 + 2i] is connection i's phone socket, fds[3 + 2i] its server socket; connections
-            // accepted just now come after them and are served on the next pass.
-            for (size_t i = 0; i + 2 < fds.size(); i += 2) {
-                Connection& c = *connections[i / 2];
-                if (fds[i + 2].revents & (POLLIN | POLLHUP | POLLERR)) {
-                    ssize_t n = pump_in(c.phone.get(), c.up, now);
-                    if (n > 0) sent_by_phone_ += static_cast<uint64_t>(n);
-                    if (n < 0) c.failed = true;
-                }
-                if (fds[i + 3].revents & (POLLIN | POLLHUP | POLLERR)) {
-                    if (pump_in(c.server.get(), c.down, now) < 0) c.failed = true;
-                }
-            }
-            for (auto& c : connections) {
-                if (c->failed) continue;
-                ssize_t up = pump_out(c->server.get(), c->up, now);
-                ssize_t down = pump_out(c->phone.get(), c->down, now);
-                if (down > 0) received_by_phone_ += static_cast<uint64_t>(down);
-                if (up < 0 || down < 0) c->failed = true;
-            }
-            std::erase_if(connections, [](const auto& c) { return c->finished(); });
+            if ((fds[1].revents & POLLIN) && connections.accept_from(listen_fd_.get())) ++connections_;
+            connections.pump(fds, now, sent_by_phone_, received_by_phone_);
         }
     } catch (const std::exception& e) {
         std::cerr << "link emulator stopped: " << e.what() << "\n";
