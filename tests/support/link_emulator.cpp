@@ -244,11 +244,10 @@ public:
         std::erase_if(open_, [](const auto& c) { return c->finished(); });
     }
 
-    // Closes both sockets of every connection; returns how many there were.
-    size_t cut_all() {
-        size_t n = open_.size();
+    // Closes both sockets of every connection, counted first: whoever sees a close sees its count.
+    void cut_all(std::atomic<uint64_t>& cut_count) {
+        cut_count += open_.size();
         open_.clear();
-        return n;
     }
 
 private:
@@ -325,14 +324,14 @@ void LinkEmulator::run() noexcept {
                 std::lock_guard lock(mu_);
                 if (stopping_) break;
                 if (cuts_done_ < cuts_requested_) {
-                    connections_cut_ += connections.cut_all();
+                    connections.cut_all(connections_cut_);
                     cuts_done_ = cuts_requested_;
                     cut_done_.notify_all();
                     continue;
                 }
             }
             if (cut_every_.count() > 0 && now >= next_cut) {
-                connections_cut_ += connections.cut_all();
+                connections.cut_all(connections_cut_);
                 next_cut = now + cut_every_;
                 continue;
             }
