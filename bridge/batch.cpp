@@ -14,7 +14,11 @@ std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to
 
 std::string replay_batch(const std::string& user, const std::string& device, const std::vector<Entry>& entries) {
     auto list = nlohmann::json::array();
-    for (const auto& e : entries) list.push_back(nlohmann::json::parse(to_json(e)));
+    for (const auto& e : entries) {
+        auto entry = nlohmann::json::parse(to_json(e));
+        if (!e.device.empty()) entry["device"] = e.device;  // for the plugin only (see batch.h)
+        list.push_back(std::move(entry));
+    }
     return nlohmann::json{{"user", user}, {"device", device}, {"entries", std::move(list)}}.dump();
 }
 

@@ -17,7 +17,8 @@ inline constexpr const char* replay_batch_topic = "b/replay";
 // {"entry": <shared, without seq>, "to": [user, ...]}: the plugin stores the entry in each
 // listed inbox that lacks its id (with that user's seq) before the PUBACK, then delivers it.
 std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to);
-// {"user", "device", "entries": [...]}: a replay page for one device, in seq order.
+// {"user", "device", "entries": [...]}: a replay page for one device, in seq order; a `sent`
+// entry also names its sending device ("device"), which the plugin removes.
 std::string replay_batch(const std::string& user, const std::string& device, const std::vector<Entry>& entries);
 
 }  // namespace chat::bridge

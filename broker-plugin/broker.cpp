@@ -55,9 +55,13 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     auto [it, fresh] = users_.try_emplace(user);
     if (fresh) load_permissions(user, it->second.perms);
     it->second.devices[device] = client;
-    sessions_[client] =
-        Session{user, device, std::string(client_id), false, &it->second, policy_.is_compact(user, device)};
+    Encoding encoding = policy_.encoding(user, device);
+    sessions_[client] = Session{user, device, std::string(client_id), false, &it->second, encoding};
     accounts_.set_online(user, device, true);
+    // A lean device only connects: the server starts its replay when it is behind.
+    if (encoding == Encoding::lean && row->cursor < log_.last_seq(user)) {
+        publishes_.push_back(sync_forward(user, device, row->cursor));
+    }
     return AuthResult::accepted;
 }
 
@@ -76,9 +80,9 @@ bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, ui
     if (it == sessions_.end()) return false;
     if (it->second.departed) return is_will_topic(it->second, access, topic) && payload_len <= config_.max_payload;
     if (access == Access::write && payload_len > config_.max_payload && !it->second.bridge) return false;
-    // A compact device gets its inbox entries as direct MessagePack copies, not the JSON publish.
+    // Compact and lean devices get their inbox entries as direct copies, not the JSON publish.
     const Session& s = it->second;
-    if (access == Access::read && s.compact && topic.size() == s.user.size() + 4 && topic.starts_with("u/") &&
+    if (access == Access::read && s.encoding != Encoding::json && topic.size() == s.user.size() + 4 && topic.starts_with("u/") &&
         topic.substr(2, s.user.size()) == s.user && topic.ends_with("/i")) {
         return false;
     }

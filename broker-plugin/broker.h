@@ -72,6 +72,9 @@ public:
     void tick();
     // Client ids to disconnect now (revoked devices, sustained abusers); the plugin kicks them.
     std::vector<std::string> take_kicks() { return std::exchange(kicks_, {}); }
+    // Publishes decided outside a publish (a replay a lean device's CONNECT starts); the plugin
+    // queues them after each CONNECT.
+    std::vector<DirectPublish> take_publishes() { return std::exchange(publishes_, {}); }
 
     size_t connected_devices(std::string_view user) const;
     // Blocks until everything stored so far is in SQLite, not only in the journal (tests).
@@ -88,7 +91,7 @@ private:
         std::string client_id;
         bool bridge = false;
         UserState* state = nullptr;  // stable: unordered_map nodes do not move
-        bool compact = false;        // gets MessagePack entries instead of JSON on u/{user}/i
+        Encoding encoding = Encoding::json;  // compact and lean: entries come as direct copies
         int refused_in_a_row = 0;    // rate-limited publishes since the last accepted one
         bool departed = false;       // closed; kept until the next tick for its Will's check
     };
@@ -110,8 +113,10 @@ private:
     MessageResult ack(const Session& s, const std::string& payload);
     MessageResult sync_request(const Session& s, const std::string& payload);
     std::optional<Entry> earlier_copy(const Session& s, const Entry& e, std::string_view conversation);
-    static Entry sent_copy(Entry& e);
-    MessageResult redeliver_duplicate(const Entry& sent);
+    static Entry sent_copy(const Session& s, Entry& e);
+    MessageResult redeliver_duplicate(const Session& s, const Entry& sent);
+    // Asks a bridge to replay `user`'s inbox after `after` to one device (forwarded like s/).
+    DirectPublish sync_forward(const std::string& user, const std::string& device, int64_t after);
     MessageResult bridge_publish(std::string_view topic, const std::string& payload);
     // Bridge-only batches (docs/PROTOCOL.md): one publish carries a chunk of stored entries,
     // expanded here into one live copy per member or per replayed entry.
@@ -119,11 +124,13 @@ private:
     MessageResult expand_replay(const std::string& payload);
     // The seconds left before an entry's absolute expiry "exp" (0 = none), or nullopt when due.
     std::optional<uint32_t> expiry_left(int64_t expires_ms) const;
-    // Live-delivery extras for an entry landing in `user`'s inbox: MessagePack copies for the
-    // user's compact devices, or a push signal to a bridge when no device is connected.
-    void add_live_extras(const std::string& user, const std::function<std::string()>& pack, MessageResult& r);
+    // Live-delivery extras for an entry landing in `user`'s inbox: direct copies for the user's
+    // compact and lean devices, or a push signal to a bridge when no device is connected.
+    void add_live_extras(const std::string& user, const Entry& e, MessageResult& r);
     bool over_cap(const std::string& user);
-    std::vector<DirectPublish> copies_to_other_devices(const Session& s, const Entry& sent);
+    // The sender's own `sent` entry to its other connected devices, and to the sending device
+    // a confirmation if it is lean.
+    std::vector<DirectPublish> copies_to_own_devices(const Session& s, const Entry& sent);
     Entry new_entry(const Session& s, std::string payload, const UserProperties& props);
 
     Config config_;
@@ -149,6 +156,7 @@ private:
     RateLimiter connect_limits_;          // per client id
     RateLimiter address_connect_limits_;  // per source address
     std::vector<std::string> kicks_;
+    std::vector<DirectPublish> publishes_;
     std::vector<ClientKey> departed_;  // sessions closed since the last tick
 };
 

@@ -3,6 +3,7 @@
 
 #include "common/base64.h"
 #include "common/identity.h"
+#include "common/lean.h"
 #include "topic.h"
 
 #include <nlohmann/json.hpp>
@@ -38,9 +39,9 @@ std::string packed(const Entry& e) {
     return std::string(bytes.begin(), bytes.end());
 }
 
-// The compact form of an entry object: the same object as MessagePack with the body as
-// binary (receipt and notice fields stay inline, as in to_msgpack; body64 is decoded).
-std::string packed_object(nlohmann::json j) {
+// The compact form of an entry object: the same object, to be sent as MessagePack, with the
+// body as binary (receipt and notice fields stay inline, as in to_msgpack; body64 is decoded).
+nlohmann::json compact_object(nlohmann::json j) {
     if (j.contains("body") && j["body"].is_string()) {
         const auto& body = j["body"].get_ref<const std::string&>();
         j["body"] = nlohmann::json::binary(std::vector<uint8_t>(body.begin(), body.end()));
@@ -50,8 +51,17 @@ std::string packed_object(nlohmann::json j) {
         j.erase("body64");
         j["body"] = nlohmann::json::binary(std::vector<uint8_t>(body->begin(), body->end()));
     }
+    return j;
+}
+
+std::string msgpack_text(const nlohmann::json& j) {
     auto bytes = nlohmann::json::to_msgpack(j);
     return std::string(bytes.begin(), bytes.end());
+}
+
+// A device topic of one user's device: where JSON and compact replays and own copies go.
+std::string device_topic(std::string_view user, std::string_view device) {
+    return "u/" + std::string(user) + "/d/" + std::string(device);
 }
 
 nlohmann::json parse_object(const std::string& payload) {
@@ -65,11 +75,15 @@ int64_t exp_of(const nlohmann::json& entry) {
     return it != entry.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
 
-// Reads {"<field>": N} with N a non-negative integer; throws invalid_argument otherwise.
+// Reads {"<field>": N}, or just the digits of N (the short form), with N a non-negative
+// integer; throws invalid_argument otherwise.
 int64_t counter_field(const std::string& payload, const char* field) {
+    if (!payload.empty() && payload.size() <= 18 && payload.find_first_not_of("0123456789") == std::string::npos) {
+        return std::stoll(payload);
+    }
     auto j = nlohmann::json::parse(payload, nullptr, false);
     if (!j.is_object() || !j.contains(field) || !j[field].is_number_integer() || j[field].get<int64_t>() < 0) {
-        throw std::invalid_argument(std::string("expected JSON {\"") + field + "\":N} with N >= 0");
+        throw std::invalid_argument(std::string("expected N or JSON {\"") + field + "\":N} with N >= 0");
     }
     return j[field].get<int64_t>();
 }
@@ -173,10 +187,10 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
 MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, std::string payload,
                                          const UserProperties& props) {
     Entry e = new_entry(s, std::move(payload), props);
-    if (auto earlier = earlier_copy(s, e, to)) return redeliver_duplicate(*earlier);
+    if (auto earlier = earlier_copy(s, e, to)) return redeliver_duplicate(s, *earlier);
     e.to = std::string(to);
     if (over_cap(e.to)) return deny("recipient " + e.to + " has too many undelivered messages");
-    Entry sent = sent_copy(e);
+    Entry sent = sent_copy(s, e);
     storage::InboxLog::Batch batch(log_);
     if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
     batch.add(s.user, sent);
@@ -186,26 +200,26 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
     }
     batch.commit();
     MessageResult r = rewrite(inbox_topic(e.to), json_.write(e));
-    r.extra = copies_to_other_devices(s, sent);
-    add_live_extras(e.to, [&] { return packed(e); }, r);
+    r.extra = copies_to_own_devices(s, sent);
+    add_live_extras(e.to, e, r);
     return r;
 }
 
 MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, std::string payload,
                                         const UserProperties& props) {
     Entry e = new_entry(s, std::move(payload), props);
-    if (auto earlier = earlier_copy(s, e, gid)) return redeliver_duplicate(*earlier);
+    if (auto earlier = earlier_copy(s, e, gid)) return redeliver_duplicate(s, *earlier);
     e.gid = std::string(gid);
     if (config_.max_pending > 0 && policy_.member_at_cap(e.gid, s.user, config_.max_pending)) {
         return deny("a member of " + e.gid + " has too many undelivered messages");
     }
-    Entry sent = sent_copy(e);
+    Entry sent = sent_copy(s, e);
     storage::InboxLog::Batch batch(log_);
     batch.add(s.user, sent);
     batch.add_outbox(e);
     batch.commit();
     MessageResult r = rewrite("g/" + e.gid, json_.write(e));
-    r.extra = copies_to_other_devices(s, sent);
+    r.extra = copies_to_own_devices(s, sent);
     return r;
 }
 
@@ -216,19 +230,25 @@ std::optional<Entry> ChatBroker::earlier_copy(const Session& s, const Entry& e, 
     return log_.find_by_cid(s.user, e.cid, std::string(conversation));
 }
 
-// The sender's own `sent` entry keeps the cid; the recipient's copy does not.
-Entry ChatBroker::sent_copy(Entry& e) {
+// The sender's own `sent` entry keeps the cid and the sending device; the recipient's copy does not.
+Entry ChatBroker::sent_copy(const Session& s, Entry& e) {
     Entry sent = e;
     sent.kind = "sent";
+    sent.device = s.device;
     e.cid.clear();
     return sent;
 }
 
-// A retry of a publish we already stored (same cid): deliver the stored entry again.
-MessageResult ChatBroker::redeliver_duplicate(const Entry& sent) {
+// A retry of a publish we already stored (same cid): deliver the stored entry again, and
+// confirm it again to a lean sender, whose first confirmation may be what it missed.
+MessageResult ChatBroker::redeliver_duplicate(const Session& s, const Entry& sent) {
     auto original = sent.gid.empty() ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
     if (!original) return deny("duplicate of an expired message");
-    return rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, json_.write(*original));
+    MessageResult r = rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, json_.write(*original));
+    if (s.encoding == Encoding::lean) {
+        r.extra.push_back(DirectPublish{s.client_id, {lean::confirmation_topic, lean::confirmation(sent)}});
+    }
+    return r;
 }
 
 MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const std::string& payload) {
@@ -249,7 +269,7 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
     if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
     batch.commit();
     MessageResult r = rewrite(inbox_topic(e.to), json_.write(e));
-    add_live_extras(e.to, [&] { return packed(e); }, r);
+    add_live_extras(e.to, e, r);
     return r;
 }
 
@@ -274,23 +294,39 @@ MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
 }
 
 MessageResult ChatBroker::sync_request(const Session& s, const std::string& payload) {
-    int64_t after = counter_field(payload, "after");
-    // "upto": what the bridge waits to see imported into SQLite before it replays.
-    nlohmann::json j = {{"after", after}, {"device", s.device}, {"upto", log_.last_seq(s.user)}};
-    return rewrite("s/" + s.user, j.dump());
+    DirectPublish forward = sync_forward(s.user, s.device, counter_field(payload, "after"));
+    return rewrite(std::move(forward.message.topic), std::move(forward.message.payload));
 }
 
-std::vector<DirectPublish> ChatBroker::copies_to_other_devices(const Session& s, const Entry& sent) {
+DirectPublish ChatBroker::sync_forward(const std::string& user, const std::string& device, int64_t after) {
+    // "upto": what the bridge waits to see imported into SQLite before it replays.
+    nlohmann::json j = {{"after", after}, {"device", device}, {"upto", log_.last_seq(user)}};
+    return DirectPublish{"", {"s/" + user, j.dump()}};
+}
+
+std::vector<DirectPublish> ChatBroker::copies_to_own_devices(const Session& s, const Entry& sent) {
     std::vector<DirectPublish> out;
     if (!s.state) return out;
-    std::string json, msgpack;  // each encoding made once, when a device first needs it
+    std::string json, msgpack, lean;  // each encoding made once, when a device first needs it
     for (const auto& [device, key] : s.state->devices) {
-        if (device == s.device) continue;
         auto other = sessions_.find(key);
-        bool compact = other != sessions_.end() && other->second.compact;
+        Encoding encoding = other != sessions_.end() ? other->second.encoding : Encoding::json;
+        std::string client_id = s.user + "/" + device;
+        if (device == s.device) {
+            if (encoding == Encoding::lean) {
+                out.push_back(DirectPublish{client_id, {lean::confirmation_topic, lean::confirmation(sent)}});
+            }
+            continue;
+        }
+        if (encoding == Encoding::lean) {
+            if (lean.empty()) lean = lean::entry(sent, s.user);
+            out.push_back(DirectPublish{client_id, {lean::entry_topic, lean}});
+            continue;
+        }
+        bool compact = encoding == Encoding::compact;
         std::string& bytes = compact ? msgpack : json;
         if (bytes.empty()) bytes = compact ? packed(sent) : json_.write(sent);
-        out.push_back(DirectPublish{s.user + "/" + device, {"u/" + s.user + "/d/" + device, bytes}});
+        out.push_back(DirectPublish{client_id, {device_topic(s.user, device), bytes}});
     }
     return out;
 }
@@ -344,13 +380,15 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     r.extra.reserve(stored.size());
     for (const auto& [member, copy] : stored) {
         r.extra.push_back(DirectPublish{"", {inbox_topic(member), json_.write(copy)}, *expiry});
-        add_live_extras(member, [&copy = copy] { return packed(copy); }, r);  // clang 14 cannot capture a binding
+        add_live_extras(member, copy, r);
     }
     return r;
 }
 
 // {"user","device","entries":[...]}: straight to that device's connection (it gets them even
-// before it subscribes, and no other device sees them), JSON or MessagePack as it registered.
+// before it subscribes, and no other device sees them) in its encoding: JSON entry by entry,
+// compact and lean as one page. An entry's "device" (the sending device of a `sent` entry) is
+// never passed on: the lean device that sent it gets a confirmation in its place.
 MessageResult ChatBroker::expand_replay(const std::string& payload) {
     auto batch = parse_object(payload);
     const auto& user = batch.at("user").get_ref<const std::string&>();
@@ -365,21 +403,37 @@ MessageResult ChatBroker::expand_replay(const std::string& payload) {
     auto connection = state->second.devices.find(device);
     if (connection == state->second.devices.end()) return r;  // gone: it syncs again on reconnect
     auto session = sessions_.find(connection->second);
-    bool compact = session != sessions_.end() && session->second.compact;
+    Encoding encoding = session != sessions_.end() ? session->second.encoding : Encoding::json;
     std::string client_id = user + "/" + device;
-    std::string topic = "u/" + user + "/d/" + device;
-    r.extra.reserve(entries.size());
-    for (const auto& e : entries) {
+    lean::PageWriter lean_page(user);
+    auto compact_page = nlohmann::json::array();
+    for (auto e : entries) {
         if (!e.is_object()) throw std::invalid_argument("an entry is not an object");
+        std::string sent_by = e.contains("device") ? e["device"].get<std::string>() : std::string();
+        e.erase("device");
         auto expiry = expiry_left(exp_of(e));
         if (!expiry) continue;
-        r.extra.push_back(DirectPublish{client_id, {topic, compact ? packed_object(e) : e.dump()}, *expiry});
+        if (encoding == Encoding::json) {
+            r.extra.push_back(DirectPublish{client_id, {device_topic(user, device), e.dump()}, *expiry});
+        } else if (encoding == Encoding::compact) {
+            compact_page.push_back(compact_object(std::move(e)));
+        } else {
+            Entry entry = entry_from_json(e.dump());
+            if (entry.kind == "sent" && sent_by == device) {
+                lean_page.add_confirmation(entry);
+            } else {
+                lean_page.add_entry(entry);
+            }
+        }
     }
+    if (!compact_page.empty()) {
+        r.extra.push_back(DirectPublish{client_id, {device_topic(user, device), msgpack_text(compact_page)}});
+    }
+    if (!lean_page.empty()) r.extra.push_back(DirectPublish{client_id, {lean::page_topic, lean_page.finish()}});
     return r;
 }
 
-void ChatBroker::add_live_extras(const std::string& user, const std::function<std::string()>& pack,
-                                 MessageResult& r) {
+void ChatBroker::add_live_extras(const std::string& user, const Entry& e, MessageResult& r) {
     auto it = users_.find(user);
     if (it == users_.end() || it->second.devices.empty()) {
         // Nobody is connected: a bridge turns this signal into a (debounced) push, off this thread.
@@ -391,12 +445,17 @@ void ChatBroker::add_live_extras(const std::string& user, const std::function<st
         }
         return;
     }
-    std::string bytes;
+    std::string msgpack, lean;  // each made once, when a device first needs it
     for (const auto& [device, key] : it->second.devices) {
         auto session = sessions_.find(key);
-        if (session == sessions_.end() || !session->second.compact) continue;
-        if (bytes.empty()) bytes = pack();
-        r.extra.push_back(DirectPublish{user + "/" + device, {inbox_topic(user), bytes}});
+        if (session == sessions_.end()) continue;
+        if (session->second.encoding == Encoding::compact) {
+            if (msgpack.empty()) msgpack = packed(e);
+            r.extra.push_back(DirectPublish{user + "/" + device, {inbox_topic(user), msgpack}});
+        } else if (session->second.encoding == Encoding::lean) {
+            if (lean.empty()) lean = lean::entry(e, user);
+            r.extra.push_back(DirectPublish{user + "/" + device, {lean::entry_topic, lean}});
+        }
     }
 }
 

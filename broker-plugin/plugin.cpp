@@ -35,12 +35,29 @@ ChatBroker& broker_of(void* userdata) { return *static_cast<PluginState*>(userda
 
 std::string_view view(const char* s) { return s ? std::string_view(s) : std::string_view(); }
 
+// Queued by the broker and sent on its next loop pass. An empty client id means normal
+// routing (READ-checked per subscriber); the broker takes ownership of the properties.
+void publish(const chat::broker::DirectPublish& d) {
+    mosquitto_property* props = nullptr;
+    if (d.expiry_s) mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, d.expiry_s);
+    int rc = mosquitto_broker_publish_copy(d.client_id.empty() ? nullptr : d.client_id.c_str(),
+                                           d.message.topic.c_str(), static_cast<int>(d.message.payload.size()),
+                                           d.message.payload.data(), d.qos, false, props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        mosquitto_property_free_all(&props);  // still ours when the broker refused it
+        // Only the live copy is lost: the entry is stored and the next sync replays it.
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "chat: could not queue publish to %s: %s",
+                             d.message.topic.c_str(), mosquitto_strerror(rc));
+    }
+}
+
 int on_basic_auth(int, void* event_data, void* userdata) {
     try {
         auto* ev = static_cast<mosquitto_evt_basic_auth*>(event_data);
         auto result = broker_of(userdata).authenticate(ev->client, view(mosquitto_client_id(ev->client)),
                                                        view(ev->username), view(ev->password),
                                                        view(mosquitto_client_address(ev->client)));
+        for (const auto& d : broker_of(userdata).take_publishes()) publish(d);
         switch (result) {
             case chat::broker::AuthResult::accepted: return MOSQ_ERR_SUCCESS;
             case chat::broker::AuthResult::refused: return MOSQ_ERR_AUTH;
@@ -111,22 +128,6 @@ void replace_payload(mosquitto_evt_message* ev, const std::string& payload) {
     std::memcpy(buf, payload.data(), payload.size());
     ev->payload = buf;
     ev->payloadlen = static_cast<uint32_t>(payload.size());
-}
-
-// Queued by the broker and sent on its next loop pass. An empty client id means normal
-// routing (READ-checked per subscriber); the broker takes ownership of the properties.
-void publish(const chat::broker::DirectPublish& d) {
-    mosquitto_property* props = nullptr;
-    if (d.expiry_s) mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, d.expiry_s);
-    int rc = mosquitto_broker_publish_copy(d.client_id.empty() ? nullptr : d.client_id.c_str(),
-                                           d.message.topic.c_str(), static_cast<int>(d.message.payload.size()),
-                                           d.message.payload.data(), d.qos, false, props);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        mosquitto_property_free_all(&props);  // still ours when the broker refused it
-        // Only the live copy is lost: the entry is stored and the next sync replays it.
-        mosquitto_log_printf(MOSQ_LOG_WARNING, "chat: could not queue publish to %s: %s",
-                             d.message.topic.c_str(), mosquitto_strerror(rc));
-    }
 }
 
 int on_message(int, void* event_data, void* userdata) {

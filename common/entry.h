@@ -22,6 +22,9 @@ struct Entry {
     std::string ref;  // message id an edit/delete refers to
     std::string cid;  // client message id (sender's own entry only)
     int64_t expires_ms = 0;  // 0 = no per-message expiry
+    // A `sent` entry's sending device: storage and the bridge's replay batches only, never
+    // in an entry on the wire (a lean device gets its own sends back as confirmations).
+    std::string device;
 };
 
 // JSON text as in PROTOCOL.md: body as a string when UTF-8, otherwise body64.
@@ -48,5 +51,9 @@ std::vector<uint8_t> to_msgpack(const Entry& e);
 Entry entry_from_json(const std::string& text);
 
 bool is_valid_utf8(const std::string& bytes);
+
+// How a device receives its entries (stored per device, 0 to 2): JSON objects (the default),
+// the same objects as MessagePack (compact), or the lean arrays of common/lean.h.
+enum class Encoding : int64_t { json = 0, compact = 1, lean = 2 };
 
 }  // namespace chat

@@ -61,8 +61,10 @@ struct World {
                     accounts.add_device(user, device, chat::hash_token(tokens[user + "/" + device]), 1);
                 }
             }
-            policy.set_compact("15550001", "d2", true);
-            policy.set_compact("15550002", "d1", true);
+            policy.set_encoding("15550001", "d2", chat::Encoding::compact);
+            policy.set_encoding("15550002", "d1", chat::Encoding::compact);
+            policy.set_encoding("15550003", "d1", chat::Encoding::lean);
+            policy.set_encoding("15550001", "d1", chat::Encoding::lean);
             chat::storage::Groups groups(db);
             chat::storage::Transaction tx(db);
             groups.create("gteam", "team", "15550001", {"15550002", "15550003"}, 1);

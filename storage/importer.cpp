@@ -91,7 +91,7 @@ public:
 private:
     void insert(const JournalRecord& r) {
         try {
-            inbox_.insert_imported(r.owner, r.entry);
+            inbox_.insert_imported(r.owner, r.entry, r.device);
         } catch (const ConstraintError& e) {
             // Not a replay of the same (id, user), which is skipped quietly: another entry holds
             // this seq or cid. Failing the import instead would stall every inbox behind this

@@ -4,7 +4,7 @@
 namespace chat::storage {
 namespace {
 
-constexpr const char* entry_columns = "id, seq, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms";
+constexpr const char* entry_columns = "id, seq, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms, device";
 
 Entry entry_from(const Statement& s) {
     Entry e;
@@ -19,15 +19,17 @@ Entry entry_from(const Statement& s) {
     e.ref = s.text_at(8);
     e.cid = s.text_at(9);
     e.expires_ms = s.int_at(10);
+    e.device = s.text_at(11);
     return e;
 }
 
-// The caller runs the statement while `user` and `e` are alive: SQLite need not copy them.
-Statement& bind_row(Statement& s, const std::string& user, const Entry& e) {
+// The caller runs the statement while `user`, `e` and `device` are alive: SQLite need not copy them.
+Statement& bind_row(Statement& s, const std::string& user, const Entry& e, const std::string& device) {
     constexpr Bytes held = Bytes::borrowed;
     s.bind(1, user, held).bind(2, e.seq).bind(3, e.id, held).bind(4, e.kind, held).bind(5, e.from, held);
     s.bind_or_null(6, e.to, held).bind_or_null(7, e.gid, held).bind(8, e.ts).bind_blob(9, e.body, held);
-    return s.bind_or_null(10, e.ref, held).bind_or_null(11, e.cid, held).bind_or_null(12, e.expires_ms);
+    s.bind_or_null(10, e.ref, held).bind_or_null(11, e.cid, held).bind_or_null(12, e.expires_ms);
+    return s.bind_or_null(13, device, held);
 }
 
 std::string select_entries(const char* where) {
@@ -39,13 +41,13 @@ std::string select_entries(const char* where) {
 Inbox::Inbox(Database& db)
     : bump_seq_(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
       insert_(db,
-              "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
-              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+              "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms, device) "
+              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       // Only the replay of an entry the user has (same id) is skipped: a clash on (user, seq)
       // or (user, cid) would be a row lost silently, so it fails (ConstraintError).
       import_(db,
-              "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms) "
-              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id, user_id) DO NOTHING"),
+              "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms, device) "
+              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id, user_id) DO NOTHING"),
       raise_seq_(db, "UPDATE users SET last_seq = MAX(last_seq, ?) WHERE id = ?"),
       after_(db, select_entries("user_id = ? AND seq > ? ORDER BY seq LIMIT ?")),
       by_id_(db, select_entries("user_id = ? AND id = ?")),
@@ -64,11 +66,13 @@ bool Inbox::append(const std::string& user, Entry& e) {
         while (bump_seq_.step()) {
         }
     }
-    bind_row(insert_, user, e).run();
+    bind_row(insert_, user, e, e.device).run();
     return true;
 }
 
-void Inbox::insert_imported(const std::string& user, const Entry& e) { bind_row(import_, user, e).run(); }
+void Inbox::insert_imported(const std::string& user, const Entry& e, const std::string& device) {
+    bind_row(import_, user, e, device).run();
+}
 
 void Inbox::raise_last_seq(const std::string& user, int64_t seq) { raise_seq_.bind(1, seq).bind(2, user).run(); }
 

@@ -21,7 +21,8 @@ public:
     // Stores `e` with the seq it already has (the broker allocated it; see InboxLog) unless
     // the user has that entry already; raise_last_seq() then records the highest such seq.
     // Throws ConstraintError when another entry of the user holds that seq or cid.
-    void insert_imported(const std::string& user, const Entry& e);
+    // `device` is the sending device of a `sent` entry (the journal record's), else empty.
+    void insert_imported(const std::string& user, const Entry& e, const std::string& device);
     void raise_last_seq(const std::string& user, int64_t seq);
     std::vector<Entry> entries_after(const std::string& user, int64_t after, int limit);
     std::optional<Entry> find_by_id(const std::string& user, const std::string& id);

@@ -46,7 +46,7 @@ bool InboxLog::Batch::add(const std::string& owner, Entry& e) {
     }
     previous_seqs_.emplace_back(owner, c->last_seq);
     e.seq = ++c->last_seq;
-    records_.push_back(JournalRecord{JournalRecord::Op::inbox, owner, e});
+    records_.push_back(JournalRecord{JournalRecord::Op::inbox, owner, e, e.device});
     return true;
 }
 

@@ -17,7 +17,8 @@ namespace chat::storage {
 
 // One change the broker made: an inbox entry for `owner`, a group message for fan-out, the
 // redaction of an owner's entry `entry.ref` sent by `entry.from` (a delete), or an ack moving
-// `owner`'s `device` cursor to `entry.seq`.
+// `owner`'s `device` cursor to `entry.seq`; an inbox record's `device` is the sending device of
+// a `sent` entry.
 struct JournalRecord {
     enum class Op : uint8_t { inbox = 1, outbox = 2, redact = 3, cursor = 4 };
     JournalRecord() = default;

@@ -1,7 +1,8 @@
-// Delivery rules that both the plugin and the bridge apply: per-device compact encoding,
+// Delivery rules that both the plugin and the bridge apply: per-device entry encoding,
 // per-user queue caps, and redaction of deleted messages. One instance per thread's Database.
 #pragma once
 
+#include "common/entry.h"
 #include "db.h"
 
 #include <cstdint>
@@ -13,9 +14,9 @@ class Policy {
 public:
     explicit Policy(Database& db);
 
-    // Whether a device asked for MessagePack entries instead of JSON.
-    bool is_compact(const std::string& user, const std::string& device);
-    void set_compact(const std::string& user, const std::string& device, bool compact);
+    // The encoding a device asked for (JSON unless it asked).
+    Encoding encoding(const std::string& user, const std::string& device);
+    void set_encoding(const std::string& user, const std::string& device, Encoding encoding);
     // True when some member of `gid` other than `except` has `cap` or more pending entries.
     bool member_at_cap(const std::string& gid, const std::string& except, int64_t cap);
     // Removes the body of `user`'s entry `id` if `from` sent it (a delete).
@@ -24,7 +25,7 @@ public:
     void redact_outbox(const std::string& id, const std::string& from);
 
 private:
-    Statement compact_, set_compact_, at_cap_, redact_, redact_outbox_;
+    Statement encoding_, set_encoding_, at_cap_, redact_, redact_outbox_;
 };
 
 }  // namespace chat::storage

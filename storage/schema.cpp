@@ -194,6 +194,11 @@ CREATE INDEX users_receipts_owed ON users(id) WHERE delivered_seq > receipts_don
 DROP INDEX inbox_by_cid;
 CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid, COALESCE(gid, to_user)) WHERE cid IS NOT NULL;
 )sql",
+        // v9: a `sent` entry remembers the device that sent it, so a sync to that device (lean
+        // encoding) confirms it instead of sending the body back.
+        R"sql(
+ALTER TABLE inbox ADD COLUMN device TEXT;
+)sql",
     };
     return steps;
 }

@@ -22,7 +22,8 @@ constexpr const char* usage =
     "  device add USER [DEVICE]      add a device; prints its token once\n"
     "  device revoke USER DEVICE     revoke a device's token\n"
     "  device list USER              list a user's devices\n"
-    "  device compact USER DEVICE on|off   MessagePack entries for this device (2G links)\n"
+    "  device encoding USER DEVICE json|compact|lean   how this device gets entries (2G: lean)\n"
+    "  device compact USER DEVICE on|off   the same as encoding compact|json\n"
     "  group create GID NAME ADMIN [MEMBER...]\n"
     "  group add GID USER | group remove GID USER | group show GID\n"
     "  block USER OTHER | unblock USER OTHER\n";
@@ -103,15 +104,28 @@ int device_list(Context c) {
     return 0;
 }
 
-int device_compact(Context c) {
-    need(c, 3, 3);
-    if (c.args[2] != "on" && c.args[2] != "off") throw UsageError("compact takes on or off");
+void set_encoding(Context& c, Encoding encoding, const std::string& said) {
     storage::Accounts accounts(c.db);
     if (!accounts.find_device(checked_user(c.args[0]), c.args[1])) {
         throw std::invalid_argument("no device " + c.args[1] + " for user " + c.args[0]);
     }
-    storage::Policy(c.db).set_compact(c.args[0], c.args[1], c.args[2] == "on");
-    c.out << "compact " << c.args[2] << " for " << c.args[0] << "/" << c.args[1] << " (from its next connection)\n";
+    storage::Policy(c.db).set_encoding(c.args[0], c.args[1], encoding);
+    c.out << said << " for " << c.args[0] << "/" << c.args[1] << " (from its next connection)\n";
+}
+
+int device_encoding(Context c) {
+    need(c, 3, 3);
+    const std::string& name = c.args[2];
+    if (name != "json" && name != "compact" && name != "lean") throw UsageError("encoding takes json, compact or lean");
+    set_encoding(c, name == "lean" ? Encoding::lean : name == "compact" ? Encoding::compact : Encoding::json,
+                 "encoding " + name);
+    return 0;
+}
+
+int device_compact(Context c) {
+    need(c, 3, 3);
+    if (c.args[2] != "on" && c.args[2] != "off") throw UsageError("compact takes on or off");
+    set_encoding(c, c.args[2] == "on" ? Encoding::compact : Encoding::json, "compact " + c.args[2]);
     return 0;
 }
 
@@ -181,6 +195,7 @@ const std::map<std::string, std::pair<size_t, Handler>>& commands() {
         {"device revoke", {2, device_revoke}},
         {"device list", {2, device_list}},
         {"device compact", {2, device_compact}},
+        {"device encoding", {2, device_encoding}},
         {"group create", {2, group_create}},
         {"group add", {2, [](Context c) { return group_change(c, true); }}},
         {"group remove", {2, [](Context c) { return group_change(c, false); }}},

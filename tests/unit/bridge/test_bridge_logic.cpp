@@ -264,7 +264,7 @@ TEST_CASE("replay batches carry stored entries as devices receive them; the plug
     Entry binary = w.message("1001", std::string("\x00\xff", 2));
     binary.expires_ms = w.now + 60'000;
     w.store("1002", binary);
-    storage::Policy(w.db).set_compact("1002", "d1", true);
+    storage::Policy(w.db).set_encoding("1002", "d1", chat::Encoding::compact);
     SyncReplay replay(w.db, w.out, 100);
     replay.request({"1002", "d1", 0, 1});
     replay.step();

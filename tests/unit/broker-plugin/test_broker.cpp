@@ -211,7 +211,7 @@ TEST_CASE("a fan-out batch from the bridge is stored once per member with their 
     World w;
     {
         auto db = w.open();
-        chat::storage::Policy(db).set_compact("15550002", "d2", true);
+        chat::storage::Policy(db).set_encoding("15550002", "d2", chat::Encoding::compact);
     }
     REQUIRE(w.auth(w.key(0), "chat-bridge-1", "bridge", "pw"));
     REQUIRE(w.login(1, "15550002/d1"));
@@ -278,7 +278,7 @@ TEST_CASE("a replay batch goes straight to the one device, in its encoding") {
     World w;
     {
         auto db = w.open();
-        chat::storage::Policy(db).set_compact("15550002", "d2", true);
+        chat::storage::Policy(db).set_encoding("15550002", "d2", chat::Encoding::compact);
     }
     REQUIRE(w.auth(w.key(0), "chat-bridge-1", "bridge", "pw"));
     REQUIRE(w.login(1, "15550002/d1"));
@@ -299,11 +299,14 @@ TEST_CASE("a replay batch goes straight to the one device, in its encoding") {
     }
     auto compact = w.broker->on_message(
         w.key(0), "b/replay", nlohmann::json{{"user", "15550002"}, {"device", "d2"}, {"entries", entries}}.dump(), {});
-    REQUIRE(compact.extra.size() == 3);
-    auto packed = nlohmann::json::from_msgpack(compact.extra[0].message.payload);
-    const std::vector<uint8_t>& body = packed["body"].get_binary();
+    REQUIRE(compact.extra.size() == 1);  // the whole page as one publish
+    CHECK(compact.extra[0].message.topic == "u/15550002/d/d2");
+    auto page = nlohmann::json::from_msgpack(compact.extra[0].message.payload);
+    REQUIRE(page.size() == 3);
+    CHECK(page[2]["seq"] == 3);
+    const std::vector<uint8_t>& body = page[0]["body"].get_binary();
     CHECK(body == std::vector<uint8_t>{0x00, 0xff});
-    CHECK_FALSE(packed.contains("body64"));
+    CHECK_FALSE(page[0].contains("body64"));
     // A device that is not connected gets nothing now; it syncs again when it comes back.
     auto away = w.broker->on_message(
         w.key(0), "b/replay", nlohmann::json{{"user", "15550003"}, {"device", "d1"}, {"entries", entries}}.dump(), {});

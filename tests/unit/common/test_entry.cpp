@@ -8,7 +8,7 @@
 using chat::Entry;
 
 TEST_CASE("a UTF-8 body is carried as a string with every header field") {
-    Entry e{"id1", 42, "msg", "15550001", "15550002", "", 1732300000123, "hello", "", "", 0};
+    Entry e{"id1", 42, "msg", "15550001", "15550002", "", 1732300000123, "hello", "", "", 0, ""};
     auto j = nlohmann::json::parse(chat::to_json(e));
     CHECK(j["id"] == "id1");
     CHECK(j["seq"] == 42);
@@ -44,7 +44,7 @@ TEST_CASE("receipt entries carry their fields inline") {
 }
 
 TEST_CASE("the compact encoding is MessagePack with a binary body and fewer bytes") {
-    Entry e{"1a2b3c4d5e6f7a8b9c0", 42, "msg", "15550001", "15550002", "", 1732300000123, "hello there", "", "", 0};
+    Entry e{"1a2b3c4d5e6f7a8b9c0", 42, "msg", "15550001", "15550002", "", 1732300000123, "hello there", "", "", 0, ""};
     auto packed = chat::to_msgpack(e);
     auto j = nlohmann::json::from_msgpack(packed);
     CHECK(j["seq"] == 42);
@@ -60,9 +60,9 @@ TEST_CASE("UTF-8 validity") {
 
 TEST_CASE("a reused EntryJsonWriter writes each entry as to_json does, with nothing left from the one before") {
     Entry full{"id1", 7, "edit", "15550001", "15550002", "g1", 1732300000123, std::string("\xff", 1), "ref1", "cid1",
-               1732300999000};
-    Entry plain{"id2", 8, "msg", "15550001", "15550002", "", 1732300000124, "hi", "", "", 0};
-    Entry receipt{"id3", 9, "receipt", "15550002", "15550001", "", 1732300000125, R"({"read":["id2"]})", "", "", 0};
+               1732300999000, ""};
+    Entry plain{"id2", 8, "msg", "15550001", "15550002", "", 1732300000124, "hi", "", "", 0, ""};
+    Entry receipt{"id3", 9, "receipt", "15550002", "15550001", "", 1732300000125, R"({"read":["id2"]})", "", "", 0, ""};
     chat::EntryJsonWriter writer;
     for (const Entry* e : {&full, &plain, &receipt, &full, &plain}) CHECK(writer.write(*e) == chat::to_json(*e));
     auto j = nlohmann::json::parse(writer.write(plain));

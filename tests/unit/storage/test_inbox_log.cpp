@@ -302,7 +302,7 @@ TEST_CASE("a journal left by a killed process is imported at the next start, onc
     }
     {
         Inbox inbox(t.db);
-        inbox.insert_imported("1", left);  // the importer got this one before the kill
+        inbox.insert_imported("1", left, "");  // the importer got this one before the kill
         inbox.raise_last_seq("1", left.seq);
     }
     InboxLog log(t.db, t.path);

@@ -101,10 +101,10 @@ TEST_CASE("an inbox stored before the move to arrival order reads the same after
     CHECK(entries[1].seq == 2);
     CHECK(inbox.find_by_id("1", "0000000000200000000")->body == "second");
     auto replayed = *inbox.find_by_id("1", "0000000000200000000");
-    inbox.insert_imported("1", replayed);  // an entry the user has (same id): left as it is
+    inbox.insert_imported("1", replayed, "");  // an entry the user has (same id): left as it is
     auto clash = chat::testing::text_entry("2", "1", "clash");
     clash.seq = 2;  // another entry at a seq the user has: refused, never dropped quietly
-    CHECK_THROWS_AS(inbox.insert_imported("1", clash), ConstraintError);
+    CHECK_THROWS_AS(inbox.insert_imported("1", clash, ""), ConstraintError);
     CHECK(inbox.entries_after("1", 1, 10).at(0).body == "second");
 }
 

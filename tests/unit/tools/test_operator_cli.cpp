@@ -47,11 +47,29 @@ TEST_CASE("a device can be switched to the compact encoding") {
     CHECK(c.run({"device", "compact", "15550001", "d1", "on"}) == 0);
     {
         chat::storage::Database db((c.dir.path() / "c.db").string());
-        CHECK(chat::storage::Policy(db).is_compact("15550001", "d1"));
+        CHECK(chat::storage::Policy(db).encoding("15550001", "d1") == chat::Encoding::compact);
     }
     CHECK(c.run({"device", "compact", "15550001", "d1", "off"}) == 0);
     CHECK(c.run({"device", "compact", "15550001", "d9", "on"}) == 1);
     CHECK(c.run({"device", "compact", "15550001", "d1", "maybe"}) == 2);
+}
+
+TEST_CASE("a device can pick its encoding, lean included") {
+    Cli c;
+    c.run({"user", "add", "15550001"});
+    c.run({"device", "add", "15550001"});
+    CHECK(c.run({"device", "encoding", "15550001", "d1", "lean"}) == 0);
+    {
+        chat::storage::Database db((c.dir.path() / "c.db").string());
+        CHECK(chat::storage::Policy(db).encoding("15550001", "d1") == chat::Encoding::lean);
+    }
+    CHECK(c.run({"device", "encoding", "15550001", "d1", "json"}) == 0);
+    {
+        chat::storage::Database db((c.dir.path() / "c.db").string());
+        CHECK(chat::storage::Policy(db).encoding("15550001", "d1") == chat::Encoding::json);
+    }
+    CHECK(c.run({"device", "encoding", "15550001", "d9", "lean"}) == 1);
+    CHECK(c.run({"device", "encoding", "15550001", "d1", "xml"}) == 2);
 }
 
 TEST_CASE("bad input gets exit code 1 and one line on stderr") {
