@@ -307,7 +307,7 @@ int main(int argc, char** argv) {
             }
         }
         Stack stack;
-        std::vector<Style> styles{Style::json, Style::compact, Style::pipelined};
+        std::vector<Style> styles{Style::json, Style::compact, Style::pipelined, Style::lean};
         if (only != "wire") sync_table(stack, styles, v5);
         if (only != "sync") wire_table(stack, styles);
         return 0;
