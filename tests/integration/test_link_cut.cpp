@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 
 using namespace chat::testing;
@@ -51,8 +52,8 @@ std::vector<chat::Entry> entries_in(const DeviceMessage& m, bool lean) {
 }
 
 // One connection's life: connect, then (JSON) subscribe and sync after the last seq held, or
-// (lean) let the server replay after the cursor; ack every 10 entries without waiting for the
-// ack's PUBACK (on a slow link it queues behind the replay). Returns when the link drops or
+// (lean) let the server replay after the cursor; ack every 10 entries, not waiting for earlier
+// acks' PUBACKs (on a slow link they queue behind the replay). Returns when the link drops or
 // everything up to `total` is held and its ack acknowledged.
 void sync_once(int port, const std::string& token, DeviceState& state, int64_t total, bool lean) {
     MosqDevice device(bob + "/d1", bob, token);
@@ -63,8 +64,8 @@ void sync_once(int port, const std::string& token, DeviceState& state, int64_t t
         if (!device.wait_ack(device.subscribe({"u/" + bob + "/i", "u/" + bob + "/d/d1"}), 5s)) return;
         if (device.publish("s/" + bob, nlohmann::json{{"after", held}}.dump()) < 0) return;
     }
-    int pending_ack = -1;
-    int64_t pending_seq = 0, last_ack_sent = state.acked;
+    std::map<int, int64_t> pending_acks;  // packet id -> the seq it acks
+    int64_t last_ack_sent = state.acked;
     while (state.acked < total && device.alive()) {
         if (auto m = device.next(100ms)) {
             for (const auto& e : entries_in(*m, lean)) {
@@ -76,14 +77,15 @@ void sync_once(int port, const std::string& token, DeviceState& state, int64_t t
             }
             held = state.held();
         }
-        if (pending_ack >= 0 && device.wait_ack(pending_ack, 0ms)) {
-            state.acked = pending_seq;
-            pending_ack = -1;
-        }
-        if (pending_ack < 0 && (held - last_ack_sent >= 10 || (held == total && state.acked < total))) {
+        std::erase_if(pending_acks, [&](const auto& ack) {
+            if (!device.wait_ack(ack.first, 0ms)) return false;
+            state.acked = std::max(state.acked, ack.second);
+            return true;
+        });
+        if (held - last_ack_sent >= 10 || (held == total && last_ack_sent < total)) {
             std::string ack = lean ? std::to_string(held) : nlohmann::json{{"seq", held}}.dump();
-            pending_ack = device.publish("k/" + bob, ack);
-            pending_seq = last_ack_sent = held;
+            pending_acks.emplace(device.publish("k/" + bob, ack), held);
+            last_ack_sent = held;
         }
     }
     device.close();
