@@ -1,167 +1,266 @@
-// chat-bench-broker: direct-message QoS1 throughput and latency through mosquitto + chat
-// plugin, against bare mosquitto with the same config, measured in the same run. The
-// clients are libmosquitto (as in mosquitto_pub/sub) so that the client is not the bottleneck.
+// chat-bench-broker: 64-byte QoS 1 direct messages through mosquitto + chat plugin against bare
+// mosquitto with the same config, in the same run: saturation rate, whole-process broker CPU per
+// message, and latency at half of bare's saturation rate. The broker is pinned to one core and
+// the lean load clients (load_client.h, each its own process) to the other.
 #include "callback_cost.h"
+#include "load_client.h"
+#include "result.h"
 #include "support/broker_fixture.h"
+#include "support/process.h"
 
 #include <mosquitto.h>
-#include <sys/prctl.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
 #include <memory>
-#include <mutex>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-using namespace std::chrono;
+using chat::bench::LoadResult;
+using chat::bench::LoadSpec;
 using chat::testing::BrokerFixture;
 using chat::testing::BrokerOptions;
 
 namespace {
 
-constexpr int window = 64;  // QoS1 publishes in flight (the broker grants 100)
-constexpr size_t payload_size = 64;
+// The broker gets the last core, the clients the others (on this 2-core machine: 1 and 0).
+int broker_core() { return static_cast<int>(std::thread::hardware_concurrency()) - 1; }
 
-int64_t now_ns() { return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count(); }
+void pin_task(pid_t tid, int core) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    if (sched_setaffinity(tid, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity failed");
+}
+
+// Every thread of `pid` (threads started later inherit from the one that starts them).
+void pin_process(pid_t pid, int core) {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        pin_task(static_cast<pid_t>(std::stol(task.path().filename().string())), core);
+    }
+}
+
+void pin_clients_here() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0; c < broker_core(); ++c) CPU_SET(c, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity failed");
+}
+
+// CPU seconds used so far by each thread of `pid`, by role: the main thread (mosquitto's loop,
+// which runs the plugin's callbacks), the plugin's importer, and the rest (the WAL checkpointer).
+std::map<std::string, double> thread_cpu(pid_t pid) {
+    std::map<std::string, double> seconds;
+    const auto ticks_per_s = static_cast<double>(sysconf(_SC_CLK_TCK));
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::string name = chat::testing::read_file(task.path() / "comm");
+        name = name.substr(0, name.find('\n'));
+        if (task.path().filename() == std::to_string(pid)) {
+            name = "broker thread";
+        } else if (name == "mosquitto") {
+            name = "other threads";
+        }
+        std::string stat = chat::testing::read_file(task.path() / "stat");
+        // After the parenthesised name: utime and stime are the 12th and 13th fields.
+        std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+        std::string field;
+        for (int i = 1; i <= 13 && rest >> field; ++i) {
+            if (i >= 12) seconds[name] += std::stod(field) / ticks_per_s;
+        }
+    }
+    return seconds;
+}
+
+// A file descriptor, closed on destruction.
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) close(fd_);
+    }
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) {
+            if (fd_ >= 0) close(fd_);
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
+
+// Both ends of a new pipe (close-on-exec: only what posix_spawn dup2s reaches the child).
+std::pair<Fd, Fd> make_pipe() {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    return {Fd(ends[0]), Fd(ends[1])};
+}
+
+// One load client process (this binary with --load-client), talking over its stdin and stdout:
+// it says "ready" once connected and subscribed, starts on "go", ends with a "result" line.
+class ClientProcess {
+public:
+    explicit ClientProcess(const LoadSpec& spec) {
+        auto [child_stdin, to_child] = make_pipe();
+        auto [from_child, child_stdout] = make_pipe();
+        std::vector<std::string> words = {"/proc/self/exe", "--load-client"};
+        for (auto& w : chat::bench::to_args(spec)) words.push_back(w);
+        std::vector<char*> argv;
+        for (auto& w : words) argv.push_back(w.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, child_stdin.get(), 0);
+        posix_spawn_file_actions_adddup2(&actions, child_stdout.get(), 1);
+        int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0) throw std::runtime_error("cannot start a load client");
+        to_child_ = std::move(to_child);
+        from_child_.reset(fdopen(from_child.get(), "r"));
+        if (!from_child_) throw std::runtime_error("fdopen failed");
+        from_child.release();  // the FILE owns it now
+    }
+    ~ClientProcess() {
+        if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+    }
+    ClientProcess(const ClientProcess&) = delete;
+    ClientProcess& operator=(const ClientProcess&) = delete;
+
+    std::string line() {
+        char buf[256];
+        if (!fgets(buf, sizeof buf, from_child_.get())) throw std::runtime_error("a load client ended early (see stderr)");
+        return buf;
+    }
+    void go() {
+        if (write(to_child_.get(), "go\n", 3) != 3) throw std::runtime_error("cannot start a load client");
+    }
+
+private:
+    struct Fclose {
+        void operator()(FILE* f) const { fclose(f); }
+    };
+    pid_t pid_ = -1;
+    Fd to_child_;
+    std::unique_ptr<FILE, Fclose> from_child_;
+};
+
+int load_client_main(const std::vector<std::string>& args) {
+    pin_clients_here();
+    auto spec = chat::bench::spec_from_args(args);
+    auto r = chat::bench::run_load(spec, [] {
+        std::printf("ready\n");
+        std::fflush(stdout);
+        char buf[16];
+        if (!fgets(buf, sizeof buf, stdin)) throw std::runtime_error("no go from the bench");
+    });
+    std::printf("result %lld %lld %lld %lld %lld %lld\n", static_cast<long long>(r.start_ns),
+                static_cast<long long>(r.end_ns), static_cast<long long>(r.arrivals), static_cast<long long>(r.p50_ns),
+                static_cast<long long>(r.p99_ns), static_cast<long long>(r.cpu_ns));
+    return 0;
+}
+
+struct Pair {
+    std::string pub_id, pub_user, pub_pass, sub_id, sub_user, sub_pass, topic, filter;
+};
 
 struct Target {
     std::string name;
     const BrokerFixture* broker;
-    std::string pub_user, pub_pass, pub_id, sub_user, sub_pass, sub_id;
-    std::string topic, filter;
+    std::vector<Pair> pairs;  // one per client process
 };
 
 struct Result {
     double msgs_per_s = 0;
-    double p50_ms = 0, p99_ms = 0;
-    double broker_cpu_us = 0;  // broker CPU time per message
+    double p50_ms = 0, p99_ms = 0;  // of the first client process
+    double broker_cpu_us = 0;       // whole broker process, all threads, per message
+    double broker_busy = 0;         // the broker's CPU time over the run's wall time (1 = its core)
+    double client_cpu_us = 0;       // all load client processes, per message
+    std::map<std::string, double> thread_us;  // broker CPU per message by thread role
 };
 
-// Counters shared between a client's network thread (callbacks) and the bench thread.
-struct Progress {
-    std::mutex mu;
-    std::condition_variable cv;
-    int64_t acked = 0;
-    std::vector<int64_t> latencies;
-    // When each publish left, by its index. One publisher, one subscriber, QoS 1, clean
-    // sessions: the broker delivers each publish once and in order, so the n-th arrival is the
-    // n-th publish and the subscriber reads nothing out of the payload. Parsing the chat entry
-    // there cost the bench's client, on the brokers' two cores, a JSON parse per message that
-    // the bare run did not pay. A run whose arrivals do not match its publishes is refused.
-    const std::vector<std::atomic<int64_t>>* sent_ns = nullptr;
-    int64_t arrivals = 0;
-};
-
-// A libmosquitto client with its own network thread; stopped and freed on destruction.
-class Client {
-public:
-    Client(int port, const std::string& id, const std::string& user, const std::string& pass, Progress& p)
-        : m_(mosquitto_new(id.c_str(), true, &p)) {
-        if (!m_) throw std::runtime_error("mosquitto_new failed");
-        mosquitto_int_option(m_.get(), MOSQ_OPT_TCP_NODELAY, 1);
-        if (!user.empty()) mosquitto_username_pw_set(m_.get(), user.c_str(), pass.c_str());
-        mosquitto_publish_callback_set(m_.get(), on_publish);
-        mosquitto_message_callback_set(m_.get(), on_message);
-        if (mosquitto_connect(m_.get(), "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) {
-            throw std::runtime_error("cannot connect " + id);
-        }
-        mosquitto_loop_start(m_.get());
+// `processes` load clients, each publishing `count` messages at `rate` / processes per second.
+Result run(const Target& t, int processes, int count, double rate) {
+    std::vector<std::unique_ptr<ClientProcess>> clients;
+    for (int i = 0; i < processes; ++i) {
+        const Pair& p = t.pairs.at(static_cast<size_t>(i));
+        LoadSpec spec{t.broker->port(), p.pub_id, p.pub_user, p.pub_pass, p.sub_id, p.sub_user, p.sub_pass,
+                      p.topic, p.filter, count, rate / processes};
+        clients.push_back(std::make_unique<ClientProcess>(spec));
     }
-    ~Client() {
-        mosquitto_disconnect(m_.get());
-        mosquitto_loop_stop(m_.get(), false);
+    for (auto& c : clients) {
+        if (c->line() != "ready\n") throw std::runtime_error("a load client did not get ready");
     }
-    mosquitto* get() { return m_.get(); }
-
-private:
-    static void on_publish(mosquitto*, void* obj, int) {
-        auto* p = static_cast<Progress*>(obj);
-        std::lock_guard lock(p->mu);
-        ++p->acked;
-        p->cv.notify_all();
-    }
-    static void on_message(mosquitto*, void* obj, const mosquitto_message*) {
-        auto* p = static_cast<Progress*>(obj);
-        int64_t now = now_ns();
-        std::lock_guard lock(p->mu);
-        if (static_cast<size_t>(++p->arrivals) > p->sent_ns->size()) return;  // more than was sent
-        p->latencies.push_back(now - (*p->sent_ns)[p->latencies.size()].load(std::memory_order_acquire));
-        p->cv.notify_all();
-    }
-    struct Deleter {
-        void operator()(mosquitto* m) const { mosquitto_destroy(m); }
-    };
-    std::unique_ptr<mosquitto, Deleter> m_;
-};
-
-double percentile(std::vector<int64_t>& v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return static_cast<double>(v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))]) / 1e6;
-}
-
-// Publishes `count` messages at `rate` per second (0 = as fast as the window allows).
-Result run(const Target& t, int count, double rate) {
-    Progress pub_progress, sub_progress;
-    std::vector<std::atomic<int64_t>> sent_ns(static_cast<size_t>(count));
-    sub_progress.sent_ns = &sent_ns;
-    sub_progress.latencies.reserve(static_cast<size_t>(count));
-    const std::string payload(payload_size, 'x');
-    int port = t.broker->port();
-    Client sub(port, t.sub_id, t.sub_user, t.sub_pass, sub_progress);
-    mosquitto_subscribe(sub.get(), nullptr, t.filter.c_str(), 1);
-    Client pub(port, t.pub_id, t.pub_user, t.pub_pass, pub_progress);
-    std::this_thread::sleep_for(milliseconds(300));  // both sessions up, subscription in place
-
     double cpu_before = t.broker->cpu_seconds();
-    int64_t start = now_ns();
-    for (int i = 0; i < count; ++i) {
-        if (rate > 0) {
-            auto due = start + static_cast<int64_t>(1e9 * i / rate);
-            // Sleep, not spin: on a 2-core machine a spinning client takes the broker's CPU.
-            int64_t wait = due - now_ns();
-            if (wait > 0) std::this_thread::sleep_for(nanoseconds(wait));
+    auto threads_before = thread_cpu(t.broker->pid());
+    for (auto& c : clients) c->go();
+    std::vector<LoadResult> results;
+    for (auto& c : clients) {
+        std::istringstream in(c->line());
+        std::string word;
+        LoadResult r;
+        if (!(in >> word >> r.start_ns >> r.end_ns >> r.arrivals >> r.p50_ns >> r.p99_ns >> r.cpu_ns) ||
+            word != "result") {
+            throw std::runtime_error("a load client failed");
         }
-        {
-            std::unique_lock lock(pub_progress.mu);
-            pub_progress.cv.wait(lock, [&] { return i - pub_progress.acked < window; });
-        }
-        sent_ns[static_cast<size_t>(i)].store(now_ns(), std::memory_order_release);
-        mosquitto_publish(pub.get(), nullptr, t.topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
-                          false);
+        results.push_back(r);
     }
-    std::unique_lock lock(sub_progress.mu);
-    sub_progress.cv.wait_for(lock, seconds(30), [&] { return sub_progress.latencies.size() >= size_t(count); });
-    Result r;
-    r.msgs_per_s = static_cast<double>(sub_progress.latencies.size()) * 1e9 / static_cast<double>(now_ns() - start);
-    r.broker_cpu_us = (t.broker->cpu_seconds() - cpu_before) * 1e6 / count;
-    if (sub_progress.arrivals != count) {
-        // A lost or repeated message would pair every later arrival with the wrong publish.
-        throw std::runtime_error(t.name + ": " + std::to_string(sub_progress.arrivals) + " arrivals for " +
-                                 std::to_string(count) + " publishes");
+    // What the broker still does for these messages (the plugin's import into SQLite lags by up
+    // to its interval) is counted; bare gets the same pause.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    double cpu = t.broker->cpu_seconds() - cpu_before;
+    auto threads_after = thread_cpu(t.broker->pid());
+    int64_t start = results[0].start_ns, end = results[0].end_ns, total = 0, client_cpu_ns = 0;
+    for (const auto& r : results) {
+        start = std::min(start, r.start_ns), end = std::max(end, r.end_ns), total += r.arrivals;
+        client_cpu_ns += r.cpu_ns;
     }
-    r.p50_ms = percentile(sub_progress.latencies, 0.50);
-    r.p99_ms = percentile(sub_progress.latencies, 0.99);
-    return r;
+    Result out;
+    out.msgs_per_s = static_cast<double>(total) * 1e9 / static_cast<double>(end - start);
+    out.broker_cpu_us = cpu * 1e6 / static_cast<double>(total);
+    out.broker_busy = cpu * 1e9 / static_cast<double>(end - start + 100'000'000);
+    out.client_cpu_us = static_cast<double>(client_cpu_ns) / 1e3 / static_cast<double>(total);
+    for (const auto& [name, after] : threads_after) {
+        out.thread_us[name] = (after - threads_before[name]) * 1e6 / static_cast<double>(total);
+    }
+    out.p50_ms = static_cast<double>(results[0].p50_ns) / 1e6;
+    out.p99_ms = static_cast<double>(results[0].p99_ns) / 1e6;
+    return out;
 }
 
-void print(const char* phase, const Target& t, const Result& r) {
-    std::printf("%-10s %-16s %8.0f msg/s   p50 %7.3f ms   p99 %7.3f ms   broker CPU %6.1f us/msg\n", phase,
-                t.name.c_str(), r.msgs_per_s, r.p50_ms, r.p99_ms, r.broker_cpu_us);
+void print(const std::string& phase, const std::string& name, const Result& r) {
+    std::printf("%-26s %-15s %7.0f msg/s  p50 %7.3f ms  p99 %7.3f ms  broker CPU %5.1f us/msg, busy %3.0f%%  "
+                "clients %5.1f us/msg\n",
+                phase.c_str(), name.c_str(), r.msgs_per_s, r.p50_ms, r.p99_ms, r.broker_cpu_us, 100 * r.broker_busy,
+                r.client_cpu_us);
+    if (r.thread_us.size() > 1) {
+        std::printf("%-26s %-15s by thread:", "", "");
+        for (const auto& [thread, us] : r.thread_us) std::printf("  %s %.1f us/msg", thread.c_str(), us);
+        std::printf("\n");
+    }
+    std::fflush(stdout);
 }
-
-// Rounds per phase: a 2-core VM's figures swing by 20% from one run to the next, so each phase
-// reports the median of its runs.
-constexpr int rounds = 3;
-
-struct Comparison {
-    Result bare, chat;
-};
 
 Result median_of(const std::vector<Result>& runs) {
     auto median = [&](double Result::*figure) {
@@ -175,90 +274,122 @@ Result median_of(const std::vector<Result>& runs) {
     m.p50_ms = median(&Result::p50_ms);
     m.p99_ms = median(&Result::p99_ms);
     m.broker_cpu_us = median(&Result::broker_cpu_us);
+    m.broker_busy = median(&Result::broker_busy);
+    m.client_cpu_us = median(&Result::client_cpu_us);
+    for (const auto& [thread, us] : runs[0].thread_us) {
+        std::vector<double> v;
+        for (const auto& r : runs) v.push_back(r.thread_us.count(thread) ? r.thread_us.at(thread) : 0.0);
+        std::sort(v.begin(), v.end());
+        m.thread_us[thread] = v[v.size() / 2];
+    }
     return m;
 }
 
-// Runs bare and chat `rounds` times at `rate` (0 = saturate), which one goes first alternating
-// between rounds; prints every run and returns the medians.
-Comparison compare(const char* phase, const Target& bare, const Target& chat, int count, double rate) {
-    std::vector<Result> bare_runs, chat_runs;
-    for (int i = 0; i < rounds; ++i) {
-        bool bare_first = i % 2 == 0;
-        if (bare_first) bare_runs.push_back(run(bare, count, rate));
-        chat_runs.push_back(run(chat, count, rate));
-        if (!bare_first) bare_runs.push_back(run(bare, count, rate));
-        print(phase, bare, bare_runs.back());
-        print(phase, chat, chat_runs.back());
+// Runs each target `rounds` times, which goes first alternating; prints every run and the medians.
+std::vector<Result> compare(const std::string& phase, const std::vector<const Target*>& targets, int processes,
+                            int count, double rate, int rounds) {
+    std::vector<std::vector<Result>> runs(targets.size());
+    for (int round = 0; round < rounds; ++round) {
+        for (size_t k = 0; k < targets.size(); ++k) {
+            size_t i = round % 2 == 0 ? k : targets.size() - 1 - k;
+            runs[i].push_back(run(*targets[i], processes, count, rate));
+            print(phase, targets[i]->name, runs[i].back());
+        }
     }
-    Comparison c{median_of(bare_runs), median_of(chat_runs)};
-    std::printf("median of %d:\n", rounds);
-    print(phase, bare, c.bare);
-    print(phase, chat, c.chat);
-    return c;
+    std::vector<Result> medians;
+    for (size_t i = 0; i < targets.size(); ++i) {
+        medians.push_back(median_of(runs[i]));
+        print(phase + " median", targets[i]->name, medians.back());
+    }
+    return medians;
 }
 
-// Two users, as in the broker runs, and many: with many conversations a commit touches pages all
-// over the inbox table and its indexes, which two users never show.
-void print_callback_cost(int count) {
+void plugin_only(int count) {
     for (int users : {2, 1000}) {
         auto cost = chat::bench::measure_callback_cost(count, users);
         std::printf("plugin CPU per direct message, in-process (no broker), %d users: callback %.1f us on the broker "
                     "thread, %.1f us in the background (journal import, checkpoints)\n",
                     users, cost.callback_us, cost.background_us);
+        auto name = "broker.plugin_only_" + std::to_string(users) + "_users";
+        chat::bench::print_result(name + "_callback", cost.callback_us, "us/msg");
+        chat::bench::print_result(name + "_background", cost.background_us, "us/msg");
     }
+}
+
+int flag(const std::vector<std::string>& args, const std::string& name, int def) {
+    auto it = std::find(args.begin(), args.end(), name);
+    return it != args.end() && it + 1 != args.end() ? std::stoi(*(it + 1)) : def;
+}
+
+int run_bench(const std::vector<std::string>& args) {
+    if (!args.empty() && args[0] == "--load-client") return load_client_main({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "--plugin-only") {
+        plugin_only(args.size() > 1 ? std::stoi(args[1]) : 50000);
+        return 0;
+    }
+    const int count = !args.empty() && args[0][0] != '-' ? std::stoi(args[0]) : 100000;
+    const int rounds = flag(args, "--rounds", 3);
+    if (std::thread::hardware_concurrency() < 2) throw std::runtime_error("the bench needs two cores to pin apart");
+
+    // Both log what the repo's mosquitto.conf logs; a client may have 100 QoS 1 messages in flight.
+    const std::string shared_config = "max_inflight_messages 100\n";
+    BrokerFixture bare(BrokerOptions{false, {}, shared_config, false});
+    // The bench's recipients never ack: no cap on their undelivered entries.
+    BrokerFixture chat(BrokerOptions{true, {{"max_pending", "1000000000000"}}, shared_config, false});
+    pin_process(bare.pid(), broker_core());
+    pin_process(chat.pid(), broker_core());
+    pin_clients_here();
+
+    Target bare_t{"bare mosquitto", &bare, {}}, chat_t{"mosquitto+chat", &chat, {}};
+    for (int i = 0; i < 2; ++i) {
+        std::string from = std::to_string(15550001 + 2 * i), to = std::to_string(15550002 + 2 * i);
+        std::string n = std::to_string(i);
+        bare_t.pairs.push_back({"pub" + n, "", "", "sub" + n, "", "", "m/" + to, "m/" + to});
+        chat_t.pairs.push_back({from + "/d1", from, chat.add_device(from, "d1"), to + "/d1", to,
+                                chat.add_device(to, "d1"), "m/" + to, "u/" + to + "/i"});
+    }
+    std::printf("direct messages, QoS 1, 64-byte payload, window 64; broker pinned to core %d, load clients to the "
+                "others; %d messages per client process and run, median of %d runs\n",
+                broker_core(), count, rounds);
+    run(bare_t, 1, count / 10, 0);  // warm-up
+    run(chat_t, 1, count / 10, 0);
+
+    auto one = compare("saturate, 1 client", {&bare_t, &chat_t}, 1, count, 0, rounds);
+    // The client is not what saturates if a second client process does not raise the rate.
+    auto two = compare("saturate, 2 clients", {&bare_t}, 2, count, 0, rounds);
+    double half = one[0].msgs_per_s / 2;
+    std::printf("paced at %.0f msg/s (half of bare's saturation), one client, three seconds per run:\n", half);
+    auto paced = compare("half of bare's rate", {&bare_t, &chat_t}, 1, static_cast<int>(half * 3), half, rounds);
+
+    std::printf("a second client process raises bare's rate by %.2fx (1.00: the broker, not the client, saturates)\n",
+                two[0].msgs_per_s / one[0].msgs_per_s);
+    std::printf("throughput chat/bare %.2f; broker CPU per message chat/bare %.2f (target <= 1.4); p99 at half of "
+                "bare's rate chat/bare %.2f (target <= 2)\n",
+                one[1].msgs_per_s / one[0].msgs_per_s, one[1].broker_cpu_us / one[0].broker_cpu_us,
+                paced[1].p99_ms / paced[0].p99_ms);
+    using chat::bench::print_result;
+    print_result("broker.bare_saturate_2_clients", two[0].msgs_per_s, "msg/s", one[0].msgs_per_s, "<=1.05");
+    print_result("broker.saturate", one[1].msgs_per_s, "msg/s", one[0].msgs_per_s);
+    print_result("broker.cpu_per_msg", one[1].broker_cpu_us, "us", one[0].broker_cpu_us, "<=1.4");
+    print_result("broker.p99_half_bare_rate", paced[1].p99_ms, "ms", paced[0].p99_ms, "<=2");
+    // Where chat's extra CPU goes: its broker thread next to bare's, and the plugin's own threads.
+    print_result("broker.cpu_per_msg_broker_thread", one[1].thread_us["broker thread"], "us",
+                 one[0].thread_us["broker thread"]);
+    print_result("broker.cpu_per_msg_importer", one[1].thread_us["chat-importer"], "us");
+    print_result("broker.cpu_per_msg_other_threads", one[1].thread_us["other threads"], "us");
+    return 0;
 }
 
 }  // namespace
 
-// Usage: chat-bench-broker [messages]           the whole comparison
-//        chat-bench-broker --plugin-only [messages]   only the in-process plugin cost (quick, no network)
-int run_bench(int argc, char** argv) {
-    bool plugin_only = argc > 1 && std::string(argv[1]) == "--plugin-only";
-    if (plugin_only) --argc, ++argv;
-    int count = argc > 1 ? std::atoi(argv[1]) : 50000;
-    if (plugin_only) {
-        print_callback_cost(count);
-        return 0;
-    }
-    mosquitto_lib_init();
-    prctl(PR_SET_TIMERSLACK, 1UL);  // pacing sleeps end on time, not up to 50 us late
-    const std::string shared_config = "max_inflight_messages 100\n";
-    // Both log what the repo's mosquitto.conf logs, not every packet as the tests do.
-    BrokerFixture bare(BrokerOptions{false, {}, shared_config, false});
-    BrokerFixture chat(BrokerOptions{true, {}, shared_config, false});
-    auto alice = chat.add_device("15550001", "d1");
-    auto bob = chat.add_device("15550002", "d1");
-
-    Target bare_t{"bare mosquitto", &bare, "", "", "pub", "", "", "sub", "m/15550002", "m/15550002"};
-    Target chat_t{"mosquitto+chat", &chat, "15550001", alice, "15550001/d1", "15550002", bob, "15550002/d1",
-                  "m/15550002", "u/15550002/i"};
-
-    std::printf("direct messages, QoS1, %zu-byte payload, %d messages per run, window %d\n", payload_size, count,
-                window);
-    run(bare_t, count / 10, 0);  // warm-up
-    run(chat_t, count / 10, 0);
-    Comparison saturated = compare("saturate", bare_t, chat_t, count, 0);
-    double half = saturated.bare.msgs_per_s / 2;
-    std::printf("paced at %.0f msg/s (half of bare saturation), three seconds per run:\n", half);
-    Comparison half_rate = compare("half-rate", bare_t, chat_t, static_cast<int>(half * 3), half);
-    // The same comparison at a rate chat sustains easily: its own latency when nothing queues.
-    double light = saturated.chat.msgs_per_s / 2;
-    std::printf("paced at %.0f msg/s (half of chat saturation), three seconds per run:\n", light);
-    Comparison light_rate = compare("light", bare_t, chat_t, static_cast<int>(light * 3), light);
-    print_callback_cost(count);
-    std::printf("throughput ratio chat/bare (medians): %.2f (target >= 0.80)\n",
-                saturated.chat.msgs_per_s / saturated.bare.msgs_per_s);
-    std::printf("p99 ratio at half of bare's rate chat/bare (medians): %.2f (target <= 1.5)\n",
-                half_rate.chat.p99_ms / half_rate.bare.p99_ms);
-    std::printf("p99 ratio at half of chat's rate chat/bare (medians): %.2f\n",
-                light_rate.chat.p99_ms / light_rate.bare.p99_ms);
-    mosquitto_lib_cleanup();
-    return 0;
-}
-
+// Usage: chat-bench-broker [messages] [--rounds 3]     bare against mosquitto+chat, pinned
+//        chat-bench-broker --plugin-only [messages]    only the plugin's own CPU per message, in-process
 int main(int argc, char** argv) {
     try {
-        return run_bench(argc, argv);
+        mosquitto_lib_init();
+        int rc = run_bench({argv + 1, argv + argc});
+        mosquitto_lib_cleanup();
+        return rc;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "chat-bench-broker: %s\n", e.what());
         return 1;

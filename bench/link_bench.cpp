@@ -4,6 +4,7 @@
 // send, delivery, cumulative ack and delivered receipt for both phones, per encoding.
 #include "common/entry.h"
 #include "common/lean.h"
+#include "result.h"
 #include "support/bridge_process.h"
 #include "support/broker_fixture.h"
 #include "support/link_emulator.h"
@@ -30,6 +31,17 @@ namespace {
 constexpr int missed_texts = 100;
 
 enum class Style { json, compact, pipelined, lean };
+
+// One word for RESULT names.
+const char* style_slug(Style s) {
+    switch (s) {
+        case Style::json: return "json";
+        case Style::compact: return "compact";
+        case Style::pipelined: return "pipelined";
+        case Style::lean: return "lean";
+    }
+    return "?";
+}
 
 const char* style_name(Style s) {
     switch (s) {
@@ -277,11 +289,22 @@ WireFigures one_text_exchange(Stack& s, Style style, bool v5) {
 void sync_table(Stack& s, const std::vector<Style>& styles, bool v5) {
     std::printf("\nTarget 6: a phone reconnects and receives %d missed 20-byte texts (MQTT %s, libmosquitto)\n",
                 missed_texts, v5 ? "5" : "3.1.1");
+    struct Result {
+        std::string name;
+        SyncFigures figures;
+        bool targeted;
+    };
+    std::vector<Result> results;
     std::printf("%-6s %-20s %9s %9s %8s %8s %8s %13s\n", "link", "client", "seconds", "bytes", "up", "down",
                 "first s", "first flight");
     for (const auto& profile : {gprs_link(), edge_link(), umts_link()}) {
         for (Style style : styles) {
             SyncFigures f = sync_over(s, profile, style, v5);
+            // RESULT lines for scripts/bench.sh: every style on GPRS, where the targets are set.
+            if (profile.name == "GPRS" || style == Style::lean) {
+                results.push_back({"link." + profile.name + "." + style_slug(style), f,
+                                   profile.name == "GPRS" && style == Style::lean});
+            }
             std::printf("%-6s %-20s %9.2f %9llu %8llu %8llu %8.2f %13llu\n", profile.name.c_str(), style_name(style),
                         f.seconds, static_cast<unsigned long long>(f.sent + f.received),
                         static_cast<unsigned long long>(f.sent), static_cast<unsigned long long>(f.received),
@@ -295,6 +318,11 @@ void sync_table(Stack& s, const std::vector<Style>& styles, bool v5) {
                 "  Issue 18's figures (GPRS, measured by the issue with its own emulator; its KB match the down\n"
                 "  column): JSON 5.97 s / 15.5 KB, compact 5.35 s / 12.4 KB, pipelined 3.95 s, XMPP on ejabberd\n"
                 "  10.4 s / 26.3 KB. Target: <= 3 s and <= 6 KB on GPRS.\n");
+    for (const auto& r : results) {
+        chat::bench::print_result(r.name + "_s", r.figures.seconds, "s", r.targeted ? "<=3" : "-");
+        chat::bench::print_result(r.name + "_bytes", static_cast<double>(r.figures.sent + r.figures.received), "B",
+                                  r.targeted ? "<=6000" : "-");
+    }
 }
 
 void wire_table(Stack& s, const std::vector<Style>& styles) {
@@ -304,6 +332,10 @@ void wire_table(Stack& s, const std::vector<Style>& styles) {
         for (Style style : styles) {
             if (style == Style::pipelined) continue;
             WireFigures f = one_text_exchange(s, style, v5);
+            if (!v5) {  // as the issue measured
+                chat::bench::print_result(std::string("wire.") + style_slug(style) + "_bytes",
+                                          static_cast<double>(f.total()), "B", style == Style::lean ? "<=237" : "-");
+            }
             std::printf("%-10s %-8s %8llu %8llu %8llu %8llu %8llu\n", v5 ? "5" : "3.1.1", style_name(style),
                         static_cast<unsigned long long>(f.a_sent), static_cast<unsigned long long>(f.a_received),
                         static_cast<unsigned long long>(f.b_sent), static_cast<unsigned long long>(f.b_received),

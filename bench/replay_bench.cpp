@@ -1,6 +1,8 @@
 // chat-bench-replay: a backlog of 20-byte texts replayed to one device in each encoding (JSON,
 // compact, lean), through the real broker, plugin and bridge: time to the last entry, and the
 // MQTT bytes the device receives and sends per replayed entry. JSON is the baseline.
+#include "result.h"
+
 #include "common/identity.h"
 #include "common/lean.h"
 #include "storage/accounts.h"
@@ -118,8 +120,13 @@ int main(int argc, char** argv) {
             if (encoding == Encoding::json) json = r;
             std::printf("  %-8s %8.0f ms  %6zu publishes  %6.1f B per entry (MQTT, both ways)  bytes ratio to JSON %.2f\n",
                         name, r.ms, r.publishes, r.bytes_per_entry, r.bytes_per_entry / json.bytes_per_entry);
-            std::printf("RESULT replay_%s_ms %.0f ms\n", name, r.ms);
-            std::printf("RESULT replay_%s_bytes_per_entry %.1f B target<=60\n", name, r.bytes_per_entry);
+            bench::print_result(std::string("replay.") + name + "_ms", r.ms, "ms");
+            if (encoding == Encoding::json) {
+                bench::print_result("replay.json_bytes_per_entry", r.bytes_per_entry, "B");
+            } else {
+                bench::print_result(std::string("replay.") + name + "_bytes_per_entry", r.bytes_per_entry, "B",
+                                    encoding == Encoding::lean ? "<=60" : "-");
+            }
             std::fflush(stdout);
         }
     } catch (const std::exception& e) {

@@ -54,6 +54,6 @@ bool is_valid_utf8(const std::string& bytes);
 
 // How a device receives its entries (stored per device, 0 to 2): JSON objects (the default),
 // the same objects as MessagePack (compact), or the lean arrays of common/lean.h.
-enum class Encoding : int64_t { json = 0, compact = 1, lean = 2 };
+enum class Encoding : uint8_t { json = 0, compact = 1, lean = 2 };
 
 }  // namespace chat

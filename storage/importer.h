@@ -28,13 +28,19 @@ uint64_t recover_journal(Database& db, const std::filesystem::path& dir);
 
 class Importer {
 public:
-    Importer(const std::string& db_path, std::filesystem::path journal_dir, uint64_t first_segment);
+    // How often the importer wakes by itself to import what is queued (see importer.cpp).
+    static constexpr std::chrono::milliseconds default_interval{25};
+
+    Importer(const std::string& db_path, std::filesystem::path journal_dir, uint64_t first_segment,
+             std::chrono::milliseconds interval = default_interval);
     // Imports what is queued, then deletes the segments (they stay if SQLite refused them).
     ~Importer();
     Importer(const Importer&) = delete;
     Importer& operator=(const Importer&) = delete;
 
-    // Queues one publish's records, already written to the journal, ending at `end`.
+    // Queues one publish's records, already written to the journal, ending at `end`. A cursor
+    // record (an ack) is imported at once, with whatever is queued before it: the bridge waits
+    // for it in SQLite before it makes the sender's delivered receipts.
     void push(std::vector<JournalRecord> records, JournalPosition end);
     // How many pushed publishes are committed to SQLite.
     uint64_t imported() const { return imported_.load(std::memory_order_acquire); }
@@ -63,6 +69,7 @@ private:
     std::string db_path_;
     std::filesystem::path dir_;
     uint64_t oldest_segment_;
+    std::chrono::milliseconds interval_;
     std::mutex mu_;
     std::condition_variable wake_, done_;
     std::deque<Pushed> queue_;

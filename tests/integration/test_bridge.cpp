@@ -195,6 +195,34 @@ TEST_CASE("a device's ack gives the senders delivered receipts; a read receipt r
     }));
 }
 
+TEST_CASE("a delivered receipt made right after the ack arrives live and is the entry stored in the sender's inbox") {
+    BrokerFixture broker;
+    auto ta = broker.add_device(alice, "d1");
+    auto tb = broker.add_device(bob, "d1");
+    BridgeProcess bridge(broker);
+    auto a = connect(broker, alice, "d1", ta, {"u/" + alice + "/i"});
+    auto b = connect(broker, bob, "d1", tb, {"u/" + bob + "/i"});
+    REQUIRE(a.client->publish("m/" + bob, "hello") == 0);
+    auto got = next_entry(*b.client);
+    REQUIRE(got);
+    // The ack is imported at once and the bridge makes the receipt from SQLite, not from the
+    // ack's forward: what alice sees is what sync would replay to her.
+    REQUIRE(b.client->publish("k/" + bob, nlohmann::json{{"seq", got->seq}}.dump()) == 0);
+    auto live = next_receipt(*a.client);
+    REQUIRE(live["delivered"] == nlohmann::json::array({got->id}));
+    std::optional<chat::Entry> kept;
+    REQUIRE(eventually([&] {
+        for (auto& e : stored(broker, alice)) {
+            if (e.kind == "receipt") kept = e;
+        }
+        return kept.has_value();
+    }));
+    CHECK(kept->id == live["id"]);
+    CHECK(kept->seq == live["seq"]);
+    CHECK(kept->from == bob);
+    CHECK(nlohmann::json::parse(kept->body)["delivered"] == live["delivered"]);
+}
+
 TEST_CASE("an ack that reached storage while no bridge ran yields its delivered receipt once a bridge starts") {
     BrokerFixture broker;
     auto ta = broker.add_device(alice, "d1");

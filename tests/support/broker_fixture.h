@@ -44,6 +44,7 @@ public:
     void stop();
     std::string log() const;
     double cpu_seconds() const { return broker_->cpu_seconds(); }
+    pid_t pid() const { return broker_->pid(); }
     int64_t anonymous_rss() const { return broker_->anonymous_rss(); }
 
 private:

@@ -44,6 +44,7 @@ public:
     std::string log() const;
     // CPU time (user + system) the process has used so far, from /proc.
     double cpu_seconds() const;
+    pid_t pid() const { return pid_; }
     // Anonymous resident memory (heap, not mapped files) in bytes, from /proc; 0 when gone.
     int64_t anonymous_rss() const;
 

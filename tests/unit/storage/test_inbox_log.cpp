@@ -380,3 +380,21 @@ TEST_CASE("the importer survives a database it cannot open, and imports once it 
     Database db(path);
     CHECK(Inbox(db).has_entry("1", e.id));
 }
+
+TEST_CASE("an ack is imported at once, with what was queued before it, without waiting out the import interval") {
+    Db t;
+    Accounts(t.db).add_device("1", "d1", "hash", 1);
+    auto e = chat::testing::text_entry("2", "1", "hello");
+    e.seq = 1;
+    std::filesystem::create_directories(t.journal());
+    // An interval no test waits out: only the ack can start this import. The bridge waits for
+    // the ack in SQLite before it makes the sender's delivered receipt.
+    Importer importer(t.path, t.journal(), 0, std::chrono::hours(1));
+    importer.push({JournalRecord{JournalRecord::Op::inbox, "1", e}}, JournalPosition{0, 0});
+    JournalRecord ack{JournalRecord::Op::cursor, "1", chat::Entry{}, "d1"};
+    ack.entry.seq = 1;
+    importer.push({ack}, JournalPosition{0, 0});
+    REQUIRE(chat::testing::eventually([&] { return importer.imported() == 2; }));
+    CHECK(Inbox(t.db).delivered_seq("1") == 1);
+    CHECK(Inbox(t.db).has_entry("1", e.id));
+}

@@ -1,5 +1,6 @@
-// chat-sidecar-bench: registrations per second to a working MQTT connection, and media upload
+// chat-bench-sidecar: registrations per second to a working MQTT connection, and media upload
 // MB/s against a plain file write of the same bytes, all in one run on loopback.
+#include "result.h"
 #include "sidecar/server.h"
 #include "sidecar/file_util.h"
 #include "support/broker_fixture.h"
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
               << "connection; per registration p50 " << percentile(all, 0.5) << " ms, p99 " << percentile(all, 0.99)
               << " ms (HTTP register+verify alone p50 " << percentile(http_all, 0.5) << " ms, p99 "
               << percentile(http_all, 0.99) << " ms)\n";
+    bench::print_result("sidecar.verify_and_connect", registrations / reg_s, "registrations/s");
+    bench::print_result("sidecar.verify_and_connect_p99", percentile(all, 0.99), "ms");
 
     // 2. media: the same fresh random bytes written to a plain file (write + fdatasync, as the
     //    store does) and uploaded with POST /v1/media; then the same bytes again (dedupe hit).
@@ -157,6 +160,7 @@ int main(int argc, char** argv) {
     std::cout << "media " << media_mb << " MiB, median of " << rounds << ": plain file write+fdatasync " << p
               << " MB/s; POST /v1/media (new bytes) " << u << " MB/s = " << u / p
               << "x of plain; same bytes again (dedupe hit) " << d << " MB/s\n";
+    bench::print_result("sidecar.media_upload", u, "MB/s", p);
     server.stop();
     return failures == 0 ? 0 : 1;
 }

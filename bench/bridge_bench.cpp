@@ -1,4 +1,4 @@
-// chat-bridge-bench: group fan-out time to the LAST member (100 and 1000 members) through
+// chat-bench-bridge: group fan-out time to the LAST member (100 and 1000 members) through
 // plugin + bridge versus native mosquitto fan-out to one plain topic, in the same run, and
 // the time to replay a 10k backlog to one device. Starts its own brokers and bridge.
 #include "common/entry.h"
@@ -7,6 +7,7 @@
 #include "storage/db.h"
 #include "storage/inbox.h"
 #include "storage/social.h"
+#include "result.h"
 #include "support/bridge_process.h"
 #include "support/broker_fixture.h"
 
@@ -27,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int rounds = 7;
 
 // Counts arrivals whose payload contains the current round's marker; remembers the last one's time.
 struct Tally {
@@ -86,8 +86,9 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-// Publishes `rounds` times and returns the median ms from publish to the last of `expected` arrivals.
-double measure(mqtt::async_client& sender, const std::string& topic, Tally& tally, int expected) {
+// Publishes `rounds` times (after one untimed warm-up) and returns the median ms from publish to
+// the last of `expected` arrivals.
+double measure(mqtt::async_client& sender, const std::string& topic, Tally& tally, int expected, int rounds) {
     std::vector<double> ms;
     // Round -1 is an untimed warm-up: right after SUBACK some of many fresh clients are not
     // served yet, and the group-creation notices are still in flight.
@@ -108,7 +109,7 @@ double measure(mqtt::async_client& sender, const std::string& topic, Tally& tall
     return median(ms);
 }
 
-double native_fanout(int members) {
+double native_fanout(int members, int rounds) {
     testing::BrokerOptions options;
     options.with_plugin = false;
     testing::BrokerFixture broker(options);
@@ -117,7 +118,7 @@ double native_fanout(int members) {
     for (int i = 0; i < members; ++i) logins.push_back({"s" + std::to_string(i), "", "", "bench/g"});
     auto subs = connect_all(broker.port(), logins, &tally);
     auto sender = connect_all(broker.port(), {{"sender", "", "", ""}}, nullptr);
-    double ms = measure(*sender[0], "bench/g", tally, members);
+    double ms = measure(*sender[0], "bench/g", tally, members, rounds);
     disconnect_all(subs);
     disconnect_all(sender);
     return ms;
@@ -132,7 +133,7 @@ testing::BrokerOptions bridge_broker() {
     return options;
 }
 
-double bridge_fanout(int members) {
+double bridge_fanout(int members, int rounds) {
     testing::BrokerFixture broker(bridge_broker());
     const std::string token = "bench-token";
     std::vector<std::string> users;
@@ -158,7 +159,7 @@ double bridge_fanout(int members) {
     }
     auto subs = connect_all(broker.port(), logins, &tally);
     auto sender = connect_all(broker.port(), {{users[0] + "/d1", users[0], token, ""}}, nullptr);
-    double ms = measure(*sender[0], "g/gbench", tally, members);
+    double ms = measure(*sender[0], "g/gbench", tally, members, rounds);
     disconnect_all(subs);
     disconnect_all(sender);
     return ms;
@@ -215,24 +216,44 @@ void encoding_sizes() {
                 100.0 * (1.0 - static_cast<double>(pack) / static_cast<double>(json)));
 }
 
+std::vector<int> member_counts(const std::string& list) {
+    std::vector<int> counts;
+    for (size_t at = 0; at < list.size();) {
+        size_t comma = std::min(list.find(',', at), list.size());
+        counts.push_back(std::stoi(list.substr(at, comma - at)));
+        at = comma + 1;
+    }
+    return counts;
+}
+
 }  // namespace
 
-int main() {
+// Usage: chat-bench-bridge [--members 100,1000] [--rounds 7] [--replay 10000]
+int main(int argc, char** argv) {
     try {
+        std::vector<std::string> args(argv + 1, argv + argc);
+        auto option = [&](const std::string& name, const std::string& def) {
+            auto it = std::find(args.begin(), args.end(), name);
+            return it != args.end() && it + 1 != args.end() ? *(it + 1) : def;
+        };
+        const int rounds = std::stoi(option("--rounds", "7"));
+        const int replay_entries = std::stoi(option("--replay", "10000"));
         std::printf("group fan-out, publish to LAST member, median of %d rounds (QoS 1, loopback)\n", rounds);
         std::fflush(stdout);
-        for (int members : {100, 1000}) {
-            double native = native_fanout(members);
-            double bridged = bridge_fanout(members);
+        for (int members : member_counts(option("--members", "100,1000"))) {
+            double native = native_fanout(members, rounds);
+            double bridged = bridge_fanout(members, rounds);
             std::printf("  %4d members: native mosquitto %7.2f ms | plugin+bridge %7.2f ms | ratio %.2fx\n", members,
                         native, bridged, bridged / native);
-            std::fflush(stdout);
+            bench::print_result("bridge.fanout_" + std::to_string(members) + "_members", bridged, "ms", native);
         }
-        double replay = backlog_replay(10000);
-        std::printf("replay of a 10000-entry backlog to one device: %.0f ms\n", replay);
+        double replay = backlog_replay(replay_entries);
+        std::printf("replay of a %d-entry backlog to one device: %.0f ms\n", replay_entries, replay);
+        bench::print_result("bridge.replay_" + std::to_string(replay_entries) + "_entries", replay, "ms",
+                            replay_entries >= 10000 ? "<=1000" : "-");
         encoding_sizes();
     } catch (const std::exception& e) {
-        std::cerr << "chat-bridge-bench: " << e.what() << "\n";
+        std::cerr << "chat-bench-bridge: " << e.what() << "\n";
         return 1;
     }
     return 0;
