@@ -14,6 +14,7 @@ benches=(
   "chat-bench-receipt 100"
   "chat-bench-replay 10000"
   "chat-bench-connect"
+  "chat-bench-link"
 )
 
 filter=${1:-.}
