@@ -1,6 +1,6 @@
 // chat-bench-bridge: group fan-out time to the LAST member (100 and 1000 members) through
-// plugin + bridge versus native mosquitto fan-out to one plain topic, in the same run, and
-// the time to replay a 10k backlog to one device. Starts its own brokers and bridge.
+// plugin + bridge versus native mosquitto fan-out to one plain topic, in the same run (the
+// replay of a backlog is chat-bench-replay's). Starts its own brokers and bridge.
 #include "common/entry.h"
 #include "common/identity.h"
 #include "storage/accounts.h"
@@ -165,43 +165,6 @@ double bridge_fanout(int members, int rounds) {
     return ms;
 }
 
-double backlog_replay(int entries) {
-    testing::BrokerFixture broker(bridge_broker());
-    const std::string token = "bench-token";
-    const std::string user = "17100001";
-    {
-        storage::Database db(broker.db_path().string());
-        storage::Accounts accounts(db);
-        accounts.create_user(user, now_ms());
-        accounts.add_device(user, "d1", hash_token(token), now_ms());
-        storage::Inbox inbox(db);
-        storage::Transaction tx(db);
-        for (int i = 0; i < entries; ++i) {
-            Entry e;
-            e.ts = now_ms();
-            e.id = new_message_id(e.ts);
-            e.from = "17100002";
-            e.to = user;
-            e.body = "backlog message number " + std::to_string(i);
-            inbox.append(user, e);
-        }
-        tx.commit();
-    }
-    testing::BridgeProcess bridge(broker);
-    Tally tally;
-    tally.marker = "backlog";
-    auto devices = connect_all(broker.port(), {{user + "/d1", user, token, "u/" + user + "/d/d1"}}, &tally);
-    auto& device = devices[0];
-    auto start = Clock::now();
-    device->publish("s/" + user, R"({"after":0})", 1, false)->wait();
-    auto deadline = start + std::chrono::seconds(60);
-    while (tally.arrived < entries && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(500));
-    if (tally.arrived < entries) throw std::runtime_error("replay incomplete: " + std::to_string(tally.arrived));
-    double ms = static_cast<double>(tally.last_ns - start.time_since_epoch().count()) / 1e6;
-    device->disconnect()->wait();
-    return ms;
-}
-
 void encoding_sizes() {
     Entry e;
     e.ts = 1732300000123;
@@ -228,7 +191,7 @@ std::vector<int> member_counts(const std::string& list) {
 
 }  // namespace
 
-// Usage: chat-bench-bridge [--members 100,1000] [--rounds 7] [--replay 10000]
+// Usage: chat-bench-bridge [--members 100,1000] [--rounds 7]
 int main(int argc, char** argv) {
     try {
         std::vector<std::string> args(argv + 1, argv + argc);
@@ -237,7 +200,6 @@ int main(int argc, char** argv) {
             return it != args.end() && it + 1 != args.end() ? *(it + 1) : def;
         };
         const int rounds = std::stoi(option("--rounds", "7"));
-        const int replay_entries = std::stoi(option("--replay", "10000"));
         std::printf("group fan-out, publish to LAST member, median of %d rounds (QoS 1, loopback)\n", rounds);
         std::fflush(stdout);
         for (int members : member_counts(option("--members", "100,1000"))) {
@@ -247,10 +209,6 @@ int main(int argc, char** argv) {
                         native, bridged, bridged / native);
             bench::print_result("bridge.fanout_" + std::to_string(members) + "_members", bridged, "ms", native);
         }
-        double replay = backlog_replay(replay_entries);
-        std::printf("replay of a %d-entry backlog to one device: %.0f ms\n", replay_entries, replay);
-        bench::print_result("bridge.replay_" + std::to_string(replay_entries) + "_entries", replay, "ms",
-                            replay_entries >= 10000 ? "<=1000" : "-");
         encoding_sizes();
     } catch (const std::exception& e) {
         std::cerr << "chat-bench-bridge: " << e.what() << "\n";

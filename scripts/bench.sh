@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 benches=(
   "chat-bench-broker 50000 --rounds 3"
   "chat-bench-broker --plugin-only 20000"
-  "chat-bench-bridge --members 100 --rounds 5 --replay 10000"
+  "chat-bench-bridge --members 100 --rounds 5"
   "chat-bench-sidecar --registrations 100 --concurrency 16 --media-mb 16 --rounds 1"
   "chat-bench-receipt 100"
   "chat-bench-replay 10000"

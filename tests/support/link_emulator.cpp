@@ -1,5 +1,6 @@
 // LinkEmulator: a poll() loop on one thread that paces, delays, counts and cuts proxied TCP bytes.
 #include "link_emulator.h"
+#include "process.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -111,19 +112,11 @@ void set_nodelay(int fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-sockaddr_in loopback(int port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return addr;
-}
-
 // A connected, non-blocking socket to 127.0.0.1:port, or nothing if the target refuses.
 std::optional<UniqueFd> connect_to(int port) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) return std::nullopt;
-    sockaddr_in addr = loopback(port);
+    sockaddr_in addr = loopback_address(port);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return std::nullopt;
     set_nonblocking(fd.get());
     set_nodelay(fd.get());
@@ -267,7 +260,7 @@ LinkEmulator::LinkEmulator(int target_port, LinkProfile profile, std::chrono::mi
     : profile_(std::move(profile)), cut_every_(cut_every), target_port_(target_port) {
     listen_fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (listen_fd_.get() < 0) throw std::runtime_error("link emulator: socket failed");
-    sockaddr_in addr = loopback(0);
+    sockaddr_in addr = loopback_address(0);
     socklen_t len = sizeof addr;
     if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::listen(listen_fd_.get(), 64) != 0 ||

@@ -35,13 +35,6 @@ private:
     int fd_;
 };
 
-sockaddr_in loopback(int port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return addr;
-}
 
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
             const std::vector<std::string>& extra_env) {
@@ -80,7 +73,7 @@ TempDir::~TempDir() {
 
 int free_port() {
     Socket s;
-    sockaddr_in addr = loopback(0);
+    sockaddr_in addr = loopback_address(0);
     if (::bind(s.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind failed");
     socklen_t len = sizeof addr;
     ::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&addr), &len);
@@ -91,7 +84,7 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         Socket s;
-        sockaddr_in addr = loopback(port);
+        sockaddr_in addr = loopback_address(port);
         if (::connect(s.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -173,6 +166,14 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return done();
+}
+
+sockaddr_in loopback_address(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
 }
 
 }  // namespace chat::testing

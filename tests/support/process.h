@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 namespace chat::testing {
@@ -26,6 +27,8 @@ private:
 
 // A loopback TCP port that was free a moment ago (bound to port 0, then released).
 int free_port();
+// 127.0.0.1:port as a socket address.
+sockaddr_in loopback_address(int port);
 // Polls until something accepts TCP connections on 127.0.0.1:port.
 bool wait_for_port(int port, std::chrono::milliseconds timeout);
 

@@ -21,21 +21,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-sockaddr_in loopback(int port) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return addr;
-}
-
 // A blocking client socket whose reads give up after 5 s, so a broken proxy fails the test.
 UniqueFd connect_to(int port) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
     REQUIRE(fd.get() >= 0);
     timeval five{5, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
-    sockaddr_in addr = loopback(port);
+    sockaddr_in addr = loopback_address(port);
     REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     return fd;
 }
@@ -73,7 +65,7 @@ bool closed_by_peer(int fd) {
 class EchoServer {
 public:
     EchoServer() : listener_(::socket(AF_INET, SOCK_STREAM, 0)) {
-        sockaddr_in addr = loopback(0);
+        sockaddr_in addr = loopback_address(0);
         socklen_t len = sizeof addr;
         if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
             ::listen(listener_.get(), 8) != 0 ||
