@@ -69,6 +69,10 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     std::unique_ptr<Permissions> perms;
     bool first_device = !users_.contains(user);
     if (first_device) perms = load_permissions(user);
+    // A lean device only connects: the server starts its replay when it is behind (read now,
+    // like the permissions, before anything changes).
+    Encoding encoding = encoding_of(row->encoding);
+    bool replay = encoding == Encoding::lean && row->cursor < log_.last_seq(user);
     log_.device_online(user, device);
 
     auto [it, fresh] = users_.try_emplace(std::move(user));
@@ -76,11 +80,8 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     it->second.devices[device] = client;
     ++it->second.sessions;
     Session s{it->first, std::move(device), &it->second};
-    s.encoding = encoding_of(row->encoding);
-    // A lean device only connects: the server starts its replay when it is behind.
-    if (s.encoding == Encoding::lean && row->cursor < log_.last_seq(it->first)) {
-        publishes_.push_back(sync_forward(it->first, s.device, row->cursor));
-    }
+    s.encoding = encoding;
+    if (replay) publishes_.push_back(sync_forward(it->first, s.device, row->cursor));
     sessions_.emplace(client, std::move(s));
     return AuthResult::accepted;
 }
