@@ -360,7 +360,7 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     auto json = parse_object(payload);
     const auto& to = json.at("to");
     if (!json.at("entry").is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
-    Entry shared = entry_from_json(json["entry"].dump());
+    Entry shared = entry_from_object(json["entry"]);
     std::vector<std::pair<std::string, Entry>> stored;  // member, their copy
     storage::InboxLog::Batch batch(log_);
     std::unordered_set<std::string_view> listed;  // a member listed twice gets one copy, one seq
@@ -393,7 +393,7 @@ MessageResult ChatBroker::expand_replay(const std::string& payload) {
     auto batch = parse_object(payload);
     const auto& user = batch.at("user").get_ref<const std::string&>();
     const auto& device = batch.at("device").get_ref<const std::string&>();
-    const auto& entries = batch.at("entries");
+    auto& entries = batch.at("entries");  // taken apart in place: each entry is used once
     if (!is_user_id(user) || !is_device_id(device) || !entries.is_array()) {
         throw std::invalid_argument("expected {\"user\",\"device\",\"entries\":[]}");
     }
@@ -407,7 +407,7 @@ MessageResult ChatBroker::expand_replay(const std::string& payload) {
     std::string client_id = user + "/" + device;
     lean::PageWriter lean_page(user);
     auto compact_page = nlohmann::json::array();
-    for (auto e : entries) {
+    for (auto& e : entries) {
         if (!e.is_object()) throw std::invalid_argument("an entry is not an object");
         std::string sent_by = e.contains("device") ? e["device"].get<std::string>() : std::string();
         e.erase("device");
@@ -418,7 +418,7 @@ MessageResult ChatBroker::expand_replay(const std::string& payload) {
         } else if (encoding == Encoding::compact) {
             compact_page.push_back(compact_object(std::move(e)));
         } else {
-            Entry entry = entry_from_json(e.dump());
+            Entry entry = entry_from_object(e);
             if (entry.kind == "sent" && sent_by == device) {
                 lean_page.add_confirmation(entry);
             } else {

@@ -128,8 +128,9 @@ std::vector<uint8_t> to_msgpack(const Entry& e) {
     return nlohmann::json::to_msgpack(j);
 }
 
-Entry entry_from_json(const std::string& text) {
-    auto j = nlohmann::json::parse(text);
+Entry entry_from_json(const std::string& text) { return entry_from_object(nlohmann::json::parse(text)); }
+
+Entry entry_from_object(const nlohmann::json& j) {
     Entry e;
     e.id = j.at("id").get<std::string>();
     e.seq = integer_field(j, "seq");

@@ -49,6 +49,8 @@ std::vector<uint8_t> to_msgpack(const Entry& e);
 // Parses what to_json produced (used by clients, tools, tests and the plugin's batches);
 // seq may be missing, and a receipt's or notice's inline fields become its body again.
 Entry entry_from_json(const std::string& text);
+// The same for an object already parsed (the plugin's batches), with no text in between.
+Entry entry_from_object(const nlohmann::json& j);
 
 bool is_valid_utf8(const std::string& bytes);
 
