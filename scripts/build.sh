@@ -11,6 +11,11 @@ case "$kind" in
                                -DBUILD_TESTING=OFF) ;;
   *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
 esac
+# A developer machine with ccache shares compiled objects between checkouts (worktrees).
+if command -v ccache >/dev/null; then
+  flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(cd .. && pwd)} CCACHE_NOHASHDIR=1
+fi
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
 if [ "$kind" = fuzz ]; then
   cmake --build "$dir" -j "$(nproc)" --target chat_fuzz_targets
