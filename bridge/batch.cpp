@@ -6,10 +6,12 @@
 
 namespace chat::bridge {
 
-std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to) {
+std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to, bool direct) {
     auto entry = nlohmann::json::parse(to_json(shared));
     entry.erase("seq");  // each user's own, allocated by the plugin
-    return nlohmann::json{{"entry", std::move(entry)}, {"to", to}}.dump();
+    nlohmann::json batch = {{"entry", std::move(entry)}, {"to", to}};
+    if (direct) batch["direct"] = true;
+    return batch.dump();
 }
 
 std::string replay_batch(const std::string& user, const std::string& device, const std::vector<Entry>& entries) {

@@ -16,7 +16,8 @@ inline constexpr const char* replay_batch_topic = "b/replay";
 
 // {"entry": <shared, without seq>, "to": [user, ...]}: the plugin stores the entry in each
 // listed inbox that lacks its id (with that user's seq) before the PUBACK, then delivers it.
-std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to);
+// With `direct` (a broadcast list's message) each member's copy is a 1:1 message to them.
+std::string fanout_batch(const Entry& shared, const std::vector<std::string>& to, bool direct = false);
 // {"user", "device", "entries": [...]}: a replay page for one device, in seq order; a `sent`
 // entry also names its sending device ("device"), which the plugin removes.
 std::string replay_batch(const std::string& user, const std::string& device, const std::vector<Entry>& entries);

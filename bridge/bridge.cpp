@@ -23,7 +23,8 @@ namespace {
 constexpr int session_expiry_s = 7 * 86400;
 // The last one delivers nothing (the plugin refuses the bridge every u/ entry): it only gives
 // every inbox topic a subscriber, so a PUBACK does not tell whether the recipient is online.
-const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share/bridge/s/+", "$share/bridge/u/+/i"};
+const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share/bridge/s/+", "$share/bridge/u/+/i",
+                               "$share/bridge/l/+", "$share/bridge/st/+"};
 
 // Publishes QoS 1 without waiting; keeps the tokens so flush() can wait for the broker's
 // acks, and waits by itself once `window` publishes are outstanding (bounded memory).
@@ -222,7 +223,7 @@ void Bridge::live_loop() {
             if (!client_->try_consume_message_until(&msg, deadline) || !msg) continue;
             const std::string& topic = msg->get_topic();
             std::string kind = level(topic, 0);
-            if (kind == "g") {
+            if (kind == "g" || kind == "l" || kind == "st") {  // a group's, a broadcast list's, a status
                 counters_.group_entries += groups.fan_out(entry_from_json(msg->to_string())).members;
             } else if (kind == "k") {
                 auto j = nlohmann::json::parse(msg->to_string());
@@ -238,9 +239,14 @@ void Bridge::live_loop() {
                 sync_cv_.notify_one();
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
                 std::string user = level(topic, 2);
-                if (push->due(user)) {
+                auto signal = nlohmann::json::parse(msg->to_string());
+                if (signal.contains("call")) {
+                    // An incoming call rings now, whatever the debounce window of messages says.
+                    push->ring(user, signal.at("pending").get<int64_t>(), signal["call"]);
+                    ++counters_.pushes;
+                } else if (push->due(user)) {
                     // The plugin counts from memory: SQLite may not have the entry yet.
-                    push->notify(user, nlohmann::json::parse(msg->to_string()).at("pending").get<int64_t>());
+                    push->notify(user, signal.at("pending").get<int64_t>());
                     ++counters_.pushes;
                 }
             }

@@ -6,6 +6,7 @@
 #include "import_wait.h"
 
 #include "common/identity.h"
+#include "common/status_outbox.h"
 
 #include <nlohmann/json.hpp>
 
@@ -27,7 +28,8 @@ constexpr int first_chunk = 16;
 }  // namespace
 
 GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk)
-    : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), outbox_(db), policy_(db) {}
+    : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), lists_(db), blocks_(db),
+      outbox_(db), policy_(db) {}
 
 FanOutResult GroupFanout::fan_out(const Entry& message) {
     // The outbox row may still be on its way into SQLite: none yet means not done.
@@ -50,6 +52,25 @@ GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::stri
     copy.to.clear();
     copy.cid.clear();
     copy.seq = 0;
+    // A broadcast list's message and a status go to each member as their own entry (to = the
+    // member); a status's audience is in its outbox record, its delete goes to whoever holds it.
+    bool list = is_list_id(gid);
+    bool status = gid == status_outbox_gid;
+    std::vector<std::string> audience;
+    if (status && copy.kind == "status" && !message.body.empty()) {  // empty: deleted before its fan-out
+        auto record = parse_status_outbox_body(message.body);
+        audience = std::move(record.audience);
+        copy.body = std::move(record.body);
+    }
+    if (list || status) copy.gid.clear();
+    auto next_chunk = [&](const std::string& after, int limit) {
+        if (list) return lists_.reachable_members_after(message.from, gid, after, limit);
+        if (!status) return fanout_.members_after(gid, after, limit);
+        if (copy.kind == "delete") return fanout_.holders_after(message.ref, after, limit);
+        auto from = std::upper_bound(audience.begin(), audience.end(), after);
+        auto to = from + std::min<long>(limit, audience.end() - from);
+        return std::vector<std::string>(from, to);
+    };
     size_t sent = 0;
     std::string after;
     bool more_members = true;
@@ -60,9 +81,15 @@ GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::stri
     while (more_members || extra_next < extra.size()) {
         std::vector<std::string> members;
         if (more_members) {
-            members = fanout_.members_after(gid, after, chunk);
+            members = next_chunk(after, chunk);
             more_members = static_cast<int>(members.size()) == chunk;
             if (!members.empty()) after = members.back();
+            // Blocks apply both ways to a status: neither side sees the other's.
+            if (status && copy.kind == "status") {
+                std::erase_if(members, [&](const std::string& m) {
+                    return blocks_.is_blocked(m, message.from) || blocks_.is_blocked(message.from, m);
+                });
+            }
         } else {
             // Users no longer in the group (removed) still get the notice about it.
             auto end = std::min(extra.size(), extra_next + static_cast<size_t>(chunk));
@@ -72,7 +99,7 @@ GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::stri
         std::erase(members, message.from);
         // One batch per chunk, stored and expanded by the plugin, which skips members that
         // have the message already (a retry after a crash): the in-flight window counts chunks.
-        if (!members.empty()) out_.publish(fanout_batch_topic, fanout_batch(copy, members), 0);
+        if (!members.empty()) out_.publish(fanout_batch_topic, fanout_batch(copy, members, list || status), 0);
         sent += members.size();
         chunk = std::min(chunk_, chunk * 2);
     }

@@ -9,9 +9,11 @@
 
 #include "common/entry.h"
 #include "storage/db.h"
+#include "storage/broadcast.h"
 #include "storage/fanout.h"
 #include "storage/outbox.h"
 #include "storage/policy.h"
+#include "storage/social.h"
 
 #include <functional>
 #include <string>
@@ -28,7 +30,10 @@ public:
     GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk = 100);
 
     // Fans out a group message the plugin stored (as published on g/{gid}, or read from the
-    // outbox) unless it is done already. A message the broker refuses (a batch answered with
+    // outbox) unless it is done already. A broadcast list's message (published on l/{list};
+    // its gid is the list id) goes to each list member who has not blocked the sender as a
+    // 1:1 message; a status (gid status_outbox_gid, published on st/{user}) goes to its audience
+    // but for blocks either way, and a status's delete to every holder of the status. A message the broker refuses (a batch answered with
     // an error, none unanswered) is logged and marked done too: sending it again would get
     // the same answer, and it would hold up every later scan.
     FanOutResult fan_out(const Entry& message);
@@ -55,6 +60,8 @@ private:
     std::function<int64_t()> clock_;
     int chunk_;
     storage::Fanout fanout_;
+    storage::BroadcastLists lists_;
+    storage::Blocks blocks_;
     storage::GroupOutbox outbox_;
     storage::Policy policy_;
 };

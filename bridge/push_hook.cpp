@@ -3,7 +3,6 @@
 #include "push_hook.h"
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <iostream>
@@ -42,7 +41,15 @@ bool PushHook::due(const std::string& user) {
 void PushHook::notify(const std::string& user, int64_t pending) {
     {
         std::lock_guard lock(mu_);
-        queue_.emplace_back(user, pending);
+        queue_.emplace_back(user, nlohmann::json{{"user", user}, {"pending", pending}}.dump());
+    }
+    cv_.notify_one();
+}
+
+void PushHook::ring(const std::string& user, int64_t pending, const nlohmann::json& call) {
+    {
+        std::lock_guard lock(mu_);
+        queue_.emplace_back(user, nlohmann::json{{"user", user}, {"pending", pending}, {"call", call}}.dump());
     }
     cv_.notify_one();
 }
@@ -74,7 +81,7 @@ void PushHook::run() {
 
 void PushHook::serve(httplib::Client& client) {
     while (true) {
-        std::pair<std::string, int64_t> job;
+        std::pair<std::string, std::string> job;
         {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -82,8 +89,7 @@ void PushHook::serve(httplib::Client& client) {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
-        std::string body = nlohmann::json{{"user", job.first}, {"pending", job.second}}.dump();
-        auto res = client.Post(path_, body, "application/json");
+        auto res = client.Post(path_, job.second, "application/json");
         if (!res || res->status >= 300) {
             std::cerr << "chat-bridge: push for " << job.first << " failed: "
                       << (res ? std::to_string(res->status) : httplib::to_string(res.error())) << "\n";

@@ -4,6 +4,8 @@
 // and never block on the network: HTTP runs on the hook's own thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,6 +37,9 @@ public:
     bool due(const std::string& user);
     // Queues a POST for `user`; call after due() returned true.
     void notify(const std::string& user, int64_t pending);
+    // Queues a POST for an incoming call at once, outside the debounce window (a ringing phone
+    // cannot wait for it): {"user","pending","call":{"id","from","media"}}.
+    void ring(const std::string& user, int64_t pending, const nlohmann::json& call);
     size_t sent() const;
 
 private:
@@ -49,7 +54,7 @@ private:
     std::unordered_map<std::string, int64_t> last_push_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<std::pair<std::string, int64_t>> queue_;
+    std::deque<std::pair<std::string, std::string>> queue_;  // user, JSON body
     size_t sent_ = 0;
     bool stopping_ = false;
     std::thread worker_;

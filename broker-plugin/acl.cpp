@@ -16,11 +16,12 @@ bool not_blocked_by(const Principal& who, std::string_view peer) {
 bool may_publish(const Principal& who, const Topic& t) {
     if (t.count != 2 || t.too_deep) return false;
     std::string_view kind = t[0], target = t[1];
-    if (kind == "m" || kind == "r" || kind == "t") {
+    if (kind == "m" || kind == "r" || kind == "t" || kind == "v") {
         return is_user_id(target) && target != who.user && not_blocked_by(who, target);
     }
     if (kind == "g") return who.perms && who.perms->groups.contains(std::string(target));
-    if (kind == "p" || kind == "k" || kind == "s") return target == who.user;
+    if (kind == "l") return who.perms && who.perms->lists.contains(std::string(target));
+    if (kind == "p" || kind == "k" || kind == "s" || kind == "st") return target == who.user;
     return false;
 }
 

@@ -14,6 +14,7 @@ enum class Access { subscribe, write, read };
 struct Permissions {
     std::unordered_set<std::string> groups;      // groups the user is a member of
     std::unordered_set<std::string> blocked_by;  // users who blocked this user
+    std::unordered_set<std::string> lists;       // broadcast lists the user owns
 };
 
 struct Principal {

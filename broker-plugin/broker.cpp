@@ -20,13 +20,15 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       accounts_(db_),
       groups_(db_),
       blocks_(db_),
+      lists_(db_),
       acl_changes_(db_),
       checkpointer_(config_.db_path, std::chrono::milliseconds(100)),
       policy_(db_),
       log_(db_, config_.db_path),
       publish_limits_(config_.publish_limit),
       connect_limits_(config_.connect_limit),
-      address_connect_limits_(config_.address_connect_limit) {
+      address_connect_limits_(config_.address_connect_limit),
+      calls_(CallLimits{config_.max_calls, 32, config_.call_ring_timeout_ms, 4 * 3'600'000}) {
     // The broker thread only appends to the WAL; checkpointer_ copies it back off-thread.
     db_.disable_auto_checkpoint();
     db_.retry_busy_quickly();
@@ -148,7 +150,8 @@ std::unique_ptr<Permissions> ChatBroker::load_permissions(const std::string& use
     auto perms = std::make_unique<Permissions>();
     for (auto& g : groups_.groups_of(user)) perms->groups.insert(std::move(g));
     for (auto& b : blocks_.blockers_of(user)) perms->blocked_by.insert(std::move(b));
-    if (perms->groups.empty() && perms->blocked_by.empty()) perms.reset();  // most users: no allocation
+    for (auto& l : lists_.ids_of(user)) perms->lists.insert(std::move(l));
+    if (perms->groups.empty() && perms->blocked_by.empty() && perms->lists.empty()) perms.reset();  // most users: no allocation
     return perms;
 }
 
@@ -170,6 +173,7 @@ void ChatBroker::tick() {
         publish_limits_.forget_full(now);
         log_.release_journal_pages();
     }
+    expire_calls(now);
     if (now < next_refresh_ms_) return;
     next_refresh_ms_ = now + config_.acl_refresh_ms;
     refresh_changed_users();

@@ -3,12 +3,14 @@
 #pragma once
 
 #include "acl.h"
+#include "calls.h"
 #include "config.h"
 #include "device_connections.h"
 #include "rate_limits.h"
 #include "common/entry.h"
 #include "common/identity.h"
 #include "storage/accounts.h"
+#include "storage/broadcast.h"
 #include "storage/checkpointer.h"
 #include "storage/db.h"
 #include "storage/inbox_log.h"
@@ -119,8 +121,22 @@ private:
                                  const UserProperties& props);
     MessageResult group_message(const Session& s, std::string_view gid, std::string payload,
                                 const UserProperties& props);
+    MessageResult list_message(const Session& s, std::string_view list, std::string payload,
+                               const UserProperties& props);
     MessageResult receipt(const Session& s, std::string_view to, const std::string& payload);
+    // A status update or its early delete (status_posts.cpp): stored for the poster, fanned out
+    // to the audience by a bridge from one outbox record.
+    MessageResult status_post(const Session& s, const std::string& payload, const UserProperties& props);
     MessageResult typing(const Session& s, std::string_view to, const std::string& payload);
+    // Call signals (call_signals.cpp): live only, never stored; CallTable decides where they go.
+    MessageResult call_signal(const Session& s, std::string_view to, const std::string& payload);
+    // `json` to one device of `user`, or to all of them but `except` when `device` is empty.
+    void to_call_devices(const std::string& user, const std::string& device, const std::string& except,
+                         const std::string& json, std::vector<DirectPublish>& out) const;
+    // Ends the ringing of legs past their ring timeout (hangup "timeout" and missed-call notices).
+    void expire_calls(int64_t now);
+    // A `notice` about an unanswered call, stored in the caller's and the callee's inbox.
+    void store_missed_call(const CallLeg& leg, std::vector<DirectPublish>& out);
     MessageResult ack(const Session& s, const std::string& payload);
     MessageResult sync_request(const Session& s, const std::string& payload);
     std::optional<Entry> earlier_copy(const Session& s, const Entry& e, std::string_view conversation);
@@ -152,6 +168,7 @@ private:
     storage::Accounts accounts_;
     storage::Groups groups_;
     storage::Blocks blocks_;
+    storage::BroadcastLists lists_;
     storage::AclChanges acl_changes_;
     storage::WalCheckpointer checkpointer_;
     storage::Policy policy_;
@@ -171,6 +188,7 @@ private:
     std::vector<ClientKey> departed_;  // sessions closed since the last tick
     int64_t next_prune_ms_ = 0;        // when idle rate-limit buckets are next forgotten
     const Permissions no_permissions_; // a user in no group and blocked by nobody
+    CallTable calls_;
 };
 
 }  // namespace chat::broker

@@ -87,6 +87,12 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             c.max_import_backlog = parse_positive(key, value, int64_t{1} << 40);
         } else if (key == "max_user_properties_bytes") {
             c.max_user_properties_bytes = static_cast<size_t>(parse_positive(key, value, 65536));
+        } else if (key == "call_ring_timeout_ms") {
+            c.call_ring_timeout_ms = parse_positive(key, value, 3'600'000);
+        } else if (key == "status_lifetime_ms") {
+            c.status_lifetime_ms = parse_positive(key, value, 30LL * 86'400'000);
+        } else if (key == "max_calls") {
+            c.max_calls = static_cast<size_t>(parse_positive(key, value, 10'000'000));
         } else {
             throw std::invalid_argument("unknown option plugin_opt_" + key);
         }

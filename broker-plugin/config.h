@@ -29,6 +29,9 @@ struct Config {
     size_t max_user_properties = 8;           // per publish
     size_t max_user_properties_bytes = 1024;  // names and values of one publish together
     int64_t max_import_backlog = 64 << 20;    // bytes journaled, not yet in SQLite, held in memory
+    int64_t call_ring_timeout_ms = 45'000;    // an offer unanswered this long is a missed call
+    size_t max_calls = 10'000;                // call legs the broker tracks at once
+    int64_t status_lifetime_ms = 86'400'000;  // a status update expires this long after posting
 };
 
 // Throws std::invalid_argument naming the bad option. The bridge identity is required: its

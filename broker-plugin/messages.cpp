@@ -173,8 +173,11 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
     try {
         if (t.is("m", 2)) return direct_message(s, t[1], std::move(payload), props);
         if (t.is("g", 2)) return group_message(s, t[1], std::move(payload), props);
+        if (t.is("l", 2)) return list_message(s, t[1], std::move(payload), props);
+        if (t.is("st", 2)) return status_post(s, payload, props);
         if (t.is("r", 2)) return receipt(s, t[1], payload);
         if (t.is("t", 2)) return typing(s, t[1], payload);
+        if (t.is("v", 2)) return call_signal(s, t[1], payload);
         if (t.is("k", 2)) return ack(s, payload);
         if (t.is("s", 2)) return sync_request(s, payload);
         if (t.is("p", 2)) return MessageResult{};
@@ -223,6 +226,27 @@ MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, 
     return r;
 }
 
+// One publish to a broadcast list: the sender's own `sent` copy names the list in `to`, and
+// one group_outbox record (its gid the list id) lets the bridge write a 1:1 copy per member
+// through b/fanout, as for a group; the publish goes on to l/{list} for the bridge.
+MessageResult ChatBroker::list_message(const Session& s, std::string_view list, std::string payload,
+                                       const UserProperties& props) {
+    Entry e = new_entry(s, std::move(payload), props);
+    if (auto earlier = earlier_copy(s, e, list)) return redeliver_duplicate(s, *earlier);
+    e.to = std::string(list);
+    Entry sent = sent_copy(s, e);
+    Entry shared = std::move(e);
+    shared.to.clear();
+    shared.gid = std::string(list);
+    storage::InboxLog::Batch batch(log_);
+    batch.add(s.user, sent);
+    batch.add_outbox(shared);
+    batch.commit();
+    MessageResult r = rewrite("l/" + shared.gid, json_.write(shared));
+    r.extra = copies_to_own_devices(s, sent);
+    return r;
+}
+
 // The sender's stored copy of an earlier publish with the same cid to the same recipient or
 // group (a client's retry); the same cid elsewhere is a new message.
 std::optional<Entry> ChatBroker::earlier_copy(const Session& s, const Entry& e, std::string_view conversation) {
@@ -242,9 +266,11 @@ Entry ChatBroker::sent_copy(const Session& s, Entry& e) {
 // A retry of a publish we already stored (same cid): deliver the stored entry again, and
 // confirm it again to a lean sender, whose first confirmation may be what it missed.
 MessageResult ChatBroker::redeliver_duplicate(const Session& s, const Entry& sent) {
-    auto original = sent.gid.empty() ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
+    bool list = is_list_id(sent.to);  // a broadcast: its shared copy is in the outbox, like a group's
+    auto original = sent.gid.empty() && !list ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
     if (!original) return deny("duplicate of an expired message");
-    MessageResult r = rewrite(sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid, json_.write(*original));
+    std::string topic = list ? "l/" + sent.to : sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid;
+    MessageResult r = rewrite(std::move(topic), json_.write(*original));
     if (s.encoding == Encoding::lean) {
         r.extra.push_back(DirectPublish{client_id_of(s), {lean::confirmation_topic, lean::confirmation(sent)}});
     }
@@ -361,6 +387,7 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     const auto& to = json.at("to");
     if (!json.at("entry").is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
     Entry shared = entry_from_object(json["entry"]);
+    bool direct = json.value("direct", false);  // a broadcast list's message: 1:1 to each member
     std::vector<std::pair<std::string, Entry>> stored;  // member, their copy
     storage::InboxLog::Batch batch(log_);
     std::unordered_set<std::string_view> listed;  // a member listed twice gets one copy, one seq
@@ -369,6 +396,7 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
         if (!is_user_id(member)) throw std::invalid_argument("not a user id: " + member);
         if (!listed.insert(member).second || log_.has_entry(member, shared.id)) continue;
         Entry copy = shared;
+        if (direct) copy.to = member;
         if (!batch.add(member, copy)) continue;  // the user is gone
         if (copy.kind == "delete") batch.add_redaction(member, copy.ref, copy.from);
         stored.emplace_back(member, std::move(copy));

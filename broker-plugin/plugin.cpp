@@ -172,6 +172,7 @@ int on_disconnect(int, void* event_data, void* userdata) {
 int on_tick(int, void*, void* userdata) {
     try {
         broker_of(userdata).tick();
+        for (const auto& d : broker_of(userdata).take_publishes()) publish(d);  // e.g. calls rung out
         for (const auto& client_id : broker_of(userdata).take_kicks()) {
             mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: disconnecting %s", client_id.c_str());
             mosquitto_kick_client_by_clientid(client_id.c_str(), false);

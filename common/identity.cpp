@@ -42,6 +42,10 @@ bool is_group_id(std::string_view s) {
     return s.size() >= 2 && s.size() <= 16 && s[0] == 'g' && all_of_class(s.substr(1), is_lower_alnum);
 }
 
+bool is_list_id(std::string_view s) {
+    return s.size() >= 2 && s.size() <= 16 && s[0] == 'l' && all_of_class(s.substr(1), is_lower_alnum);
+}
+
 std::string new_device_token() {
     ensure_sodium();
     unsigned char raw[32];

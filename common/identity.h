@@ -13,6 +13,8 @@ bool is_user_id(std::string_view s);
 bool is_device_id(std::string_view s);
 // Group ids are 'g' followed by [a-z0-9]{1,15}.
 bool is_group_id(std::string_view s);
+// Broadcast list ids are 'l' followed by [a-z0-9]{1,15}.
+bool is_list_id(std::string_view s);
 
 // A fresh random device token (32 random bytes, URL-safe base64 without padding).
 std::string new_device_token();

@@ -32,6 +32,12 @@ trap stop EXIT INT TERM
 mosquitto -c "$broker_conf" &
 pids+=($!)
 
+# The TURN relay for call media (coturn, loopback 3478), its config made from turnserver.conf
+# with the generated secret; the sidecar signs credentials with the same secret file.
+(umask 077; sed "s|@TURN_SECRET@|$(head -n1 var/turn.secret)|" turnserver.conf > var/turnserver.conf)
+turnserver -c var/turnserver.conf > var/turnserver.log 2>&1 &
+pids+=($!)
+
 # The bridge (group fan-out, sync replay, receipts, expiry, push hook) logs in with the
 # bridge identity from the broker config, once the broker listens.
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
@@ -40,8 +46,8 @@ pids+=($!)
 
 # The HTTP sidecar (registration, keys, groups, blocks, presence, media) on 127.0.0.1:8080;
 # SMS codes go to var/sms-outbox.log unless CHAT_SMS_WEBHOOK names a gateway URL.
-build/sidecar/chat-sidecar --data-dir var --db var/chat.db ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
+build/sidecar/chat-sidecar --data-dir var --db var/chat.db --turn-secret-file var/turn.secret ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
 pids+=($!)
 
-echo "stack running: MQTT 127.0.0.1:1883, data in var/ (Ctrl-C to stop)"
+echo "stack running: MQTT 127.0.0.1:1883, HTTP 127.0.0.1:8080, TURN 127.0.0.1:3478, data in var/ (Ctrl-C to stop)"
 wait -n

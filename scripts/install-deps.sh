@@ -8,6 +8,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl
   libsqlite3-dev sqlite3 libsodium-dev libcpp-httplib-dev nlohmann-json3-dev catch2
   curl procps
+  coturn   # the TURN/STUN relay for calls (turnserver; turnutils_uclient in its tests)
   clang-14 libclang-rt-14-dev   # fuzz/: clang++-14 with libFuzzer and the sanitizer runtimes
 )
 

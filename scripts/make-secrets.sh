@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates what a fresh install must not share with anyone, when missing: the bridge secret
-# (DIR/bridge.secret, 0600) and a development CA with a server certificate for localhost and
+# (DIR/bridge.secret, 0600), the TURN relay's shared secret (DIR/turn.secret, 0600) and a development CA with a server certificate for localhost and
 # 127.0.0.1 (DIR/tls/). scripts/make-secrets.sh [DIR]; DIR defaults to var/ in the repository.
 set -euo pipefail
 dir=${1:-"$(dirname "$0")/../var"}
@@ -11,6 +11,10 @@ if [ ! -s bridge.secret ]; then
   openssl rand -base64 32 | tr -d '\n=' > bridge.secret
   echo >> bridge.secret
   echo "created $dir/bridge.secret"
+fi
+if [ ! -s turn.secret ]; then
+  openssl rand -hex 32 > turn.secret
+  echo "created $dir/turn.secret"
 fi
 if [ ! -s tls/server.crt ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=chat development CA" \

@@ -1,6 +1,7 @@
 // Command-line flags of chat-sidecar.
 #include "config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <limits>
@@ -41,6 +42,7 @@ std::string usage() {
            "                    [--header-timeout-s N] [--idle-timeout-s N] [--max-connections-per-address N]\n"
            "                    [--lookups-per-device N] [--lookup-window-s N] [--media-bytes-per-day N]\n"
            "                    [--uploads-per-user N] [--groups-per-day N]\n"
+           "                    [--turn-secret-file FILE] [--turn-uris URI,URI] [--turn-ttl-s N]\n"
            "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n";
 }
 
@@ -83,6 +85,20 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         {"--media-bytes-per-day", [&](const std::string& v) { return to_int(v, c.media_bytes_per_user.limit); }},
         {"--uploads-per-user", [&](const std::string& v) { int64_t n; return to_int(v, n) && n <= 1000 && (c.uploads_per_user = int(n), true); }},
         {"--groups-per-day", [&](const std::string& v) { return to_int(v, c.groups_per_user.limit); }},
+        {"--turn-secret-file", [&](const std::string& v) { c.turn_secret_file = v; return !v.empty(); }},
+        {"--turn-uris", [&](const std::string& v) {
+             c.turn_uris.clear();
+             for (size_t start = 0; start <= v.size();) {
+                 size_t comma = std::min(v.find(',', start), v.size());
+                 if (comma > start) c.turn_uris.push_back(v.substr(start, comma - start));
+                 start = comma + 1;
+             }
+             return !c.turn_uris.empty();
+         }},
+        {"--turn-ttl-s", [&](const std::string& v) {
+             int64_t n;
+             return to_int(v, n) && n > 0 && n <= 7 * 86400 && (c.turn_ttl_s = n, true);
+         }},
     };
     for (size_t i = 0; i < args.size(); i += 2) {  // a flag and its value
         auto it = flags.find(args[i]);

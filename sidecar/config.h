@@ -45,6 +45,11 @@ struct SidecarConfig {
     std::filesystem::path tls_cert, tls_key;  // both = HTTPS
     int64_t upload_ttl_ms = 24ll * 60 * 60 * 1000;  // resumable uploads older than this are removed
     int64_t sweep_interval_ms = 10 * 60 * 1000;
+    // TURN relay (GET /v1/turn): the secret shared with coturn's static-auth-secret, read from
+    // this file (empty: no relay, 503), the URIs clients are given, and the credentials' lifetime.
+    std::string turn_secret_file;
+    std::vector<std::string> turn_uris{"stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp"};
+    int64_t turn_ttl_s = 24 * 3600;
 
     std::filesystem::path database() const { return db_path.empty() ? data_dir / "chat.db" : db_path; }
 };

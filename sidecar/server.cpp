@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include "api_error.h"
+#include "broadcast_service.h"
 #include "byte_range.h"
 #include "common/identity.h"
 #include "common/periodic.h"
@@ -13,6 +14,8 @@
 #include "quotas.h"
 #include "registration_service.h"
 #include "store_pool.h"
+#include "turn_credentials.h"
+#include "common/secret_file.h"
 
 #include <httplib.h>
 
@@ -92,9 +95,11 @@ struct Sidecar::Impl {
           registration(pool, *sms, metrics, config),
           directory(pool),
           groups(pool),
+          lists(pool),
           media(config.data_dir, pool, metrics, config.max_media_bytes),
           quotas(config, metrics),
           metrics_token_hash(config.metrics_token.empty() ? std::string() : hash_token(config.metrics_token)),
+          turn_secret(config.turn_secret_file.empty() ? std::string() : read_secret_file(config.turn_secret_file)),
           server(listener_options(config)) {
         routes();
     }
@@ -136,6 +141,8 @@ struct Sidecar::Impl {
     void registration_routes();
     void social_routes();
     void media_routes();
+    void call_routes();
+    void list_routes();
 
     SidecarConfig config;
     Metrics metrics;
@@ -144,9 +151,11 @@ struct Sidecar::Impl {
     RegistrationService registration;
     DirectoryService directory;
     GroupService groups;
+    BroadcastService lists;
     MediaStore media;
     Quotas quotas;
     std::string metrics_token_hash;  // empty = loopback peers only
+    std::string turn_secret;         // shared with the TURN relay; empty = none configured
     HttpServer server;
     std::unique_ptr<Periodic> upload_sweeper;
 };
@@ -187,6 +196,48 @@ void Sidecar::Impl::routes() {
     registration_routes();
     social_routes();
     media_routes();
+    call_routes();
+    list_routes();
+}
+
+void Sidecar::Impl::list_routes() {
+    server.Post("/v1/lists", wrap("/v1/lists", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        auto body = json_object_body(req);
+        auto name = string_field(body, "name");
+        auto members = body.contains("members") ? string_array_field(body, "members") : std::vector<std::string>{};
+        send_json(res, 201, {{"id", lists.create(self.user, name, members, now_ms())}});
+    }));
+    server.Get("/v1/lists", wrap("/v1/lists", [this](const Request& req, Response& res) {
+        send_json(res, 200, lists.lists(auth(req).user));
+    }));
+    server.Get("/v1/lists/([^/]+)", wrap("/v1/lists/{list}", [this](const Request& req, Response& res) {
+        send_json(res, 200, lists.get(auth(req).user, req.matches[1]));
+    }));
+    server.Delete("/v1/lists/([^/]+)", wrap("/v1/lists/{list}", [this](const Request& req, Response& res) {
+        lists.remove(auth(req).user, req.matches[1]);
+        res.status = 204;
+    }));
+    server.Post("/v1/lists/([^/]+)/members", wrap("/v1/lists/{list}/members", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        lists.add_member(self.user, req.matches[1], string_field(json_object_body(req), "user"));
+        res.status = 204;
+    }));
+    server.Delete("/v1/lists/([^/]+)/members/([^/]+)",
+                  wrap("/v1/lists/{list}/members/{user}", [this](const Request& req, Response& res) {
+                      lists.remove_member(auth(req).user, req.matches[1], req.matches[2]);
+                      res.status = 204;
+                  }));
+}
+
+void Sidecar::Impl::call_routes() {
+    server.Get("/v1/turn", wrap("/v1/turn", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        if (turn_secret.empty()) throw ApiError(503, "no TURN relay configured");
+        auto c = turn_credentials(turn_secret, self.user, now_ms() / 1000, config.turn_ttl_s);
+        res.set_header("Cache-Control", "no-store");
+        send_json(res, 200, {{"username", c.username}, {"password", c.password}, {"ttl", c.ttl_s}, {"uris", config.turn_uris}});
+    }));
 }
 
 void Sidecar::Impl::registration_routes() {

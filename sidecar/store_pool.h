@@ -3,6 +3,7 @@
 #pragma once
 
 #include "storage/accounts.h"
+#include "storage/broadcast.h"
 #include "storage/db.h"
 #include "storage/directory.h"
 #include "storage/inbox.h"
@@ -19,7 +20,8 @@ namespace chat::sidecar {
 
 struct Store {
     explicit Store(const std::string& path)
-        : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db) {}
+        : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db),
+          lists(db) {}
     storage::Database db;
     storage::Accounts accounts;
     storage::Inbox inbox;
@@ -28,6 +30,7 @@ struct Store {
     storage::Registrations registrations;
     storage::Directory directory;
     storage::MediaIndex media;
+    storage::BroadcastLists lists;
 };
 
 // Thread-safe pool; grows to the number of threads that use it concurrently.

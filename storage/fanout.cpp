@@ -11,7 +11,16 @@ Fanout::Fanout(Database& db)
       events_(db, "SELECT id, gid, user_id, change, ts FROM group_events WHERE id > ? ORDER BY id LIMIT ?"),
       state_(db, "SELECT value FROM bridge_state WHERE key = ?"),
       set_state_(db, "INSERT INTO bridge_state(key, value) VALUES(?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      holders_(db, "SELECT user_id FROM inbox WHERE id = ? AND user_id > ? ORDER BY user_id LIMIT ?") {}
+
+std::vector<std::string> Fanout::holders_after(const std::string& id, const std::string& after, int limit) {
+    ResetOnExit r(holders_);
+    holders_.bind(1, id).bind(2, after).bind(3, int64_t{limit});
+    std::vector<std::string> out;
+    while (holders_.step()) out.push_back(holders_.text_at(0));
+    return out;
+}
 
 std::vector<std::string> Fanout::members_after(const std::string& gid, const std::string& after, int limit) {
     ResetOnExit r(members_);

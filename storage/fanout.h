@@ -27,6 +27,8 @@ public:
 
     // Up to `limit` members of `gid` whose user id sorts after `after` (for chunked fan-out).
     std::vector<std::string> members_after(const std::string& gid, const std::string& after, int limit);
+    // Up to `limit` users sorting after `after` whose inbox holds the entry `id` (a status's delete).
+    std::vector<std::string> holders_after(const std::string& id, const std::string& after, int limit);
     // Message entries of `user` with seq in (after, upto] that others sent, grouped by sender,
     // at most `limit` entries; `next` receives the last seq read (for paging).
     std::map<std::string, std::vector<std::string>> delivered_ids(const std::string& user, int64_t after,
@@ -39,7 +41,7 @@ public:
     void set_state(const std::string& key, int64_t value);
 
 private:
-    Statement members_, delivered_, events_, state_, set_state_;
+    Statement members_, delivered_, events_, state_, set_state_, holders_;
 };
 
 // A run of delivered receipts for one user: receipts for the entries in (done, target],

@@ -199,6 +199,25 @@ CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid, COALESCE(gid, to_user)) 
         R"sql(
 ALTER TABLE inbox ADD COLUMN device TEXT;
 )sql",
+        // v10: broadcast lists: a user's named lists of recipients. One publish to l/{list}
+        // becomes a 1:1 message to each member (the bridge fans it out from group_outbox, whose
+        // gid column then holds the list id). List ids are unique over all users.
+        R"sql(
+CREATE TABLE broadcast_lists(
+  owner_id TEXT NOT NULL,
+  list_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY(owner_id, list_id)
+);
+CREATE UNIQUE INDEX broadcast_lists_by_id ON broadcast_lists(list_id);
+CREATE TABLE broadcast_members(
+  owner_id TEXT NOT NULL,
+  list_id TEXT NOT NULL,
+  member_id TEXT NOT NULL,
+  PRIMARY KEY(owner_id, list_id, member_id)
+);
+)sql",
     };
     return steps;
 }

@@ -8,7 +8,7 @@ using namespace chat::broker;
 namespace {
 
 struct Alice {
-    Permissions perms{{"g1"}, {"15550009"}};  // member of g1; blocked by 15550009
+    Permissions perms{{"g1"}, {"15550009"}, {"lmine"}};  // member of g1; blocked by 15550009; owns list lmine
     Principal who{"15550001", "d1", false, &perms};
 };
 
@@ -23,13 +23,17 @@ TEST_CASE("a user may publish to peers, own control topics and own groups") {
     CHECK(allowed(a.who, Access::write, "p/15550001"));
     CHECK(allowed(a.who, Access::write, "k/15550001"));
     CHECK(allowed(a.who, Access::write, "s/15550001"));
+    CHECK(allowed(a.who, Access::write, "v/15550002"));
+    CHECK(allowed(a.who, Access::write, "l/lmine"));
+    CHECK(allowed(a.who, Access::write, "st/15550001"));
 }
 
 TEST_CASE("a user may not publish elsewhere") {
     Alice a;
     for (auto topic : {"m/15550009", "t/15550009", "r/15550009", "g/g2", "p/15550002", "k/15550002", "s/15550002",
                        "u/15550002/i", "u/15550001/i", "m/+", "m/#", "m/15550002/x", "m/notauser", "m/15550001",
-                       "$SYS/x", "x/15550002", "", "m"}) {
+                       "$SYS/x", "x/15550002", "", "m", "v/15550009", "v/15550001", "v/g1", "l/lother",
+                       "st/15550002", "v/15550002/x"}) {
         INFO(topic);
         CHECK_FALSE(allowed(a.who, Access::write, topic));
     }

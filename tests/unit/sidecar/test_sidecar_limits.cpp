@@ -158,6 +158,20 @@ TEST_CASE("flags for TLS, connection limits, quotas and the metrics token") {
     CHECK(parse_args({"--header-timeout-s", "0"}, d));
 }
 
+TEST_CASE("flags for the TURN relay's credentials") {
+    SidecarConfig c;
+    CHECK(!parse_args({"--turn-secret-file", "var/turn.secret", "--turn-uris",
+                       "stun:turn.example.org:3478,turn:turn.example.org:3478?transport=udp", "--turn-ttl-s", "600"},
+                      c));
+    CHECK(c.turn_secret_file == "var/turn.secret");
+    CHECK(c.turn_uris == std::vector<std::string>{"stun:turn.example.org:3478", "turn:turn.example.org:3478?transport=udp"});
+    CHECK(c.turn_ttl_s == 600);
+    SidecarConfig d;
+    CHECK(parse_args({"--turn-uris", ","}, d));
+    CHECK(parse_args({"--turn-ttl-s", "0"}, d));
+    CHECK(parse_args({"--turn-ttl-s", "99999999"}, d));
+}
+
 TEST_CASE("/metrics: loopback peers only, or the bearer of the metrics token") {
     CHECK(status_of([] { require_metrics_access("127.0.0.1", "", ""); }) == 0);
     CHECK(status_of([] { require_metrics_access("127.3.4.5", "", ""); }) == 0);
