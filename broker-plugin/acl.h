@@ -10,7 +10,7 @@ namespace chat::broker {
 enum class Access { subscribe, write, read };
 
 // What a user may do beyond their own topics; compiled from storage at CONNECT
-// and refreshed when the user's groups or blocks change.
+// and refreshed when the user's groups, blocks or broadcast lists change.
 struct Permissions {
     std::unordered_set<std::string> groups;      // groups the user is a member of
     std::unordered_set<std::string> blocked_by;  // users who blocked this user

@@ -110,7 +110,7 @@ private:
     void drop_session(std::unordered_map<ClientKey, Session>::iterator it);
     Principal principal(const Session& s) const;
     static bool is_will_topic(const Session& s, Access access, std::string_view topic);
-    // Null when the user is in no group and blocked by nobody.
+    // Null when the user is in no group, owns no broadcast list and is blocked by nobody.
     std::unique_ptr<Permissions> load_permissions(const std::string& user);
     void refresh_changed_users();
     // Queues a disconnect of every live connection of a device that was revoked meanwhile.
