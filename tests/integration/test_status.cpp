@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string alice = "15550001", bob = "15550002", carol = "15550003", dave = "15550004", erin = "15550005";
+const std::string alice = "15550001", bob = "15550002", carol = "15550003", dave = "15550004", erin = "15550005",
+                  frank = "15550006";
 
 std::vector<chat::Entry> stored(const BrokerFixture& broker, const std::string& user) {
     chat::storage::Database db(broker.db_path().string());
@@ -54,6 +55,7 @@ TEST_CASE("a status reaches its audience but for blocks either way, seen receipt
     auto te = broker.add_device(erin, "d1");
     broker.add_device(carol, "d1");
     broker.add_device(dave, "d1");
+    auto tf = broker.add_device(frank, "d1");  // not in the audience
     {
         chat::storage::Database db(broker.db_path().string());
         chat::storage::Blocks(db).block(alice, carol);  // the poster blocked carol
@@ -80,6 +82,11 @@ TEST_CASE("a status reaches its audience but for blocks either way, seen receipt
     REQUIRE(eventually([&] { return of_kind(stored(broker, bob), "status").size() == 1; }));
     CHECK(of_kind(stored(broker, carol), "status").empty());
     CHECK(of_kind(stored(broker, dave), "status").empty());
+    CHECK(stored(broker, frank).empty());
+    MqttClient f(broker.port(), frank + "/d1");
+    REQUIRE(f.connect(frank, tf) == 0);
+    CHECK(f.subscribe("u/" + bob + "/i") >= 0x80);  // nor can a non-member read a member's inbox
+    CHECK(f.subscribe("st/" + alice) >= 0x80);
 
     // Bob's "seen" is a read receipt: alice gets it, erin (also in the audience) does not.
     REQUIRE(b.publish("r/" + alice, nlohmann::json{{"read", {got->id}}}.dump()) == 0);
