@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Creates what a fresh install must not share with anyone, when missing: the bridge secret
-# (DIR/bridge.secret, 0600) and a development CA with a server certificate for localhost and
+# Creates what a fresh install must not share with anyone, when missing: the bridge and
+# operator secrets (DIR/bridge.secret, DIR/operator.secret, 0600) and a development CA with a server certificate for localhost and
 # 127.0.0.1 (DIR/tls/). scripts/make-secrets.sh [DIR]; DIR defaults to var/ in the repository.
 set -euo pipefail
 dir=${1:-"$(dirname "$0")/../var"}
 mkdir -p "$dir/tls"
 cd "$dir"
 umask 077
-if [ ! -s bridge.secret ]; then
-  openssl rand -base64 32 | tr -d '\n=' > bridge.secret
-  echo >> bridge.secret
-  echo "created $dir/bridge.secret"
-fi
+for name in bridge operator; do
+  if [ ! -s $name.secret ]; then
+    openssl rand -base64 32 | tr -d '\n=' > $name.secret
+    echo >> $name.secret
+    echo "created $dir/$name.secret"
+  fi
+done
 if [ ! -s tls/server.crt ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=chat development CA" \
     -keyout tls/ca.key -out tls/ca.crt 2>/dev/null
