@@ -11,7 +11,9 @@ namespace chat::metrics {
 
 Endpoint::Endpoint(const Registry& registry, int port, HealthCheck health)
     : server_(std::make_unique<httplib::Server>()) {
-    server_->new_task_queue = [] { return new httplib::ThreadPool(2); };  // a scraper and a probe
+    // Two workers: a scraper and a health probe. httplib's API takes the queue as a raw pointer
+    // and deletes it itself.
+    server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
     server_->Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
         res.set_content(registry.render(), "text/plain; version=0.0.4");
     });
