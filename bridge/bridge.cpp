@@ -9,12 +9,13 @@
 #include "sync_replay.h"
 
 #include "common/identity.h"
+#include "common/log.h"
+#include "storage/backup.h"
 #include "storage/fanout.h"
 
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
-#include <iostream>
 #include <vector>
 
 namespace chat::bridge {
@@ -30,8 +31,8 @@ const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share
 // acks, and waits by itself once `window` publishes are outstanding (bounded memory).
 class PahoPublisher : public Publisher {
 public:
-    PahoPublisher(mqtt::async_client& client, std::function<int64_t()> clock, size_t window)
-        : client_(client), clock_(std::move(clock)), window_(window) {}
+    PahoPublisher(mqtt::async_client& client, std::function<int64_t()> clock, size_t window, BridgeMetrics& metrics)
+        : client_(client), clock_(std::move(clock)), window_(window), metrics_(metrics) {}
 
     void publish(const std::string& topic, std::string payload, int64_t expires_ms) override {
         auto msg = mqtt::make_message(topic, std::move(payload), 1, false);
@@ -42,6 +43,7 @@ public:
             msg->set_properties(props);
         }
         pending_.push_back(client_.publish(msg));
+        metrics_.batches_sent.inc();
         if (pending_.size() >= window_) earlier_ = worse(earlier_, wait_pending());
     }
 
@@ -62,11 +64,18 @@ private:
         Acks acks = Acks::all;
         for (auto& t : pending_) {
             try {
-                if (!t->wait_for(std::chrono::seconds(10))) acks = Acks::missing;
+                if (t->wait_for(std::chrono::seconds(10))) {
+                    metrics_.batches_acked.inc();
+                } else {
+                    metrics_.batches_unanswered.inc();
+                    acks = Acks::missing;
+                }
             } catch (const mqtt::exception& e) {
-                std::cerr << "chat-bridge: publish not acknowledged: " << e.what() << "\n";
+                log::log(log::Level::warning, "batch_not_acknowledged", {{"error", e.what()}});
                 // A reason code is the broker's answer; without one the connection failed.
-                acks = worse(acks, e.get_reason_code() >= 0x80 ? Acks::refused : Acks::missing);
+                bool refused = e.get_reason_code() >= 0x80;
+                (refused ? metrics_.batches_refused : metrics_.batches_unanswered).inc();
+                acks = worse(acks, refused ? Acks::refused : Acks::missing);
             }
         }
         pending_.clear();
@@ -76,6 +85,7 @@ private:
     mqtt::async_client& client_;
     std::function<int64_t()> clock_;
     size_t window_;
+    BridgeMetrics& metrics_;
     std::vector<mqtt::delivery_token_ptr> pending_;
     Acks earlier_ = Acks::all;
 };
@@ -130,6 +140,12 @@ void Bridge::start() {
     }
     set_nodelay_to_port(config_.port);
     subscribe_all(true);
+    if (config_.metrics_port > 0) {
+        endpoint_ = std::make_unique<metrics::Endpoint>(registry_, config_.metrics_port, [this]() -> std::optional<std::string> {
+            if (!client_->is_connected()) return "not connected to the broker";
+            return std::nullopt;
+        });
+    }
     running_ = true;
     live_ = std::thread([this] { guarded("the live thread", [this] { live_loop(); }); });
     sync_ = std::thread([this] { guarded("the sync thread", [this] { sync_loop(); }); });
@@ -151,11 +167,12 @@ void Bridge::stop() {
     sync_cv_.notify_all();
     if (live_.joinable()) live_.join();
     if (sync_.joinable()) sync_.join();
+    endpoint_.reset();
     try {
         client_->stop_consuming();
         if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(5));
     } catch (const mqtt::exception& e) {
-        std::cerr << "chat-bridge: disconnect: " << e.what() << "\n";
+        log::log(log::Level::warning, "disconnect_failed", {{"error", e.what()}});
     }
 }
 
@@ -168,10 +185,9 @@ void Bridge::guarded(const char* name, const std::function<void()>& body) {
             body();
             return;  // stopped
         } catch (const std::exception& e) {
-            std::cerr << "chat-bridge: " << name << " failed (attempt " << attempt << "), restarting: " << e.what()
-                      << "\n";
+            log::log(log::Level::error, "thread_restarted", {{"thread", name}, {"attempt", attempt}, {"error", e.what()}});
         } catch (...) {
-            std::cerr << "chat-bridge: " << name << " failed (attempt " << attempt << "), restarting\n";
+            log::log(log::Level::error, "thread_restarted", {{"thread", name}, {"attempt", attempt}});
         }
         std::unique_lock lock(sync_mu_);
         sync_cv_.wait_for(lock, std::chrono::milliseconds(100 * std::min(attempt, 10)), [this] { return !running_; });
@@ -179,20 +195,23 @@ void Bridge::guarded(const char* name, const std::function<void()>& body) {
 }
 
 void Bridge::live_loop() {
+    storage::InUseLock in_use(config_.db_path);  // chatctl restore refuses while the bridge runs
     storage::Database db(config_.db_path);
     // Group fan-out publishes one batch per chunk of members, so a few dozen outstanding
     // publishes keep the pipe full while bounding what a slow broker makes us hold.
-    PahoPublisher out(*client_, clock_, 64);
+    PahoPublisher out(*client_, clock_, 64, metrics_);
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
     Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
     storage::PushClaims push_claims(db);
+    storage::GroupOutbox outbox(db);
     std::unique_ptr<PushHook> push;
     if (!config_.push_url.empty()) {
         push = std::make_unique<PushHook>(config_.push_url, config_.push_debounce_ms, clock_,
                                           [&](const std::string& user, int64_t now, int64_t window) {
                                               return push_claims.claim(user, now, window);
-                                          });
+                                          },
+                                          metrics_.pushes_sent, metrics_.pushes_failed);
     }
 
     // Catch up on group messages, receipts and membership changes that arrived while no bridge ran.
@@ -202,21 +221,22 @@ void Bridge::live_loop() {
         try {
             int64_t now = clock_();
             if (catch_up || reconnected_.exchange(false)) {
-                groups.catch_up(now);
+                metrics_.fanouts_done.inc(groups.catch_up(now));
                 while (receipts.catch_up(now) > 0) {
                 }
                 catch_up = false;
             }
             if (now >= next_sweep) {
                 next_sweep = now + config_.sweep_ms;
-                counters_.notices += groups.emit_notices();
+                metrics_.notices.inc(groups.emit_notices());
                 // Messages another bridge took but did not finish (it crashed) are older than a sweep.
-                groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000));
+                metrics_.fanouts_done.inc(groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000)));
+                metrics_.fanouts_pending.set(outbox.pending_count());
                 // Acks whose receipts no bridge made (one died after the k/ PUBACK).
                 receipts.catch_up(now);
-                counters_.expired_rows += static_cast<uint64_t>(expiry.sweep(now));
+                metrics_.expired_entries.inc(static_cast<uint64_t>(expiry.sweep(now)));
             }
-            counters_.receipts += receipts.take_created();
+            metrics_.receipts.inc(receipts.take_created());
             mqtt::const_message_ptr msg;
             auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
                                                                     std::min<int64_t>(config_.sweep_ms, 200));
@@ -224,18 +244,22 @@ void Bridge::live_loop() {
             const std::string& topic = msg->get_topic();
             std::string kind = level(topic, 0);
             if (kind == "g" || kind == "l" || kind == "st") {  // a group's, a broadcast list's, a status
-                counters_.group_entries += groups.fan_out(entry_from_json(msg->to_string())).members;
+                auto result = groups.fan_out(entry_from_json(msg->to_string()));
+                metrics_.fanout_entries.inc(result.members);
+                if (result.finished) metrics_.fanouts_done.inc();
             } else if (kind == "k") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 receipts.on_ack(level(topic, 1), j.at("delivered").get<int64_t>(), j.at("ts").get<int64_t>());
-                counters_.receipts += receipts.take_created();
+                metrics_.receipts.inc(receipts.take_created());
             } else if (kind == "s") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 {
                     std::lock_guard lock(sync_mu_);
                     sync_requests_.push_back(SyncRequest{level(topic, 1), j.at("device").get<std::string>(),
                                                          j.at("after").get<int64_t>(), j.at("upto").get<int64_t>()});
+                    metrics_.sync_requests_queued.set(static_cast<int64_t>(sync_requests_.size()));
                 }
+                metrics_.sync_requests.inc();
                 sync_cv_.notify_one();
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
                 std::string user = level(topic, 2);
@@ -243,15 +267,15 @@ void Bridge::live_loop() {
                 if (signal.contains("call")) {
                     // An incoming call rings now, whatever the debounce window of messages says.
                     push->ring(user, signal.at("pending").get<int64_t>(), signal["call"]);
-                    ++counters_.pushes;
                 } else if (push->due(user)) {
                     // The plugin counts from memory: SQLite may not have the entry yet.
                     push->notify(user, signal.at("pending").get<int64_t>());
-                    ++counters_.pushes;
+                } else {
+                    metrics_.pushes_debounced.inc();
                 }
             }
         } catch (const std::exception& e) {
-            std::cerr << "chat-bridge: " << e.what() << "\n";
+            log::log(log::Level::error, "live_work_failed", {{"error", e.what()}});
         }
     }
     out.flush();
@@ -259,7 +283,7 @@ void Bridge::live_loop() {
 
 void Bridge::sync_loop() {
     storage::Database db(config_.db_path);
-    PahoPublisher out(*client_, clock_, 64);  // replay flushes after every page anyway
+    PahoPublisher out(*client_, clock_, 64, metrics_);  // replay flushes after every page anyway
     SyncReplay replay(db, out, config_.sync_page);
     while (running_) {
         try {
@@ -271,11 +295,14 @@ void Bridge::sync_loop() {
                                       [this] { return !running_ || !sync_requests_.empty(); });
                 }
                 fresh.swap(sync_requests_);
+                metrics_.sync_requests_queued.set(0);
             }
             for (auto& r : fresh) replay.request(std::move(r));
-            if (replay.step()) ++counters_.replayed_pages;
+            auto step = replay.step();
+            if (step == SyncReplay::Step::page || step == SyncReplay::Step::finished) metrics_.replay_pages.inc();
+            if (step == SyncReplay::Step::finished) metrics_.sync_requests_served.inc();
         } catch (const std::exception& e) {
-            std::cerr << "chat-bridge: sync: " << e.what() << "\n";
+            log::log(log::Level::error, "sync_failed", {{"error", e.what()}});
         }
     }
 }

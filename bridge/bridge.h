@@ -5,8 +5,11 @@
 // start()/stop() are called from one owning thread; counters may be read from any thread.
 #pragma once
 
+#include "bridge_metrics.h"
 #include "config.h"
 #include "sync_replay.h"
+
+#include "metrics/endpoint.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -24,15 +27,6 @@ class async_client;
 
 namespace chat::bridge {
 
-struct BridgeCounters {
-    std::atomic<uint64_t> group_entries{0};
-    std::atomic<uint64_t> receipts{0};
-    std::atomic<uint64_t> notices{0};
-    std::atomic<uint64_t> replayed_pages{0};
-    std::atomic<uint64_t> expired_rows{0};
-    std::atomic<uint64_t> pushes{0};
-};
-
 class Bridge {
 public:
     explicit Bridge(BridgeConfig config, std::function<int64_t()> clock = {});
@@ -44,7 +38,8 @@ public:
     // catches up on work missed while no bridge ran, then serves until stop().
     void start();
     void stop();
-    const BridgeCounters& counters() const { return counters_; }
+    // The port of /metrics and /healthz once started with --metrics-port (0: none).
+    int metrics_port() const { return endpoint_ ? endpoint_->port() : 0; }
 
 private:
     void subscribe_all(bool wait);
@@ -56,7 +51,9 @@ private:
     BridgeConfig config_;
     std::function<int64_t()> clock_;
     std::unique_ptr<mqtt::async_client> client_;
-    BridgeCounters counters_;
+    metrics::Registry registry_;
+    BridgeMetrics metrics_{registry_};
+    std::unique_ptr<metrics::Endpoint> endpoint_;
     std::atomic<bool> running_{false};
     std::atomic<bool> reconnected_{false};
     std::mutex sync_mu_;

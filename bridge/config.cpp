@@ -15,6 +15,7 @@ const char* const usage =
     "                   (--user U --password-file FILE | --mosquitto-conf PATH)\n"
     "                   [--client-id ID] [--db PATH] [--push-url URL] [--push-debounce-ms N]\n"
     "                   [--expiry DURATION] [--retention DURATION] [--sweep DURATION]\n"
+    "                   [--metrics-port N]  (/metrics and /healthz on 127.0.0.1:N) [--log-level LEVEL]\n"
     "  durations: 30d, 12h, 15m, 90s, 500ms or plain milliseconds\n";
 
 namespace {
@@ -121,6 +122,14 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
             c.retention_ms = parse_duration_ms(v);
         } else if (flag == "--sweep") {
             c.sweep_ms = parse_duration_ms(v);
+        } else if (flag == "--log-level") {
+            auto level = log::parse_level(v);
+            if (!level) throw std::invalid_argument("--log-level must be debug, info, notice, warning or error");
+            c.log_level = *level;
+        } else if (flag == "--metrics-port") {
+            int64_t port = parse_number(flag, v);
+            if (port > 65535) throw std::invalid_argument("--metrics-port must be a port from 0 to 65535");
+            c.metrics_port = static_cast<int>(port);
         } else {
             throw std::invalid_argument("unknown flag " + flag);
         }

@@ -1,6 +1,8 @@
 // Bridge settings from the command line (and the bridge identity from mosquitto.conf).
 #pragma once
 
+#include "common/log.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +26,8 @@ struct BridgeConfig {
     int64_t sweep_ms = 1'000;                // how often expiry/retention/missed work run
     int fanout_chunk = 100;                  // members per write transaction
     int sync_page = 100;                     // entries per replay page
+    log::Level log_level = log::Level::info;
+    int metrics_port = 0;                    // 127.0.0.1 port of /metrics and /healthz; 0: none
 };
 
 // Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db,

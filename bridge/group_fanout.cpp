@@ -7,11 +7,11 @@
 
 #include "common/identity.h"
 #include "common/status_outbox.h"
+#include "common/log.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <iostream>
 #include <map>
 
 namespace chat::bridge {
@@ -108,8 +108,7 @@ GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::stri
 
 bool GroupFanout::finish(const Entry& message, Acks acks) {
     if (acks == Acks::refused) {
-        std::cerr << "chat-bridge: the broker refused the fan-out of group message " << message.id << " in "
-                  << message.gid << "; marked done without it\n";
+        log::log(log::Level::error, "fanout_refused", {{"message", message.id}, {"group", message.gid}});
         outbox_.mark_done(message.id);
         return true;
     }
@@ -168,8 +167,8 @@ size_t GroupFanout::emit_notices(int limit) {
         notice.body = nlohmann::json{{"group", gid}, {"added", change.added}, {"removed", change.removed}}.dump();
         auto sent = deliver(notice, gid, change.removed);
         if (sent.acks == Acks::refused) {
-            std::cerr << "chat-bridge: the broker refused the notice " << notice.id << " for " << gid
-                      << "; skipped\n";  // sending it again would get the same answer
+            // Sending it again would get the same answer: skipped.
+            log::log(log::Level::error, "notice_refused", {{"notice", notice.id}, {"group", gid}});
         }
         all_stored = all_stored && sent.acks != Acks::missing;
         if (sent.acks == Acks::all) created += sent.members;

@@ -1,5 +1,6 @@
 // chat-bridge: runs the bridge service until SIGINT/SIGTERM.
 #include "bridge.h"
+#include "common/log.h"
 #include "common/stop_signals.h"
 
 #include <iostream>
@@ -12,16 +13,18 @@ int main(int argc, char** argv) {
         std::cerr << "chat-bridge: " << e.what() << "\n" << chat::bridge::usage;
         return 2;
     }
+    chat::log::configure(config.log_level, chat::log::stderr_sink());
     chat::StopSignals stop_signals;  // before Paho starts its threads
     try {
         chat::bridge::Bridge bridge(config);
         bridge.start();
-        std::cerr << "chat-bridge: connected to " << config.host << ":" << config.port << " as " << config.user
-                  << " (client id " << config.client_id << ")" << std::endl;
+        chat::log::log(chat::log::Level::info, "bridge_connected",
+                       {{"broker", config.host + ":" + std::to_string(config.port)}, {"user", config.user},
+                        {"client_id", config.client_id}, {"metrics_port", bridge.metrics_port()}});
         stop_signals.wait();
         bridge.stop();
     } catch (const std::exception& e) {
-        std::cerr << "chat-bridge: " << e.what() << "\n";
+        chat::log::log(chat::log::Level::error, "bridge_stopped", {{"error", e.what()}});
         return 1;
     }
     return 0;

@@ -2,16 +2,18 @@
 // client on a worker thread.
 #include "push_hook.h"
 
+#include "common/log.h"
+
 #include <httplib.h>
 
 #include <chrono>
-#include <iostream>
 #include <stdexcept>
 
 namespace chat::bridge {
 
-PushHook::PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock, Claim claim)
-    : debounce_ms_(debounce_ms), clock_(std::move(clock)), claim_(std::move(claim)) {
+PushHook::PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock, Claim claim,
+                   metrics::Counter& sent, metrics::Counter& failed)
+    : debounce_ms_(debounce_ms), clock_(std::move(clock)), claim_(std::move(claim)), sent_(sent), failed_(failed) {
     auto scheme_end = url.find("://");
     if (scheme_end == std::string::npos) throw std::invalid_argument("push URL needs a scheme: " + url);
     auto path_start = url.find('/', scheme_end + 3);
@@ -54,11 +56,6 @@ void PushHook::ring(const std::string& user, int64_t pending, const nlohmann::js
     cv_.notify_one();
 }
 
-size_t PushHook::sent() const {
-    std::lock_guard lock(mu_);
-    return sent_;
-}
-
 void PushHook::run() {
     // No exception may leave this thread: a failure (even building the client) is logged; the
     // job at hand is dropped (the next signal for that user pushes again) and the loop goes on.
@@ -70,9 +67,9 @@ void PushHook::run() {
             serve(client);
             return;  // stopping
         } catch (const std::exception& e) {
-            std::cerr << "chat-bridge: push hook: " << e.what() << "\n";
+            log::log(log::Level::error, "push_hook_failed", {{"error", e.what()}});
         } catch (...) {
-            std::cerr << "chat-bridge: push hook failed\n";
+            log::log(log::Level::error, "push_hook_failed");
         }
         std::unique_lock lock(mu_);
         if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
@@ -91,12 +88,12 @@ void PushHook::serve(httplib::Client& client) {
         }
         auto res = client.Post(path_, job.second, "application/json");
         if (!res || res->status >= 300) {
-            std::cerr << "chat-bridge: push for " << job.first << " failed: "
-                      << (res ? std::to_string(res->status) : httplib::to_string(res.error())) << "\n";
+            log::log(log::Level::warning, "push_failed",
+                     {{"user", job.first}, {"error", res ? std::to_string(res->status) : httplib::to_string(res.error())}});
+            failed_.inc();
             continue;
         }
-        std::lock_guard lock(mu_);
-        ++sent_;
+        sent_.inc();
     }
 }
 

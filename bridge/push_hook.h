@@ -4,6 +4,8 @@
 // and never block on the network: HTTP runs on the hook's own thread.
 #pragma once
 
+#include "metrics/registry.h"
+
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
@@ -28,7 +30,9 @@ public:
     // (storage::PushClaims::claim).
     using Claim = std::function<std::optional<int64_t>(const std::string& user, int64_t now_ms, int64_t window_ms)>;
 
-    PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock, Claim claim);
+    // `sent` and `failed` count the POSTs (the bridge's metrics).
+    PushHook(std::string url, int64_t debounce_ms, std::function<int64_t()> clock, Claim claim,
+             metrics::Counter& sent, metrics::Counter& failed);
     ~PushHook();
     PushHook(const PushHook&) = delete;
     PushHook& operator=(const PushHook&) = delete;
@@ -40,7 +44,6 @@ public:
     // Queues a POST for an incoming call at once, outside the debounce window (a ringing phone
     // cannot wait for it): {"user","pending","call":{"id","from","media"}}.
     void ring(const std::string& user, int64_t pending, const nlohmann::json& call);
-    size_t sent() const;
 
 private:
     void run();
@@ -52,10 +55,11 @@ private:
     Claim claim_;
     // Live thread only: the last push known here, so a burst of signals costs one claim.
     std::unordered_map<std::string, int64_t> last_push_;
-    mutable std::mutex mu_;
+    std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::pair<std::string, std::string>> queue_;  // user, JSON body
-    size_t sent_ = 0;
+    metrics::Counter& sent_;
+    metrics::Counter& failed_;
     bool stopping_ = false;
     std::thread worker_;
 };

@@ -6,11 +6,11 @@
 #include "import_wait.h"
 
 #include "common/identity.h"
+#include "common/log.h"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <iostream>
 #include <vector>
 
 namespace chat::bridge {
@@ -22,7 +22,7 @@ size_t Receipts::on_ack(const std::string& user, int64_t delivered, int64_t acke
     // The ack (and the entries it covers, journaled before it) may still be on their way from
     // the plugin's journal into SQLite; if it takes too long, the periodic catch-up gets it.
     if (!wait_until_imported([&] { return inbox_.delivered_seq(user) >= delivered; }, std::chrono::seconds(10))) {
-        std::cerr << "chat-bridge: receipts for " << user << " left to the catch-up: the ack is not imported yet\n";
+        log::log(log::Level::notice, "receipts_deferred", {{"user", user}, {"reason", "ack not imported yet"}});
         return 0;
     }
     size_t before = created_;
@@ -63,15 +63,14 @@ bool Receipts::make(const std::string& user, int64_t now_ms) {
         Acks acks = out_.flush();
         if (acks == Acks::missing) continue;
         if (acks == Acks::refused) {
-            std::cerr << "chat-bridge: the broker refused delivered receipts of " << user << " for seqs "
-                      << run->done + 1 << ".." << run->target << "; skipped\n";
+            log::log(log::Level::error, "receipts_refused", {{"user", user}, {"from_seq", run->done + 1}, {"to_seq", run->target}});
         } else {
             created_ += batches.size();
         }
         marks_.finish(user, *run);
         return true;
     }
-    std::cerr << "chat-bridge: receipts for " << user << " were not acknowledged; retried by the catch-up\n";
+    log::log(log::Level::warning, "receipts_unacknowledged", {{"user", user}});
     return false;
 }
 

@@ -33,8 +33,8 @@ void SyncReplay::request(SyncRequest r) {
     jobs_.push_back(Job{std::move(r), 0});
 }
 
-bool SyncReplay::step() {
-    if (jobs_.empty()) return false;
+SyncReplay::Step SyncReplay::step() {
+    if (jobs_.empty()) return Step::idle;
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     if (job.upto > 0) {
@@ -44,7 +44,7 @@ bool SyncReplay::step() {
                                  std::chrono::milliseconds(500)) &&
             ++job.waits < max_import_waits) {
             jobs_.push_back(std::move(job));
-            return true;
+            return Step::waited;
         }
         job.upto = 0;
     }
@@ -64,11 +64,10 @@ bool SyncReplay::step() {
     // One b/replay publish per page; the plugin sends each entry to the device's connection.
     if (!entries.empty()) out_.publish(replay_batch_topic, replay_batch(job.user, job.device, entries), 0);
     out_.flush();
-    if (more) {
-        job.after = entries.back().seq;
-        jobs_.push_back(std::move(job));
-    }
-    return true;
+    if (!more) return Step::finished;
+    job.after = entries.back().seq;
+    jobs_.push_back(std::move(job));
+    return Step::page;
 }
 
 }  // namespace chat::bridge

@@ -28,8 +28,11 @@ public:
     SyncReplay(storage::Database& db, Publisher& out, int page = 100);
     // A newer request from the same device replaces its unfinished one.
     void request(SyncRequest r);
-    // Sends one page of the next job; false when there is nothing to do.
-    bool step();
+    // What step() did: nothing to do, a job waited for the import, or a page went out (the
+    // job's last one: finished).
+    enum class Step { idle, waited, page, finished };
+    // Sends one page of the next job.
+    Step step();
     bool idle() const { return jobs_.empty(); }
 
 private:

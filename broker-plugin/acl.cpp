@@ -53,6 +53,8 @@ bool bridge_allowed(Access access, std::string_view topic) {
 
 bool allowed(const Principal& who, Access access, std::string_view topic) {
     if (who.bridge) return bridge_allowed(access, topic);
+    // The operator watches the broker's own statistics, read-only, and sees nothing else.
+    if (who.sys_operator) return access != Access::write && topic.starts_with("$SYS/");
     if (topic.empty() || topic[0] == '$' || has_wildcard(topic)) return false;
     Topic t = split_topic(topic);
     switch (access) {
@@ -63,6 +65,12 @@ bool allowed(const Principal& who, Access access, std::string_view topic) {
             return is_own_inbox_topic(who, t) || may_watch_presence(who, t);
     }
     return false;
+}
+
+bool is_blocked(const Principal& who, std::string_view topic) {
+    if (who.bridge || !who.perms) return false;
+    Topic t = split_topic(topic);
+    return (t.is("m", 2) || t.is("r", 2) || t.is("t", 2)) && who.perms->blocked_by.contains(std::string(t[1]));
 }
 
 }  // namespace chat::broker

@@ -22,8 +22,11 @@ struct Principal {
     std::string_view device;
     bool bridge = false;
     const Permissions* perms = nullptr;
+    bool sys_operator = false;  // the operator identity: reads $SYS/# only
 };
 
 bool allowed(const Principal& who, Access access, std::string_view topic);
+// Whether `topic` is m/, r/ or t/ of a user who blocked `who` (why a publish was refused).
+bool is_blocked(const Principal& who, std::string_view topic);
 
 }  // namespace chat::broker

@@ -14,7 +14,9 @@ constexpr int64_t prune_interval_ms = 1000;
 }  // namespace
 
 ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
-    : config_(std::move(config)),
+    : metrics_(registry_),
+      config_(std::move(config)),
+      in_use_(config_.db_path),
       clock_(std::move(clock)),
       db_(config_.db_path),
       accounts_(db_),
@@ -33,8 +35,19 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
     db_.disable_auto_checkpoint();
     db_.retry_busy_quickly();
     bridge_password_hash_ = hash_token(config_.bridge_password);
+    if (!config_.operator_password.empty()) operator_password_hash_ = hash_token(config_.operator_password);
     accounts_.clear_online();
     acl_change_id_ = acl_changes_.latest_id();
+    metrics_.expose_storage(log_, checkpointer_);
+}
+
+std::optional<std::string> ChatBroker::health() const {
+    const auto& importer = log_.importer();
+    if (importer.stats().failing) return "the import into SQLite is failing (see the broker's log)";
+    if (int64_t lag = importer.lag_ms(); lag > config_.max_import_lag_ms) {
+        return "the import into SQLite is " + std::to_string(lag) + " ms behind";
+    }
+    return std::nullopt;
 }
 
 AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id, std::string_view username,
@@ -42,28 +55,42 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     int64_t now = clock_();
     // Reconnect storms are damped before any work: per client id, and per source address.
     if (!connect_limits_.allow(client_id, now) || !address_connect_limits_.allow(address, now)) {
+        metrics_.connects_throttled.inc();
         return AuthResult::unavailable;
+    }
+    if (!config_.operator_user.empty() && username == config_.operator_user) {
+        return authenticate_operator(client, client_id, password);
     }
     if (username == config_.bridge_user) {
         bool known_id = std::find(config_.bridge_clients.begin(), config_.bridge_clients.end(), client_id) !=
                         config_.bridge_clients.end();
-        if (!known_id || !token_matches(password, bridge_password_hash_)) return AuthResult::refused;
+        if (!known_id || !token_matches(password, bridge_password_hash_)) {
+            metrics_.auth_failed(AuthFailure::bridge_identity);
+            return AuthResult::refused;
+        }
         if (auto old = sessions_.find(client); old != sessions_.end()) drop_session(old);
         Session s{config_.bridge_user, std::string(client_id)};
         s.bridge = true;
         sessions_.emplace(client, std::move(s));
         bridge_clients_.emplace_back(client_id);
+        metrics_.connects_accepted.inc();
         return AuthResult::accepted;
     }
     size_t slash = client_id.find('/');
-    if (slash == std::string_view::npos) return AuthResult::refused;
     std::string user(client_id.substr(0, slash));
-    std::string device(client_id.substr(slash + 1));
-    if (user != username || !is_user_id(user) || !is_device_id(device)) return AuthResult::refused;
+    std::string device(slash == std::string_view::npos ? std::string_view() : client_id.substr(slash + 1));
+    if (slash == std::string_view::npos || user != username || !is_user_id(user) || !is_device_id(device)) {
+        metrics_.auth_failed(AuthFailure::bad_client_id);
+        return AuthResult::refused;
+    }
     // The one SQLite read of a CONNECT (two more for a user's permissions when none of their
     // devices is connected yet); its write, the online flag, goes through the journal.
     auto row = accounts_.find_device(user, device);
-    if (!row || row->revoked || !token_matches(password, row->token_hash)) return AuthResult::refused;
+    if (!row || row->revoked || !token_matches(password, row->token_hash)) {
+        metrics_.auth_failed(!row ? AuthFailure::unknown_device
+                                  : row->revoked ? AuthFailure::revoked_device : AuthFailure::wrong_token);
+        return AuthResult::refused;
+    }
     // A closed session may still hold this handle until the tick: the new one replaces it.
     if (auto old = sessions_.find(client); old != sessions_.end()) drop_session(old);
     // A user none of whose devices is connected yet gets their permissions read now, before
@@ -79,7 +106,10 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
 
     auto [it, fresh] = users_.try_emplace(std::move(user));
     if (fresh) it->second.perms = std::move(perms);
+    // The same client id again takes the device over: still one connected device.
+    if (it->second.devices.find(device) == it->second.devices.end()) metrics_.connected_devices.add(1);
     it->second.devices[device] = client;
+    metrics_.connects_accepted.inc();
     ++it->second.sessions;
     Session s{it->first, std::move(device), &it->second};
     s.encoding = encoding;
@@ -88,14 +118,34 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     return AuthResult::accepted;
 }
 
+AuthResult ChatBroker::authenticate_operator(ClientKey client, std::string_view client_id, std::string_view password) {
+    // Any client id but a device's ({user}/{device}) or a bridge's, which it would take over.
+    bool taken = client_id.find('/') != std::string_view::npos ||
+                 std::find(config_.bridge_clients.begin(), config_.bridge_clients.end(), client_id) !=
+                     config_.bridge_clients.end();
+    if (taken || client_id.empty() || !token_matches(password, operator_password_hash_)) {
+        metrics_.auth_failed(AuthFailure::operator_identity);
+        return AuthResult::refused;
+    }
+    if (auto old = sessions_.find(client); old != sessions_.end()) drop_session(old);
+    Session s{config_.operator_user, std::string(client_id)};
+    s.sys_operator = true;
+    sessions_.emplace(client, std::move(s));
+    metrics_.connects_accepted.inc();
+    return AuthResult::accepted;
+}
+
 void ChatBroker::drop_session(std::unordered_map<ClientKey, Session>::iterator it) {
-    if (it->second.bridge) {
+    if (it->second.bridge || it->second.sys_operator) {
         sessions_.erase(it);
         return;
     }
     auto user = users_.find(it->second.user);
     sessions_.erase(it);
-    if (user != users_.end() && --user->second.sessions == 0) users_.erase(user);
+    if (user != users_.end() && --user->second.sessions == 0) {
+        metrics_.connected_devices.add(-static_cast<int64_t>(user->second.devices.size()));
+        users_.erase(user);
+    }
 }
 
 // A closed connection may still publish its Will, and only on p/{self} (PROTOCOL.md).
@@ -107,27 +157,39 @@ bool ChatBroker::is_will_topic(const Session& s, Access access, std::string_view
 Principal ChatBroker::principal(const Session& s) const {
     const Permissions* perms = nullptr;  // none for the bridge and closed sessions
     if (s.state) perms = s.state->perms ? s.state->perms.get() : &no_permissions_;
-    return Principal{s.user, s.bridge ? std::string_view() : std::string_view(s.device), s.bridge, perms};
+    return Principal{s.user, s.bridge || s.sys_operator ? std::string_view() : std::string_view(s.device), s.bridge,
+                     perms, s.sys_operator};
 }
 
 bool ChatBroker::acl(ClientKey client, Access access, std::string_view topic, uint32_t payload_len) {
     auto it = sessions_.find(client);
     if (it == sessions_.end()) return false;
     if (it->second.departed) return is_will_topic(it->second, access, topic) && payload_len <= config_.max_payload;
-    if (access == Access::write && payload_len > config_.max_payload && !it->second.bridge) return false;
+    if (access == Access::write && payload_len > config_.max_payload && !it->second.bridge) {
+        metrics_.refused(Refusal::payload_size);
+        return false;
+    }
     // Compact and lean devices get their inbox entries as direct copies, not the JSON publish.
     const Session& s = it->second;
     if (access == Access::read && s.encoding != Encoding::json && topic.size() == s.user.size() + 4 && topic.starts_with("u/") &&
         topic.substr(2, s.user.size()) == s.user && topic.ends_with("/i")) {
         return false;
     }
-    return allowed(principal(it->second), access, topic);
+    Principal who = principal(s);
+    if (allowed(who, access, topic)) return true;
+    // A READ refusal is routing (a subscriber that may not see a copy), not a client's attempt.
+    if (access != Access::read) metrics_.refused(is_blocked(who, topic) ? Refusal::block : Refusal::acl);
+    return false;
 }
 
 void ChatBroker::on_disconnect(ClientKey client) {
     auto it = sessions_.find(client);
     if (it == sessions_.end() || it->second.departed) return;
     Session& s = it->second;
+    if (s.sys_operator) {
+        drop_session(it);
+        return;
+    }
     if (s.bridge) {
         auto b = std::find(bridge_clients_.begin(), bridge_clients_.end(), s.device);
         if (b != bridge_clients_.end()) bridge_clients_.erase(b);
@@ -143,6 +205,7 @@ void ChatBroker::on_disconnect(ClientKey client) {
     // A newer connection with the same client id may already have taken this device over.
     if (dev == state->devices.end() || dev->second != client) return;
     state->devices.erase(dev);
+    metrics_.connected_devices.add(-1);
     log_.device_offline(s.user, s.device, clock_());
 }
 
@@ -196,7 +259,9 @@ void ChatBroker::kick_revoked_devices(const std::string& user, const UserState& 
         if (row && !row->revoked) continue;
         // The DISCONNECT event that follows the kick removes the session as for any other close.
         auto session = sessions_.find(key);
-        if (session != sessions_.end()) kicks_.push_back(client_id_of(session->second));
+        if (session == sessions_.end()) continue;
+        kicks_.push_back(client_id_of(session->second));
+        metrics_.kicked(Kick::revoked);
     }
 }
 

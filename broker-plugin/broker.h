@@ -4,6 +4,7 @@
 
 #include "acl.h"
 #include "calls.h"
+#include "broker_metrics.h"
 #include "config.h"
 #include "device_connections.h"
 #include "rate_limits.h"
@@ -11,6 +12,7 @@
 #include "common/identity.h"
 #include "storage/accounts.h"
 #include "storage/broadcast.h"
+#include "storage/backup.h"
 #include "storage/checkpointer.h"
 #include "storage/db.h"
 #include "storage/inbox_log.h"
@@ -56,6 +58,7 @@ struct MessageResult {
     Publish rewritten;                  // with Verdict::rewrite
     std::vector<DirectPublish> extra;   // e.g. the sender's other devices
     std::string reason;                 // why it was denied, for the log
+    Refusal refusal = Refusal::acl;     // and for the metrics
 };
 
 class ChatBroker {
@@ -88,6 +91,14 @@ public:
     // Blocks until everything stored so far is in SQLite, not only in the journal (tests).
     void wait_imported() { log_.wait_imported(); }
 
+    // The broker's metrics; render() is safe from any thread (the plugin's metrics endpoint).
+    const metrics::Registry& metrics() const { return registry_; }
+    // A live copy the broker refused to queue (the plugin's publish step).
+    void live_copy_dropped() { metrics_.live_copies_dropped.inc(); }
+    // What is wrong with the import into SQLite (lag over plugin_opt_max_import_lag_ms, or
+    // failing transactions), or nullopt; safe from any thread.
+    std::optional<std::string> health() const;
+
 private:
     // Per connected user. Kept small: the broker holds one per idle connection.
     struct UserState {
@@ -102,10 +113,17 @@ private:
         int refused_in_a_row = 0;  // rate-limited publishes since the last accepted one
         Encoding encoding = Encoding::json;  // compact and lean: entries come as direct copies
         bool bridge = false;
+        bool sys_operator = false;
         bool departed = false;     // closed; kept until the next tick for its Will's check
     };
 
-    static std::string client_id_of(const Session& s) { return s.bridge ? s.device : s.user + "/" + s.device; }
+    MessageResult handle_message(ClientKey client, std::string_view topic, std::string payload,
+                                 const UserProperties& props);
+    static std::string client_id_of(const Session& s) {
+        return s.bridge || s.sys_operator ? s.device : s.user + "/" + s.device;
+    }
+    // The operator identity's CONNECT (plugin_opt_operator_user).
+    AuthResult authenticate_operator(ClientKey client, std::string_view client_id, std::string_view password);
     // Erases a session and, with its last session, the user's state.
     void drop_session(std::unordered_map<ClientKey, Session>::iterator it);
     Principal principal(const Session& s) const;
@@ -160,7 +178,10 @@ private:
     std::vector<DirectPublish> copies_to_own_devices(const Session& s, const Entry& sent);
     Entry new_entry(const Session& s, std::string payload, const UserProperties& props);
 
+    metrics::Registry registry_;  // first: the series below point into it
+    BrokerMetrics metrics_;
     Config config_;
+    storage::InUseLock in_use_;  // chatctl restore refuses while this is held
     std::function<int64_t()> clock_;
     MessageIdGenerator ids_;
     EntryJsonWriter json_;  // every entry the broker thread serialises
@@ -174,6 +195,7 @@ private:
     storage::Policy policy_;
     storage::InboxLog log_;  // after db_: it imports an earlier run's journal through it
     std::string bridge_password_hash_;
+    std::string operator_password_hash_;  // empty: no operator identity
     int64_t acl_change_id_ = 0;
     int64_t next_refresh_ms_ = 0;
     std::unordered_map<std::string, UserState> users_;  // before sessions_, whose users name its keys

@@ -1,6 +1,7 @@
 // Parsing and validation of plugin options.
 #include "config.h"
 
+#include "common/identity.h"
 #include "common/secret_file.h"
 
 #include <sstream>
@@ -67,6 +68,10 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             throw std::invalid_argument(
                 "plugin_opt_bridge_password is no longer read: put the secret in a 0600 file and name it with "
                 "plugin_opt_bridge_password_file");
+        } else if (key == "operator_user") {
+            c.operator_user = value;
+        } else if (key == "operator_password_file") {
+            c.operator_password = read_secret_file(value);
         } else if (key == "bridge_clients") {
             c.bridge_clients = parse_list(value);
         } else if (key == "max_pending") {
@@ -85,6 +90,14 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             c.max_user_properties = static_cast<size_t>(parse_positive(key, value, 64));
         } else if (key == "max_import_backlog") {
             c.max_import_backlog = parse_positive(key, value, int64_t{1} << 40);
+        } else if (key == "log_level") {
+            auto level = log::parse_level(value);
+            if (!level) throw std::invalid_argument("plugin_opt_log_level must be debug, info, notice, warning or error");
+            c.log_level = *level;
+        } else if (key == "metrics_port") {
+            c.metrics_port = static_cast<int>(parse_positive(key, value, 65535));
+        } else if (key == "max_import_lag_ms") {
+            c.max_import_lag_ms = parse_positive(key, value, int64_t{1} << 40);
         } else if (key == "max_user_properties_bytes") {
             c.max_user_properties_bytes = static_cast<size_t>(parse_positive(key, value, 65536));
         } else if (key == "call_ring_timeout_ms") {
@@ -99,6 +112,12 @@ Config parse_config(const std::map<std::string, std::string>& options) {
     }
     if (c.bridge_user.empty() || c.bridge_password.empty()) {
         throw std::invalid_argument("plugin_opt_bridge_user and plugin_opt_bridge_password_file are required");
+    }
+    if (c.operator_user.empty() != c.operator_password.empty()) {
+        throw std::invalid_argument("plugin_opt_operator_user and plugin_opt_operator_password_file go together");
+    }
+    if (!c.operator_user.empty() && (c.operator_user == c.bridge_user || is_user_id(c.operator_user))) {
+        throw std::invalid_argument("plugin_opt_operator_user must differ from the bridge user and from every user id");
     }
     if (c.bridge_clients.empty()) throw std::invalid_argument("plugin_opt_bridge_clients is required (the bridge client ids)");
     return c;

@@ -1,6 +1,8 @@
 // Plugin settings read from plugin_opt_* lines in mosquitto.conf.
 #pragma once
 
+#include "common/log.h"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -20,6 +22,8 @@ struct Config {
     std::string bridge_user;                  // the bridge identity's username
     std::string bridge_password;              // read from plugin_opt_bridge_password_file
     std::vector<std::string> bridge_clients;  // the only client ids the bridge may log in with
+    std::string operator_user;                // may read $SYS/# and nothing else; empty: none
+    std::string operator_password;            // read from plugin_opt_operator_password_file
     int acl_refresh_ms = 200;                 // how often group/block/device changes are picked up
     int64_t max_pending = 10000;              // per-user cap on unacked entries
     RateLimit publish_limit{20, 200};         // publishes per user, over all their devices
@@ -32,6 +36,9 @@ struct Config {
     int64_t call_ring_timeout_ms = 45'000;    // an offer unanswered this long is a missed call
     size_t max_calls = 10'000;                // call legs the broker tracks at once
     int64_t status_lifetime_ms = 86'400'000;  // a status update expires this long after posting
+    log::Level log_level = log::Level::info;  // lines below it are not written
+    int metrics_port = 0;                     // 127.0.0.1 port of /metrics and /healthz; 0: none
+    int64_t max_import_lag_ms = 10000;        // /healthz fails when the import waits longer
 };
 
 // Throws std::invalid_argument naming the bad option. The bridge identity is required: its

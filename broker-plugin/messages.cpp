@@ -18,10 +18,11 @@ namespace {
 
 using Verdict = MessageResult::Verdict;
 
-MessageResult deny(std::string reason) {
+MessageResult deny(Refusal refusal, std::string reason) {
     MessageResult r;
     r.verdict = Verdict::deny;
     r.reason = std::move(reason);
+    r.refusal = refusal;
     return r;
 }
 
@@ -106,6 +107,22 @@ nlohmann::json receipt_body(const std::string& payload) {
     return j;
 }
 
+TopicKind topic_kind(std::string_view topic) {
+    if (topic == "b/fanout") return TopicKind::fanout;
+    if (topic == "b/replay") return TopicKind::replay;
+    if (topic.size() < 2 || topic[1] != '/') return TopicKind::other;
+    switch (topic[0]) {
+        case 'm': return TopicKind::direct;
+        case 'g': return TopicKind::group;
+        case 'r': return TopicKind::receipt;
+        case 't': return TopicKind::typing;
+        case 'k': return TopicKind::ack;
+        case 's': return TopicKind::sync;
+        case 'p': return TopicKind::presence;
+        default: return TopicKind::other;
+    }
+}
+
 std::string property(const UserProperties& props, std::string_view name) {
     for (const auto& [k, v] : props) {
         if (k == name) return v;
@@ -153,8 +170,16 @@ Entry ChatBroker::new_entry(const Session& s, std::string payload, const UserPro
 
 MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, std::string payload,
                                      const UserProperties& props) {
+    metrics_.published(topic_kind(topic));
+    MessageResult r = handle_message(client, topic, std::move(payload), props);
+    if (r.verdict == Verdict::deny) metrics_.refused(r.refusal);
+    return r;
+}
+
+MessageResult ChatBroker::handle_message(ClientKey client, std::string_view topic, std::string payload,
+                                         const UserProperties& props) {
     auto it = sessions_.find(client);
-    if (it == sessions_.end() || it->second.departed) return deny("no session");
+    if (it == sessions_.end() || it->second.departed) return deny(Refusal::acl, "no session");
     Session& s = it->second;
     // The import holds what it has not written to SQLite yet in memory: past the limit, nothing
     // more is taken. storage::Error makes the plugin close the connection without a PUBACK, so
@@ -163,11 +188,12 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
         throw storage::Error("the import into SQLite is behind by more than plugin_opt_max_import_backlog");
     }
     if (s.bridge) return bridge_publish(topic, payload);
+    if (s.sys_operator) return deny(Refusal::acl, "the operator identity only reads $SYS");
     if (auto refused = rate_limited(s)) return *refused;
     size_t property_bytes = 0;
     for (const auto& [name, value] : props) property_bytes += name.size() + value.size();
     if (props.size() > config_.max_user_properties || property_bytes > config_.max_user_properties_bytes) {
-        return deny("too many or too large user properties");
+        return deny(Refusal::malformed, "too many or too large user properties");
     }
     Topic t = split_topic(topic);
     try {
@@ -182,9 +208,9 @@ MessageResult ChatBroker::on_message(ClientKey client, std::string_view topic, s
         if (t.is("s", 2)) return sync_request(s, payload);
         if (t.is("p", 2)) return MessageResult{};
     } catch (const std::invalid_argument& bad) {
-        return deny(bad.what());
+        return deny(Refusal::malformed, bad.what());
     }
-    return deny("no such topic");
+    return deny(Refusal::acl, "no such topic");
 }
 
 MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, std::string payload,
@@ -192,10 +218,10 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
     Entry e = new_entry(s, std::move(payload), props);
     if (auto earlier = earlier_copy(s, e, to)) return redeliver_duplicate(s, *earlier);
     e.to = std::string(to);
-    if (over_cap(e.to)) return deny("recipient " + e.to + " has too many undelivered messages");
+    if (over_cap(e.to)) return deny(Refusal::pending_cap, "recipient " + e.to + " has too many undelivered messages");
     Entry sent = sent_copy(s, e);
     storage::InboxLog::Batch batch(log_);
-    if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
+    if (!batch.add(e.to, e)) return deny(Refusal::unknown_recipient, "unknown recipient " + e.to);
     batch.add(s.user, sent);
     if (e.kind == "delete") {
         batch.add_redaction(e.to, e.ref, s.user);
@@ -214,7 +240,7 @@ MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, 
     if (auto earlier = earlier_copy(s, e, gid)) return redeliver_duplicate(s, *earlier);
     e.gid = std::string(gid);
     if (config_.max_pending > 0 && policy_.member_at_cap(e.gid, s.user, config_.max_pending)) {
-        return deny("a member of " + e.gid + " has too many undelivered messages");
+        return deny(Refusal::pending_cap, "a member of " + e.gid + " has too many undelivered messages");
     }
     Entry sent = sent_copy(s, e);
     storage::InboxLog::Batch batch(log_);
@@ -268,7 +294,7 @@ Entry ChatBroker::sent_copy(const Session& s, Entry& e) {
 MessageResult ChatBroker::redeliver_duplicate(const Session& s, const Entry& sent) {
     bool list = is_list_id(sent.to);  // a broadcast: its shared copy is in the outbox, like a group's
     auto original = sent.gid.empty() && !list ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
-    if (!original) return deny("duplicate of an expired message");
+    if (!original) return deny(Refusal::malformed, "duplicate of an expired message");
     std::string topic = list ? "l/" + sent.to : sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid;
     MessageResult r = rewrite(std::move(topic), json_.write(*original));
     if (s.encoding == Encoding::lean) {
@@ -292,7 +318,7 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
     }
     e.body = body.dump();
     storage::InboxLog::Batch batch(log_);
-    if (!batch.add(e.to, e)) return deny("unknown recipient " + e.to);
+    if (!batch.add(e.to, e)) return deny(Refusal::unknown_recipient, "unknown recipient " + e.to);
     batch.commit();
     MessageResult r = rewrite(inbox_topic(e.to), json_.write(e));
     add_live_extras(e.to, e, r);
@@ -367,7 +393,7 @@ MessageResult ChatBroker::bridge_publish(std::string_view topic, const std::stri
         throw;  // not stored: the plugin drops the connection and the bridge sends it again
     } catch (const std::exception& bad) {
         // A malformed batch is the bridge's bug: refuse it (the bridge logs the PUBACK).
-        return deny(std::string("bad batch on ") + std::string(topic) + ": " + bad.what());
+        return deny(Refusal::malformed, std::string("bad batch on ") + std::string(topic) + ": " + bad.what());
     }
     return MessageResult{};
 }
@@ -494,8 +520,11 @@ std::optional<MessageResult> ChatBroker::rate_limited(Session& s) {
     }
     // Mosquitto 2.0.11 lets a plugin refuse a publish only as "not authorised" (v5 0x87; a
     // v3.1.1 client gets a plain PUBACK), so a client that keeps going is disconnected.
-    if (++s.refused_in_a_row == config_.refusals_before_kick) kicks_.push_back(client_id_of(s));
-    return deny("message rate too high for " + s.user);
+    if (++s.refused_in_a_row == config_.refusals_before_kick) {
+        kicks_.push_back(client_id_of(s));
+        metrics_.kicked(Kick::rate_limit);
+    }
+    return deny(Refusal::rate_limit, "message rate too high for " + s.user);
 }
 
 bool ChatBroker::over_cap(const std::string& user) {

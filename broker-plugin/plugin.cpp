@@ -8,24 +8,56 @@
 #include "broker.h"
 #include "broker_version.h"
 #include "common/identity.h"
+#include "common/log.h"
+#include "metrics/endpoint.h"
 
 #include <malloc.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <thread>
 
 namespace {
 
 using chat::broker::Access;
 using chat::broker::ChatBroker;
 using Verdict = chat::broker::MessageResult::Verdict;
+using chat::log::Level;
+
+int mosquitto_level(Level level) {
+    int mosq_level = MOSQ_LOG_INFO;
+    switch (level) {
+        case Level::debug: mosq_level = MOSQ_LOG_DEBUG; break;
+        case Level::info: mosq_level = MOSQ_LOG_INFO; break;
+        case Level::notice: mosq_level = MOSQ_LOG_NOTICE; break;
+        case Level::warning: mosq_level = MOSQ_LOG_WARNING; break;
+        case Level::error: mosq_level = MOSQ_LOG_ERR; break;
+    }
+    return mosq_level;
+}
+
+// The plugin's log lines go to mosquitto's log. mosquitto_log_printf is for the broker's own
+// thread (it may publish to $SYS/broker/log): lines of the plugin's background threads
+// (importer, checkpointer) go to stderr, where they went before.
+chat::log::Sink mosquitto_sink() {
+    return [broker_thread = std::this_thread::get_id()](Level level, const std::string& line) {
+        if (std::this_thread::get_id() != broker_thread) {
+            std::fprintf(stderr, "chat: level=%s %s\n", chat::log::level_name(level), line.c_str());
+            return;
+        }
+        mosquitto_log_printf(mosquitto_level(level), "chat: %s", line.c_str());
+    };
+}
 
 struct PluginState {
     mosquitto_plugin_id_t* id = nullptr;
     std::unique_ptr<ChatBroker> broker;
+    // After the broker: stopped first, since it renders the broker's metrics on its own thread.
+    std::unique_ptr<chat::metrics::Endpoint> metrics_endpoint;
     bool broker_frees_replaced_fields = false;  // see broker_version.h
 };
 
@@ -37,7 +69,7 @@ std::string_view view(const char* s) { return s ? std::string_view(s) : std::str
 
 // Queued by the broker and sent on its next loop pass. An empty client id means normal
 // routing (READ-checked per subscriber); the broker takes ownership of the properties.
-void publish(const chat::broker::DirectPublish& d) {
+void publish(ChatBroker& broker, const chat::broker::DirectPublish& d) {
     mosquitto_property* props = nullptr;
     if (d.expiry_s) mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, d.expiry_s);
     int rc = mosquitto_broker_publish_copy(d.client_id.empty() ? nullptr : d.client_id.c_str(),
@@ -45,9 +77,9 @@ void publish(const chat::broker::DirectPublish& d) {
                                            d.message.payload.data(), d.qos, false, props);
     if (rc != MOSQ_ERR_SUCCESS) {
         mosquitto_property_free_all(&props);  // still ours when the broker refused it
+        broker.live_copy_dropped();
         // Only the live copy is lost: the entry is stored and the next sync replays it.
-        mosquitto_log_printf(MOSQ_LOG_WARNING, "chat: could not queue publish to %s: %s",
-                             d.message.topic.c_str(), mosquitto_strerror(rc));
+        chat::log::log(Level::warning, "live_copy_not_queued", {{"topic", d.message.topic}, {"error", mosquitto_strerror(rc)}});
     }
 }
 
@@ -57,20 +89,19 @@ int on_basic_auth(int, void* event_data, void* userdata) {
         auto result = broker_of(userdata).authenticate(ev->client, view(mosquitto_client_id(ev->client)),
                                                        view(ev->username), view(ev->password),
                                                        view(mosquitto_client_address(ev->client)));
-        for (const auto& d : broker_of(userdata).take_publishes()) publish(d);
+        for (const auto& d : broker_of(userdata).take_publishes()) publish(broker_of(userdata), d);
         switch (result) {
             case chat::broker::AuthResult::accepted: return MOSQ_ERR_SUCCESS;
             case chat::broker::AuthResult::refused: return MOSQ_ERR_AUTH;
             case chat::broker::AuthResult::unavailable: break;
         }
-        mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: CONNECT from %s throttled (reconnecting too often)",
-                             mosquitto_client_address(ev->client));
+        chat::log::log(Level::notice, "connect_throttled", {{"address", mosquitto_client_address(ev->client)}});
         return MOSQ_ERR_UNKNOWN;
     } catch (const std::exception& e) {
         // Storage trouble (e.g. a full disk) is not the client's fault: mosquitto 2.0.11 closes the
         // connection without a CONNACK for any error but MOSQ_ERR_AUTH, which a client takes as a
         // passing fault, where "not authorised" would read as a revoked token.
-        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: auth failed: %s", e.what());
+        chat::log::log(Level::error, "auth_failed", {{"error", e.what()}});
         return MOSQ_ERR_UNKNOWN;
     } catch (...) {
         return MOSQ_ERR_UNKNOWN;
@@ -137,8 +168,8 @@ int on_message(int, void* event_data, void* userdata) {
         auto result = broker_of(userdata).on_message(ev->client, view(ev->topic), std::move(payload),
                                                      user_properties(ev->properties));
         if (result.verdict == Verdict::deny) {
-            mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: refused publish from %s to %s: %s",
-                                 mosquitto_client_id(ev->client), ev->topic, result.reason.c_str());
+            chat::log::log(Level::notice, "publish_refused",
+                           {{"client", mosquitto_client_id(ev->client)}, {"topic", ev->topic}, {"reason", result.reason}});
             return MOSQ_ERR_ACL_DENIED;
         }
         if (result.verdict == Verdict::rewrite) {
@@ -148,11 +179,11 @@ int on_message(int, void* event_data, void* userdata) {
             drop_properties(ev, frees);
             ev->retain = false;
         }
-        for (const auto& d : result.extra) publish(d);
+        for (const auto& d : result.extra) publish(broker_of(userdata), d);
         return MOSQ_ERR_SUCCESS;
     } catch (const std::exception& e) {
         // Not stored: drop the connection so no PUBACK goes out and the client retries.
-        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: could not store publish to %s: %s", ev->topic, e.what());
+        chat::log::log(Level::error, "publish_not_stored", {{"topic", ev->topic}, {"error", e.what()}});
         return MOSQ_ERR_UNKNOWN;
     } catch (...) {
         return MOSQ_ERR_UNKNOWN;
@@ -163,7 +194,7 @@ int on_disconnect(int, void* event_data, void* userdata) {
     try {
         broker_of(userdata).on_disconnect(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
     } catch (const std::exception& e) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: disconnect bookkeeping failed: %s", e.what());
+        chat::log::log(Level::error, "disconnect_failed", {{"error", e.what()}});
     } catch (...) {
     }
     return MOSQ_ERR_SUCCESS;
@@ -172,13 +203,13 @@ int on_disconnect(int, void* event_data, void* userdata) {
 int on_tick(int, void*, void* userdata) {
     try {
         broker_of(userdata).tick();
-        for (const auto& d : broker_of(userdata).take_publishes()) publish(d);  // e.g. calls rung out
+        for (const auto& d : broker_of(userdata).take_publishes()) publish(broker_of(userdata), d);  // e.g. calls rung out
         for (const auto& client_id : broker_of(userdata).take_kicks()) {
-            mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat: disconnecting %s", client_id.c_str());
+            chat::log::log(Level::notice, "client_kicked", {{"client", client_id}});
             mosquitto_kick_client_by_clientid(client_id.c_str(), false);
         }
     } catch (const std::exception& e) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: permission refresh failed: %s", e.what());
+        chat::log::log(Level::error, "permission_refresh_failed", {{"error", e.what()}});
     } catch (...) {
     }
     return MOSQ_ERR_SUCCESS;
@@ -199,8 +230,9 @@ int broker_patch_level() {
     std::ifstream exe("/proc/self/exe", std::ios::binary);
     std::string image((std::istreambuf_iterator<char>(exe)), std::istreambuf_iterator<char>());
     if (auto level = chat::broker::mosquitto_2_0_patch_level(image)) return *level;
-    mosquitto_log_printf(MOSQ_LOG_WARNING, "chat: cannot tell the broker's version; assuming the headers' %d.%d.%d",
-                         LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
+    chat::log::log(Level::warning, "broker_version_unknown",
+                   {{"assumed", std::to_string(LIBMOSQUITTO_MAJOR) + "." + std::to_string(LIBMOSQUITTO_MINOR) + "." +
+                                    std::to_string(LIBMOSQUITTO_REVISION)}});
     return LIBMOSQUITTO_REVISION;
 }
 
@@ -228,17 +260,26 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata, st
         auto state = std::make_unique<PluginState>();
         state->id = identifier;
         state->broker_frees_replaced_fields = chat::broker::frees_replaced_message_fields(broker_patch_level());
-        state->broker = std::make_unique<ChatBroker>(chat::broker::parse_config(opts), chat::now_ms);
+        chat::log::configure(Level::info, mosquitto_sink());  // storage logs through it too
+        auto config = chat::broker::parse_config(opts);
+        chat::log::configure(config.log_level, mosquitto_sink());
+        int metrics_port = config.metrics_port;
+        state->broker = std::make_unique<ChatBroker>(std::move(config), chat::now_ms);
+        if (metrics_port > 0) {
+            const ChatBroker& broker = *state->broker;
+            state->metrics_endpoint = std::make_unique<chat::metrics::Endpoint>(
+                broker.metrics(), metrics_port, [&broker] { return broker.health(); });
+        }
         for (const auto& r : callbacks) {
             if (mosquitto_callback_register(identifier, r.event, r.callback, nullptr, state.get()) != MOSQ_ERR_SUCCESS) {
                 throw std::runtime_error("cannot register callback");
             }
         }
         *userdata = state.release();
-        mosquitto_log_printf(MOSQ_LOG_INFO, "chat: plugin ready");
+        chat::log::log(Level::info, "plugin_ready");
         return MOSQ_ERR_SUCCESS;
     } catch (const std::exception& e) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "chat: plugin init failed: %s", e.what());
+        chat::log::log(Level::error, "plugin_init_failed", {{"error", e.what()}});
         return MOSQ_ERR_UNKNOWN;
     }
 }

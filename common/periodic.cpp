@@ -1,8 +1,9 @@
 // Periodic's thread: wait an interval (or until stopped), run the task, repeat.
 #include "periodic.h"
 
+#include "log.h"
+
 #include <exception>
-#include <iostream>
 
 namespace chat {
 
@@ -27,9 +28,9 @@ void Periodic::run() {
         try {
             task_();
         } catch (const std::exception& e) {
-            std::cerr << "chat: periodic task failed: " << e.what() << "\n";
+            log::log(log::Level::error, "periodic_task_failed", {{"error", e.what()}});
         } catch (...) {
-            std::cerr << "chat: periodic task failed\n";
+            log::log(log::Level::error, "periodic_task_failed");
         }
         lock.lock();
     }

@@ -41,7 +41,7 @@ pids+=($!)
 # The bridge (group fan-out, sync replay, receipts, expiry, push hook) logs in with the
 # bridge identity from the broker config, once the broker listens.
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
-build/bridge/chat-bridge --mosquitto-conf "$broker_conf" --db var/chat.db ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} &
+build/bridge/chat-bridge --mosquitto-conf "$broker_conf" --db var/chat.db --metrics-port 9102 ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} &
 pids+=($!)
 
 # The HTTP sidecar (registration, keys, groups, blocks, presence, media) on 127.0.0.1:8080;

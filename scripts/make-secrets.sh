@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Creates what a fresh install must not share with anyone, when missing: the bridge secret
-# (DIR/bridge.secret, 0600), the TURN relay's shared secret (DIR/turn.secret, 0600) and a development CA with a server certificate for localhost and
+# Creates what a fresh install must not share with anyone, when missing: the bridge and
+# operator secrets (DIR/bridge.secret, DIR/operator.secret, 0600), the TURN relay's shared secret
+# (DIR/turn.secret, 0600) and a development CA with a server certificate for localhost and
 # 127.0.0.1 (DIR/tls/). scripts/make-secrets.sh [DIR]; DIR defaults to var/ in the repository.
 set -euo pipefail
 dir=${1:-"$(dirname "$0")/../var"}
 mkdir -p "$dir/tls"
 cd "$dir"
 umask 077
-if [ ! -s bridge.secret ]; then
-  openssl rand -base64 32 | tr -d '\n=' > bridge.secret
-  echo >> bridge.secret
-  echo "created $dir/bridge.secret"
-fi
+for name in bridge operator; do
+  if [ ! -s $name.secret ]; then
+    openssl rand -base64 32 | tr -d '\n=' > $name.secret
+    echo >> $name.secret
+    echo "created $dir/$name.secret"
+  fi
+done
 if [ ! -s turn.secret ]; then
   openssl rand -hex 32 > turn.secret
   echo "created $dir/turn.secret"

@@ -41,7 +41,7 @@ std::string usage() {
            "                    [--tls-cert FILE --tls-key FILE] [--metrics-token T]\n"
            "                    [--header-timeout-s N] [--idle-timeout-s N] [--max-connections-per-address N]\n"
            "                    [--lookups-per-device N] [--lookup-window-s N] [--media-bytes-per-day N]\n"
-           "                    [--uploads-per-user N] [--groups-per-day N]\n"
+           "                    [--uploads-per-user N] [--groups-per-day N] [--log-level debug|info|notice|warning|error]\n"
            "                    [--turn-secret-file FILE] [--turn-uris URI,URI] [--turn-ttl-s N]\n"
            "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n";
 }
@@ -71,6 +71,7 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         {"--tls-cert", [&](const std::string& v) { c.tls_cert = v; return !v.empty(); }},
         {"--tls-key", [&](const std::string& v) { c.tls_key = v; return !v.empty(); }},
         {"--metrics-token", [&](const std::string& v) { c.metrics_token = v; return !v.empty(); }},
+        {"--log-level", [&](const std::string& v) { auto l = log::parse_level(v); return l && (c.log_level = *l, true); }},
         {"--header-timeout-s", [&](const std::string& v) { return seconds(v, c.header_timeout_s); }},
         {"--idle-timeout-s", [&](const std::string& v) { return seconds(v, c.idle_timeout_s); }},
         {"--max-connections-per-address", [&](const std::string& v) {

@@ -1,6 +1,8 @@
 // Sidecar settings and their command-line flags.
 #pragma once
 
+#include "common/log.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -20,6 +22,7 @@ struct SidecarConfig {
     std::filesystem::path data_dir = "var";
     std::filesystem::path db_path;  // empty = data_dir/chat.db
     std::string sms_webhook;        // empty = append to data_dir/sms-outbox.log
+    log::Level log_level = log::Level::info;
     int64_t max_media_bytes = 64ll * 1024 * 1024;
     int64_t max_json_bytes = 64 * 1024;
     int64_t code_ttl_ms = 10 * 60 * 1000;

@@ -2,6 +2,8 @@
 // TLS through OpenSSL) with deadlines, and hands each request to httplib's parser and router.
 #include "http_server.h"
 
+#include "common/log.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,7 +19,6 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
-#include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -256,9 +257,9 @@ private:
             try {
                 job();
             } catch (const std::exception& e) {
-                std::cerr << "chat-sidecar: connection: " << e.what() << '\n';
+                log::log(log::Level::error, "connection_failed", {{"error", e.what()}});
             } catch (...) {
-                std::cerr << "chat-sidecar: connection: unknown exception\n";
+                log::log(log::Level::error, "connection_failed");
             }
         }
     }
@@ -345,11 +346,11 @@ void HttpServer::serve() {
     pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(options_.threads));
     listen_thread_ = std::thread([this] {
         try {
-            if (!listen_after_bind()) std::cerr << "chat-sidecar: the accept loop failed\n";
+            if (!listen_after_bind()) log::log(log::Level::error, "accept_loop_failed");
         } catch (const std::exception& e) {
-            std::cerr << "chat-sidecar: the accept loop failed: " << e.what() << '\n';
+            log::log(log::Level::error, "accept_loop_failed", {{"error", e.what()}});
         } catch (...) {
-            std::cerr << "chat-sidecar: the accept loop failed\n";
+            log::log(log::Level::error, "accept_loop_failed");
         }
         std::lock_guard lock(state_mutex_);
         listen_ended_ = true;
@@ -374,7 +375,7 @@ void HttpServer::mark_serving() {
 void HttpServer::stop() {
     if (!listen_thread_.joinable()) return;
     uint64_t one = 1;
-    if (::write(stop_event_.get(), &one, sizeof one) < 0) std::cerr << "chat-sidecar: cannot signal stop\n";
+    if (::write(stop_event_.get(), &one, sizeof one) < 0) log::log(log::Level::error, "stop_not_signalled");
     Server::stop();
     listen_thread_.join();
     pool_.reset();
@@ -385,7 +386,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     try {
         serve_connection(sock);
     } catch (const std::exception& e) {
-        std::cerr << "chat-sidecar: connection: " << e.what() << '\n';
+        log::log(log::Level::error, "connection_failed", {{"error", e.what()}});
     }
     ::shutdown(sock, SHUT_RDWR);
     return true;

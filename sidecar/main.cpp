@@ -1,4 +1,5 @@
 // chat-sidecar: the HTTP sidecar service (registration, keys, groups, blocks, presence, media).
+#include "common/log.h"
 #include "common/stop_signals.h"
 #include "sidecar/server.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
         std::cerr << "chat-sidecar: " << *err << '\n' << chat::sidecar::usage();
         return 2;
     }
+    chat::log::configure(config.log_level, chat::log::stderr_sink());
     chat::StopSignals stop_signals;  // before the server threads start
     try {
         chat::sidecar::Sidecar sidecar(config);
@@ -24,7 +26,7 @@ int main(int argc, char** argv) {
         stop_signals.wait();
         sidecar.stop();
     } catch (const std::exception& e) {
-        std::cerr << "chat-sidecar: " << e.what() << '\n';
+        chat::log::log(chat::log::Level::error, "sidecar_stopped", {{"error", e.what()}});
         return 1;
     }
     return 0;

@@ -1,13 +1,11 @@
-// Prometheus counters of the sidecar; thread-safe (atomics plus one mutex for the per-route map).
+// Prometheus counters of the sidecar over the shared registry (README "Metrics"); thread-safe.
 #pragma once
 
+#include "metrics/registry.h"
+
 #include <array>
-#include <atomic>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
-#include <utility>
 
 namespace chat::sidecar {
 
@@ -25,16 +23,16 @@ enum class Counter : size_t {
 
 class Metrics {
 public:
+    Metrics();
     void request(const std::string& route, int status);
-    void add(Counter c, int64_t n = 1) { counters_[static_cast<size_t>(c)].fetch_add(n, std::memory_order_relaxed); }
-    int64_t get(Counter c) const { return counters_[static_cast<size_t>(c)].load(std::memory_order_relaxed); }
+    void add(Counter c, int64_t n = 1) { counters_[static_cast<size_t>(c)]->inc(static_cast<uint64_t>(n)); }
+    int64_t get(Counter c) const { return static_cast<int64_t>(counters_[static_cast<size_t>(c)]->value()); }
     // Prometheus text exposition format 0.0.4.
-    std::string render() const;
+    std::string render() const { return registry_.render(); }
 
 private:
-    std::array<std::atomic<int64_t>, static_cast<size_t>(Counter::count_)> counters_{};
-    mutable std::mutex mutex_;
-    std::map<std::pair<std::string, int>, int64_t> requests_;
+    metrics::Registry registry_;
+    std::array<metrics::Counter*, static_cast<size_t>(Counter::count_)> counters_{};
 };
 
 }  // namespace chat::sidecar

@@ -5,12 +5,14 @@
 #include "broadcast_service.h"
 #include "byte_range.h"
 #include "common/identity.h"
+#include "common/log.h"
 #include "common/periodic.h"
 #include "directory_service.h"
 #include "group_service.h"
 #include "http_server.h"
 #include "http_util.h"
 #include "media_store.h"
+#include "storage/backup.h"
 #include "quotas.h"
 #include "registration_service.h"
 #include "store_pool.h"
@@ -19,7 +21,6 @@
 
 #include <httplib.h>
 
-#include <iostream>
 #include <stdexcept>
 
 namespace chat::sidecar {
@@ -91,6 +92,7 @@ struct Sidecar::Impl {
     explicit Impl(SidecarConfig c, std::unique_ptr<SmsSender> sms_override)
         : config(with_data_dir(std::move(c))),
           sms(sms_override ? std::move(sms_override) : make_sms_sender(config)),
+          in_use(config.database().string()),
           pool(config.database().string()),
           registration(pool, *sms, metrics, config),
           directory(pool),
@@ -112,7 +114,7 @@ struct Sidecar::Impl {
             for (const auto& [k, v] : e.headers()) res.set_header(k, v);
             send_json(res, e.status(), e.body());
         } catch (const std::exception& e) {
-            std::cerr << "chat-sidecar: " << req.method << ' ' << req.path << ": " << e.what() << '\n';
+            log::log(log::Level::error, "request_failed", {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
             send_json(res, 500, {{"error", "internal error"}});
         }
         metrics.request(route, res.status == -1 ? 200 : res.status);
@@ -147,6 +149,7 @@ struct Sidecar::Impl {
     SidecarConfig config;
     Metrics metrics;
     std::unique_ptr<SmsSender> sms;
+    storage::InUseLock in_use;  // chatctl restore refuses while this is held
     StorePool pool;
     RegistrationService registration;
     DirectoryService directory;
@@ -395,7 +398,7 @@ int Sidecar::start() {
             try {
                 impl->media.sweep_uploads(now_ms(), impl->config.upload_ttl_ms);
             } catch (const std::exception& e) {
-                std::cerr << "chat-sidecar: upload sweep failed: " << e.what() << "\n";
+                log::log(log::Level::error, "upload_sweep_failed", {{"error", e.what()}});
             }
         });
     return port;

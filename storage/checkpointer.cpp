@@ -1,17 +1,20 @@
 // Periodic passive WAL checkpoints with a private connection.
 #include "checkpointer.h"
 
-#include <cstdio>
+#include "common/log.h"
 
 namespace chat::storage {
 
 WalCheckpointer::WalCheckpointer(const std::string& db_path, std::chrono::milliseconds interval)
     : db_(std::make_unique<Database>(db_path)), periodic_(interval, [this] {
           try {
+              auto started = std::chrono::steady_clock::now();
               // PASSIVE never waits for readers or writers; what it cannot copy now it copies next time.
               db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+              duration_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
           } catch (const std::exception& e) {
-              std::fprintf(stderr, "chat: WAL checkpoint failed: %s\n", e.what());
+              failures_.inc();
+              log::log(log::Level::error, "checkpoint_failed", {{"error", e.what()}});
           }
       }) {}
 

@@ -4,6 +4,7 @@
 
 #include "common/periodic.h"
 #include "db.h"
+#include "metrics/registry.h"
 
 #include <chrono>
 #include <memory>
@@ -15,7 +16,13 @@ class WalCheckpointer {
 public:
     WalCheckpointer(const std::string& db_path, std::chrono::milliseconds interval);
 
+    // Readable from any thread (the metrics endpoint).
+    const metrics::Histogram& duration_seconds() const { return duration_seconds_; }
+    const metrics::Counter& failures() const { return failures_; }
+
 private:
+    metrics::Histogram duration_seconds_{metrics::duration_buckets()};
+    metrics::Counter failures_;
     std::unique_ptr<Database> db_;  // used only on the periodic thread after construction
     Periodic periodic_;
 };

@@ -3,6 +3,7 @@
 #include "importer.h"
 
 #include "accounts.h"
+#include "common/log.h"
 #include "inbox.h"
 #include "outbox.h"
 #include "policy.h"
@@ -12,7 +13,6 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <iostream>
 #include <unordered_map>
 #include <utility>
 
@@ -33,6 +33,11 @@ constexpr size_t max_publishes_per_commit = 2048;
 // and a device acks once per batch it received, not per message.
 constexpr size_t wake_at_queue_size = 1024;
 
+int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 bool holds_ack(const std::vector<JournalRecord>& records) {
     return std::any_of(records.begin(), records.end(),
                        [](const JournalRecord& r) { return r.op == JournalRecord::Op::cursor; });
@@ -43,7 +48,7 @@ bool holds_ack(const std::vector<JournalRecord>& records) {
 void remove_segment(const fs::path& segment) {
     std::error_code ec;
     fs::remove(segment, ec);
-    if (ec) std::cerr << "chat: cannot delete imported journal segment " << segment << ": " << ec.message() << "\n";
+    if (ec) log::log(log::Level::warning, "journal_segment_not_deleted", {{"segment", segment.string()}, {"error", ec.message()}});
 }
 
 bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
@@ -111,8 +116,8 @@ private:
             // Not a replay of the same (id, user), which is skipped quietly: another entry holds
             // this seq or cid. Failing the import instead would stall every inbox behind this
             // record for good (it fails the same way on each retry), so it is logged and counted.
-            std::cerr << "chat: journal import: entry " << r.entry.id << " for " << r.owner << " (seq "
-                      << r.entry.seq << ", cid '" << r.entry.cid << "') not stored: " << e.what() << "\n";
+            log::log(log::Level::error, "import_conflict",
+                     {{"entry", r.entry.id}, {"user", r.owner}, {"seq", r.entry.seq}, {"cid", r.entry.cid}, {"error", e.what()}});
             ++conflicts_;
         }
     }
@@ -165,15 +170,14 @@ Importer::~Importer() {
     wake_.notify_all();
     thread_.join();
     if (imported() != pushed_) {
-        std::cerr << "chat: " << (pushed_ - imported()) << " journaled publishes are not in SQLite yet; "
-                  << "they are imported at the next start\n";
+        log::log(log::Level::warning, "import_left_for_next_start", {{"publishes", pushed_ - imported()}});
         return;
     }
     try {
         for (const auto& segment : journal_segments(dir_)) remove_segment(segment);
     } catch (const std::exception& e) {
         // Left segments are harmless: the next start finds them imported already (the mark).
-        std::cerr << "chat: cannot list the journal folder " << dir_ << ": " << e.what() << "\n";
+        log::log(log::Level::warning, "journal_not_listed", {{"folder", dir_.string()}, {"error", e.what()}});
     }
 }
 
@@ -205,11 +209,15 @@ void Importer::push_presence(PresenceChange change, JournalPosition end) {
 
 void Importer::enqueue(const std::function<void()>& add, int64_t bytes, bool ack) {
     backlog_bytes_.fetch_add(bytes, std::memory_order_release);
+    stats_.lag_publishes.add(1);
+    int64_t now = steady_ms();
     bool wake;
     std::vector<std::vector<Pushed>> imported_work;
     {
         std::lock_guard lock(mu_);
         add();
+        if (queue_.back().pushed_ms == 0) queue_.back().pushed_ms = now;  // presence shares a slot
+        if (stats_.oldest_pending_ms.load(std::memory_order_relaxed) == 0) stats_.oldest_pending_ms = now;
         ++pushed_;
         hurry_ = hurry_ || ack;
         wake = queue_.size() == wake_at_queue_size || ack;
@@ -240,10 +248,13 @@ void Importer::run() {
             serve(applier, db);
             return;  // stopping
         } catch (const std::exception& e) {
-            std::cerr << "chat: the journal importer failed (failure " << failures << "), retrying: " << e.what()
-                      << "\n";
+            stats_.failures.inc();
+            stats_.failing = true;
+            log::log(log::Level::error, "importer_failed", {{"failure", failures}, {"error", e.what()}});
         } catch (...) {
-            std::cerr << "chat: the journal importer failed (failure " << failures << "), retrying\n";
+            stats_.failures.inc();
+            stats_.failing = true;
+            log::log(log::Level::error, "importer_failed", {{"failure", failures}});
         }
         if (!pause_unless_stopping(failures)) return;  // the next start imports what is left
     }
@@ -274,12 +285,16 @@ void Importer::serve(RecordApplier& applier, Database& db) {
                 queue_.pop_front();
             }
         }
+        auto started = std::chrono::steady_clock::now();
+        uint64_t records = 0;
         for (int attempt = 1;; ++attempt) {
             try {
+                records = 0;
                 Transaction tx(db);
                 for (const auto& p : in_hand_) {
                     for (const auto& r : p.records) applier.apply(r);
                     for (const auto& c : p.presence) applier.apply(c);
+                    records += p.records.size() + p.presence.size();
                 }
                 applier.finish(in_hand_.back().end);
                 tx.commit();
@@ -287,8 +302,9 @@ void Importer::serve(RecordApplier& applier, Database& db) {
                 break;
             } catch (const std::exception& e) {
                 // The records are safe in the journal; keep trying (a full disk, a long lock).
-                std::cerr << "chat: importing the journal into SQLite failed (attempt " << attempt << "): " << e.what()
-                          << "\n";
+                log::log(log::Level::error, "import_failed", {{"attempt", attempt}, {"error", e.what()}});
+                stats_.failures.inc();
+                stats_.failing = true;
                 applier.discard();
                 if (!pause_unless_stopping(attempt)) return;
             }
@@ -301,9 +317,15 @@ void Importer::serve(RecordApplier& applier, Database& db) {
             committed_pushes += p.pushes;
         }
         backlog_bytes_.fetch_sub(committed_bytes, std::memory_order_release);
+        stats_.batch_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        stats_.batch_publishes.observe(static_cast<double>(committed_pushes));
+        stats_.records.inc(records);
+        stats_.lag_publishes.add(-static_cast<int64_t>(committed_pushes));
+        stats_.failing = false;
         {
             std::lock_guard lock(mu_);
             imported_.fetch_add(committed_pushes, std::memory_order_release);
+            stats_.oldest_pending_ms = queue_.empty() ? 0 : queue_.front().pushed_ms;
             // Handed back so the pushing thread frees its own allocations: frees from this
             // thread contended for the broker thread's malloc arena.
             imported_work_.push_back(std::move(in_hand_));
@@ -315,7 +337,15 @@ void Importer::serve(RecordApplier& applier, Database& db) {
 }
 
 void Importer::delete_segments_before(uint64_t segment) {
-    for (; oldest_segment_ < segment; ++oldest_segment_) remove_segment(journal_segment_path(dir_, oldest_segment_));
+    for (; oldest_segment_ < segment; ++oldest_segment_) {
+        remove_segment(journal_segment_path(dir_, oldest_segment_));
+        stats_.segments_deleted.inc();
+    }
+}
+
+int64_t Importer::lag_ms() const {
+    int64_t oldest = stats_.oldest_pending_ms.load(std::memory_order_relaxed);
+    return oldest == 0 ? 0 : std::max<int64_t>(0, steady_ms() - oldest);
 }
 
 }  // namespace chat::storage

@@ -6,6 +6,7 @@
 
 #include "db.h"
 #include "journal.h"
+#include "metrics/registry.h"
 
 #include <atomic>
 #include <chrono>
@@ -67,6 +68,21 @@ public:
     // Bytes of pushed records not yet committed to SQLite: the memory the import is behind by.
     int64_t backlog_bytes() const { return backlog_bytes_.load(std::memory_order_acquire); }
 
+    // What the import does, for the process's metrics; readable from any thread.
+    struct Stats {
+        metrics::Gauge lag_publishes;          // pushed, not yet committed to SQLite
+        metrics::Histogram batch_publishes{metrics::size_buckets()};
+        metrics::Histogram batch_seconds{metrics::duration_buckets()};
+        metrics::Counter records;              // journal records committed
+        metrics::Counter failures;             // failed transactions and connections (each retried)
+        metrics::Counter segments_deleted;
+        std::atomic<bool> failing{false};      // the last attempt failed; cleared by a commit
+        std::atomic<int64_t> oldest_pending_ms{0};  // steady-clock ms of the oldest uncommitted push; 0: none
+    };
+    const Stats& stats() const { return stats_; }
+    // How long the oldest publish not in SQLite yet has waited, in ms (0: nothing waits).
+    int64_t lag_ms() const;
+
 private:
     struct Pushed {
         std::vector<JournalRecord> records;
@@ -74,6 +90,7 @@ private:
         int64_t bytes = 0;  // what the records hold, roughly
         std::vector<PresenceChange> presence;  // instead of records
         uint64_t pushes = 1;                   // push calls it holds (presence changes share one)
+        int64_t pushed_ms = 0;                 // steady clock, for the lag
     };
     // Queues work under the lock and frees what the importer handed back, on this thread.
     // `ack`: the batch holds a cursor move, which wakes the import at once (delivered receipts).
@@ -99,6 +116,7 @@ private:
     std::atomic<uint64_t> imported_{0};
     std::atomic<uint64_t> conflicts_{0};
     std::atomic<int64_t> backlog_bytes_{0};
+    Stats stats_;
     // Taken off the queue, not yet committed: kept across a failure and reopening SQLite (the
     // import thread's only).
     std::vector<Pushed> in_hand_;

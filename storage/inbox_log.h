@@ -84,6 +84,9 @@ public:
     void wait_imported();
     // Bytes of committed batches still waiting for the import, held in memory until then.
     int64_t import_backlog_bytes() const { return importer_->backlog_bytes(); }
+    // For the process's metrics and health check (their members are readable from any thread).
+    const Importer& importer() const { return *importer_; }
+    const JournalWriter& journal() const { return *writer_; }
 
 private:
     struct Counters {

@@ -296,6 +296,7 @@ JournalWriter::JournalWriter(fs::path dir, uint64_t first_segment, uint64_t segm
     : dir_(std::move(dir)), segment_(first_segment), segment_bytes_(segment_bytes) {
     fs::create_directories(dir_);
     current_ = std::make_unique<MappedSegment>(journal_segment_path(dir_, segment_), segment_bytes_);
+    segments_created_.inc();
 }
 
 JournalWriter::~JournalWriter() = default;
@@ -309,7 +310,9 @@ JournalPosition JournalWriter::append(const std::vector<JournalRecord>& records)
         current_ = std::make_unique<MappedSegment>(journal_segment_path(dir_, next),
                                                    std::max<uint64_t>(segment_bytes_, buffer_.size()));
         segment_ = next;
+        segments_created_.inc();
     }
+    bytes_written_.inc(buffer_.size());
     return JournalPosition{segment_, current_->append(buffer_)};
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/entry.h"
+#include "metrics/registry.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -75,10 +76,15 @@ public:
     // where the file's data lives): appended pages are never read back through the mapping, and
     // kept mapped they counted in the broker's RSS, ~90 B per CONNECT until the segment is full.
     void release_written_pages();
+    // Read from any thread (the metrics endpoint); written by the appending thread only.
+    const metrics::Counter& bytes_written() const { return bytes_written_; }
+    const metrics::Counter& segments_created() const { return segments_created_; }
 
 private:
     class MappedSegment;
 
+    metrics::Counter bytes_written_;
+    metrics::Counter segments_created_;
     std::filesystem::path dir_;
     uint64_t segment_;
     uint64_t segment_bytes_;

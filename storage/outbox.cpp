@@ -27,7 +27,8 @@ GroupOutbox::GroupOutbox(Database& db)
       find_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE id = ?"),
       is_done_(db, "SELECT done FROM group_outbox WHERE id = ?"),
       pending_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE done = 0 ORDER BY ts, id LIMIT ?"),
-      done_(db, "UPDATE group_outbox SET done = 1 WHERE id = ?") {}
+      done_(db, "UPDATE group_outbox SET done = 1 WHERE id = ?"),
+      pending_count_(db, "SELECT COUNT(*) FROM group_outbox WHERE done = 0") {}
 
 void GroupOutbox::enqueue(const Entry& e) {
     insert_.bind(1, e.id).bind(2, e.gid).bind(3, e.from).bind(4, e.ts).bind(5, e.kind).bind_blob(6, e.body);
@@ -52,6 +53,12 @@ std::vector<Entry> GroupOutbox::pending(int limit) {
     std::vector<Entry> out;
     while (pending_.step()) out.push_back(entry_from(pending_));
     return out;
+}
+
+int64_t GroupOutbox::pending_count() {
+    ResetOnExit r(pending_count_);
+    pending_count_.step();
+    return pending_count_.int_at(0);
 }
 
 void GroupOutbox::mark_done(const std::string& id) { done_.bind(1, id).run(); }

@@ -19,10 +19,12 @@ public:
     std::optional<bool> done(const std::string& id);
     // Oldest messages not yet fanned out.
     std::vector<Entry> pending(int limit);
+    // How many messages are not yet fanned out.
+    int64_t pending_count();
     void mark_done(const std::string& id);
 
 private:
-    Statement insert_, find_, is_done_, pending_, done_;
+    Statement insert_, find_, is_done_, pending_, done_, pending_count_;
 };
 
 }  // namespace chat::storage

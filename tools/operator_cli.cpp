@@ -6,6 +6,14 @@
 #include "storage/db.h"
 #include "storage/policy.h"
 #include "storage/social.h"
+#include "storage/backup.h"
+#include "storage/stats.h"
+
+#include <httplib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <sstream>
 
 #include <functional>
 #include <map>
@@ -26,13 +34,17 @@ constexpr const char* usage =
     "  device compact USER DEVICE on|off   the same as encoding compact|json\n"
     "  group create GID NAME ADMIN [MEMBER...]\n"
     "  group add GID USER | group remove GID USER | group show GID\n"
-    "  block USER OTHER | unblock USER OTHER\n";
+    "  block USER OTHER | unblock USER OTHER\n"
+    "  stats [--metrics-port N] [--data-dir DIR]   counts, sizes, and (with the broker's metrics port) live figures\n"
+    "  backup FILE                   consistent copy of the database while everything runs\n"
+    "  restore FILE                  replace the database with a backup (everything stopped)\n";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
 struct Context {
+    const std::string& db_path;
     storage::Database& db;
     const std::vector<std::string>& args;  // after the command words
     std::ostream& out;
@@ -184,6 +196,76 @@ int block_change(Context c, bool block) {
     return 0;
 }
 
+// Bytes of the regular files under `dir` (0 when it does not exist).
+int64_t folder_bytes(const std::filesystem::path& dir) {
+    std::error_code ec;
+    int64_t total = 0;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
+         it.increment(ec)) {
+        if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
+    }
+    return total;
+}
+
+int64_t file_bytes(const std::filesystem::path& file) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(file, ec);
+    return ec ? 0 : static_cast<int64_t>(size);
+}
+
+// The unlabelled samples of a process's /metrics, e.g. "chat_broker_connected_devices".
+std::map<std::string, std::string> scrape_plain_samples(int port) {
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Get("/metrics");
+    if (!res || res->status != 200) {
+        throw std::runtime_error("no metrics on 127.0.0.1:" + std::to_string(port) + " (is the broker running?)");
+    }
+    std::map<std::string, std::string> out;
+    std::istringstream in(res->body);
+    for (std::string line; std::getline(in, line);) {
+        auto space = line.find(' ');
+        if (line.empty() || line[0] == '#' || line.find('{') != std::string::npos || space == std::string::npos) continue;
+        out[line.substr(0, space)] = line.substr(space + 1);
+    }
+    return out;
+}
+
+int stats(Context c) {
+    need(c, 0, 4);
+    int metrics_port = 0;
+    std::filesystem::path data_dir = std::filesystem::path(c.db_path).parent_path();
+    for (size_t i = 0; i < c.args.size(); i += 2) {
+        if (i + 1 >= c.args.size()) throw UsageError(c.args[i] + " needs a value");
+        if (c.args[i] == "--metrics-port") {
+            const std::string& v = c.args[i + 1];
+            if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos ||
+                (metrics_port = std::stoi(v)) < 1 || metrics_port > 65535) {
+                throw UsageError("--metrics-port needs a port from 1 to 65535");
+            }
+        } else if (c.args[i] == "--data-dir") {
+            data_dir = c.args[i + 1];
+        } else {
+            throw UsageError("unknown option " + c.args[i]);
+        }
+    }
+    auto counts = storage::count_everything(c.db);
+    c.out << "users " << counts.users << "\n"
+          << "devices " << counts.devices << "\n"
+          << "devices_online " << counts.devices_online << "\n"
+          << "pending_entries " << counts.pending_entries << "\n"
+          << "database_bytes " << file_bytes(c.db_path) + file_bytes(c.db_path + "-wal") << "\n"
+          << "media_bytes " << folder_bytes(data_dir / "media") << "\n"
+          << "journal_bytes " << folder_bytes(c.db_path + ".journal") << "\n";
+    if (metrics_port > 0) {
+        auto live = scrape_plain_samples(metrics_port);
+        for (const char* name : {"chat_broker_connected_devices", "chat_broker_import_lag_publishes", "chat_broker_import_lag_ms"}) {
+            auto it = live.find(name);
+            if (it != live.end()) c.out << std::string(name).substr(std::strlen("chat_broker_")) << " " << it->second << "\n";
+        }
+    }
+    return 0;
+}
+
 using Handler = std::function<int(Context)>;
 
 const std::map<std::string, std::pair<size_t, Handler>>& commands() {
@@ -202,6 +284,7 @@ const std::map<std::string, std::pair<size_t, Handler>>& commands() {
         {"group show", {2, group_show}},
         {"block", {1, [](Context c) { return block_change(c, true); }}},
         {"unblock", {1, [](Context c) { return block_change(c, false); }}},
+        {"stats", {1, stats}},
     };
     return table;
 }
@@ -214,6 +297,22 @@ int run_operator_cli(const std::vector<std::string>& all_args, std::ostream& out
     if (args.size() >= 2 && args[0] == "--db") {
         db_path = args[1];
         args.erase(args.begin(), args.begin() + 2);
+    }
+    if (args.size() == 2 && (args[0] == "backup" || args[0] == "restore")) {
+        // These handle the database file itself: no connection is opened first.
+        try {
+            if (args[0] == "backup") {
+                storage::backup_database(db_path, args[1]);
+                out << "backed up " << db_path << " to " << args[1] << "\n";
+            } else {
+                storage::restore_database(args[1], db_path);
+                out << "restored " << db_path << " from " << args[1] << "\n";
+            }
+            return 0;
+        } catch (const std::exception& e) {
+            err << "chatctl: " << e.what() << "\n";
+            return 1;
+        }
     }
     const std::pair<size_t, Handler>* found = nullptr;
     for (size_t words = 2; words >= 1 && !found; --words) {
@@ -229,7 +328,7 @@ int run_operator_cli(const std::vector<std::string>& all_args, std::ostream& out
     std::vector<std::string> rest(args.begin() + static_cast<long>(found->first), args.end());
     try {
         storage::Database db(db_path);
-        return found->second(Context{db, rest, out});
+        return found->second(Context{db_path, db, rest, out});
     } catch (const UsageError& e) {
         err << "chatctl: " << e.what() << "\n" << usage;
         return 2;

@@ -137,7 +137,7 @@ TEST_CASE("the broker does not start with a sample or missing bridge secret") {
                                              << "plugin_opt_bridge_password_file " << file.string() << "\n";
         Process broker({"mosquitto", "-c", (dir.path() / "m.conf").string()}, dir.path() / "m.log", sanitizer_env());
         REQUIRE(eventually([&] { return !broker.running(); }, 10s));
-        CHECK_THAT(broker.log(), Catch::Contains("plugin init failed") && Catch::Contains("secret"));
+        CHECK_THAT(broker.log(), Catch::Contains("event=plugin_init_failed") && Catch::Contains("secret"));
     }
 }
 
@@ -163,7 +163,7 @@ TEST_CASE("MQTT over TLS: the development CA is trusted, another CA is refused, 
 
     std::string address = "ssl://127.0.0.1:" + std::to_string(tls_port);
     BridgeProcess bridge(broker, {"--broker", address, "--ca-file", (secrets.path() / "tls/ca.crt").string()});
-    CHECK_THAT(bridge.log(), Catch::Contains("connected to 127.0.0.1:" + std::to_string(tls_port)));
+    CHECK_THAT(bridge.log(), Catch::Contains("event=bridge_connected broker=127.0.0.1:" + std::to_string(tls_port)));
     CHECK_THROWS(BridgeProcess(broker, {"--broker", address, "--ca-file", (other.path() / "tls/ca.crt").string()},
                                "chat-bridge-2"));
 }
@@ -313,7 +313,7 @@ TEST_CASE("storage failing at CONNECT closes the connection instead of answering
         INFO(out);
         INFO(broker.log());
         CHECK(rc != 0);
-        CHECK_THAT(broker.log(), Catch::Contains("chat: auth failed"));
+        CHECK_THAT(broker.log(), Catch::Contains("chat: event=auth_failed"));
         CHECK_THAT(out, !Catch::Contains("authori"));  // "not authorised" would read as a revoked token
         db.exec("ALTER TABLE devices_away RENAME TO devices");
     }

@@ -5,6 +5,7 @@
 #include "storage/inbox.h"
 #include "support/broker_fixture.h"
 #include "support/mqtt_client.h"
+#include "support/prometheus.h"
 
 #include <catch2/catch.hpp>
 #include <sodium.h>
@@ -105,7 +106,7 @@ TEST_CASE("wrong codes count down and void the code after five attempts") {
     auto right = sc.post_json("/v1/verify", {{"phone", "+15550002"}, {"code", code}});
     CHECK(right->status == 403);
     CHECK(count(sc.db_path(), "SELECT COUNT(*) FROM users") == 0);
-    CHECK(sc.http().Get("/metrics")->body.find("chat_sidecar_verification_failures_total 6") != std::string::npos);
+    CHECK(sc.http().Get("/metrics")->body.find("chat_sidecar_auth_failures_total{reason=\"verification_code\"} 6") != std::string::npos);
 }
 
 TEST_CASE("an expired code is refused") {
@@ -384,6 +385,7 @@ TEST_CASE("healthz and metrics") {
     auto m = sc.http().Get("/metrics");
     REQUIRE(m->status == 200);
     CHECK(m->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
-    CHECK(m->body.find("chat_sidecar_http_requests_total{route=\"/healthz\",status=\"200\"} 1") != std::string::npos);
-    CHECK(m->body.find("# TYPE chat_sidecar_media_dedupe_hits_total counter") != std::string::npos);
+    auto samples = parse_prometheus(m->body);  // the same scheme and format as the broker's and the bridge's
+    CHECK(sample(samples, R"(chat_sidecar_http_requests_total{route="/healthz",status="200"})") == 1);
+    CHECK(samples.contains(R"(chat_sidecar_media_uploads_total{result="deduplicated"})"));
 }

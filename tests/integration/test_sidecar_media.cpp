@@ -116,9 +116,9 @@ TEST_CASE("media: same bytes stored once, downloads whole or by Range, HEAD tell
     CHECK(http.Post("/v1/media", photo, "application/octet-stream")->status == 401);
 
     auto m = http.Get("/metrics")->body;
-    CHECK(m.find("chat_sidecar_media_dedupe_hits_total 1") != std::string::npos);
-    CHECK(m.find("chat_sidecar_media_stored_total 1") != std::string::npos);
-    CHECK(m.find("chat_sidecar_upload_bytes_total " + std::to_string(2 * photo.size())) != std::string::npos);
+    CHECK(m.find("chat_sidecar_media_uploads_total{result=\"deduplicated\"} 1") != std::string::npos);
+    CHECK(m.find("chat_sidecar_media_uploads_total{result=\"stored\"} 1") != std::string::npos);
+    CHECK(m.find("chat_sidecar_upload_received_bytes_total " + std::to_string(2 * photo.size())) != std::string::npos);
 }
 
 TEST_CASE("media Range: past the end and empty ranges get 416 with the size, multi-range the whole blob") {
@@ -299,7 +299,7 @@ TEST_CASE("a resumable upload interrupted mid-chunk resumes from HEAD and lands 
     auto whole = http.Patch(("/v1/uploads/" + id2).c_str(), h, photo, "application/offset+octet-stream");
     CHECK(whole->status == 201);
     CHECK(files_in(sc.data_dir() / "media") == 1);
-    CHECK(http.Get("/metrics")->body.find("chat_sidecar_media_dedupe_hits_total 1") != std::string::npos);
+    CHECK(http.Get("/metrics")->body.find("chat_sidecar_media_uploads_total{result=\"deduplicated\"} 1") != std::string::npos);
 
     CHECK(http.Post("/v1/uploads", SidecarHarness::auth(u.token), "", "application/octet-stream")->status == 400);
     auto bad_len = SidecarHarness::auth(u.token);

@@ -23,7 +23,7 @@ void BridgeProcess::start() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
         std::string text = log();
-        if (text.find("chat-bridge: connected", seen) != std::string::npos) return;
+        if (text.find("event=bridge_connected", seen) != std::string::npos) return;
         if (!process_->running()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -2,6 +2,7 @@
 #include "broker_fixture.h"
 
 #include "common/identity.h"
+#include "kept_logs.h"
 #include "tools/operator_cli.h"
 
 #include <unistd.h>
@@ -33,6 +34,7 @@ std::string shipped_config_lines(const std::vector<std::string>& keys) {
 BrokerFixture::BrokerFixture(BrokerOptions options) : options_(std::move(options)) {
     port_ = free_port();
     bridge_secret_ = new_device_token();
+    remember_secret(bridge_secret_);
     {
         std::ofstream secret(bridge_secret_file());
         secret << bridge_secret_ << "\n";
@@ -108,7 +110,9 @@ std::string BrokerFixture::add_device(const std::string& user, const std::string
     auto pos = out.find("token ");
     if (pos == std::string::npos) throw std::runtime_error("no token in: " + out);
     std::string token = out.substr(pos + 6);
-    return token.substr(0, token.find('\n'));
+    token = token.substr(0, token.find('\n'));
+    remember_secret(token);
+    return token;
 }
 
 }  // namespace chat::testing

@@ -1,6 +1,7 @@
 // MqttClient: Paho async client used synchronously, consuming on the caller's thread.
 #include "mqtt_client.h"
 
+#include "kept_logs.h"
 namespace chat::testing {
 
 MqttClient::MqttClient(int port, std::string client_id, bool v5)
@@ -51,6 +52,8 @@ int MqttClient::subscribe(const std::string& filter, int qos) {
 
 int MqttClient::publish(const std::string& topic, const std::string& payload, int qos,
                         const mqtt::properties& props, bool retain) {
+    // A message body (not a control payload such as an ack) must never reach a log.
+    if (topic.starts_with("m/") || topic.starts_with("g/")) remember_secret(payload);
     auto msg = mqtt::message_ptr_builder().topic(topic).payload(payload).qos(qos).retained(retain).properties(props)
                    .finalize();
     try {

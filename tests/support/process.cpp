@@ -1,6 +1,7 @@
 // Child processes, temp folders and ports for integration tests.
 #include "process.h"
 
+#include "kept_logs.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -96,7 +97,11 @@ Process::Process(std::vector<std::string> argv, std::filesystem::path log_file, 
     pid_ = spawn(argv, log_file_, extra_env);
 }
 
-Process::~Process() { stop(); }
+Process::~Process() {
+    long id = pid_;
+    stop();
+    keep_log(log_file_, log_file_.stem().string(), id);
+}
 
 void Process::kill_hard() {
     if (pid_ <= 0) return;

@@ -244,8 +244,11 @@ TEST_CASE("sync replays in seq order, page by page, on the device topic") {
     SyncReplay replay(w.db, w.out, 100);
     replay.request({"1002", "d1", 20, 250});
     int pages = 0;
-    while (replay.step()) ++pages;
-    CHECK(pages == 3);
+    SyncReplay::Step step;
+    while ((step = replay.step()) == SyncReplay::Step::page) ++pages;
+    CHECK(step == SyncReplay::Step::finished);  // the third page, the job's last
+    CHECK(pages == 2);
+    CHECK(replay.step() == SyncReplay::Step::idle);
     CHECK(w.out.flushes == 3);
     REQUIRE(w.out.sent.size() == 3);  // one b/replay batch per page
     int64_t expected = 21;

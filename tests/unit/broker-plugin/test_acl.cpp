@@ -88,3 +88,27 @@ TEST_CASE("only the bridge publishes the batch topics, and nobody receives them"
     }
     CHECK_FALSE(allowed(a.who, Access::subscribe, "b/#"));
 }
+
+TEST_CASE("the operator identity reads $SYS and nothing else") {
+    Principal ops{"ops", "", false, nullptr, true};
+    for (auto access : {Access::subscribe, Access::read}) {
+        CHECK(allowed(ops, access, "$SYS/#"));
+        CHECK(allowed(ops, access, "$SYS/broker/clients/connected"));
+        for (auto topic : {"#", "+/+", "u/15550001/i", "p/15550001", "b/fanout", "$SYSX/a", "$SYS", "m/15550001"}) {
+            INFO(topic);
+            CHECK_FALSE(allowed(ops, access, topic));
+        }
+    }
+    for (auto topic : {"$SYS/broker/x", "m/15550001", "p/ops", "b/fanout", "g/g1"}) {
+        INFO(topic);
+        CHECK_FALSE(allowed(ops, Access::write, topic));
+    }
+}
+
+TEST_CASE("a refused publish to a user who blocked the sender is told apart from other refusals") {
+    Alice a;
+    CHECK(is_blocked(a.who, "m/15550009"));
+    CHECK(is_blocked(a.who, "t/15550009"));
+    CHECK_FALSE(is_blocked(a.who, "m/15550002"));
+    CHECK_FALSE(is_blocked(a.who, "g/g2"));
+}

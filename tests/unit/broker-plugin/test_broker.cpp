@@ -403,3 +403,26 @@ TEST_CASE("batches are refused from users and when malformed") {
     REQUIRE_FALSE(ok.extra.empty());
     CHECK(nlohmann::json::parse(ok.extra[0].message.payload)["seq"] == 1);
 }
+
+TEST_CASE("the broker's metrics count connects, refusals by reason and connected devices") {
+    World w([](Config& c) { c.publish_limit = {0.001, 1}; });
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.login(1, "15550002/d1"));
+    CHECK_FALSE(w.auth(w.key(2), "15550003/d1", "15550003", "wrong"));
+    CHECK(w.broker->on_message(w.key(0), "m/15550002", "first", {}).verdict != MessageResult::Verdict::deny);
+    auto refused = w.broker->on_message(w.key(0), "m/15550002", "over the budget", {});
+    CHECK(refused.verdict == MessageResult::Verdict::deny);
+    CHECK(refused.refusal == Refusal::rate_limit);
+    CHECK_FALSE(w.broker->acl(w.key(1), Access::write, "m/15550001", 101));  // over max_payload
+    CHECK_FALSE(w.broker->acl(w.key(1), Access::subscribe, "$SYS/#", 0));
+    w.broker->on_disconnect(w.key(1));
+    auto text = w.broker->metrics().render();
+    CHECK_THAT(text, Catch::Contains("chat_broker_connected_devices 1\n"));
+    CHECK_THAT(text, Catch::Contains("chat_broker_connects_total{result=\"accepted\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains("chat_broker_auth_failures_total{reason=\"wrong_token\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("chat_broker_publishes_total{kind=\"direct\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains("chat_broker_refusals_total{reason=\"rate_limit\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("chat_broker_refusals_total{reason=\"payload_size\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("chat_broker_refusals_total{reason=\"acl\"} 1\n"));
+    CHECK_FALSE(w.broker->health());
+}

@@ -73,7 +73,7 @@ TEST_CASE("metrics render as Prometheus text") {
     auto text = m.render();
     CHECK(text.find("chat_sidecar_http_requests_total{route=\"/v1/register\",status=\"202\"} 2\n") != std::string::npos);
     CHECK(text.find("chat_sidecar_http_requests_total{route=\"/v1/register\",status=\"429\"} 1\n") != std::string::npos);
-    CHECK(text.find("chat_sidecar_upload_bytes_total 1234\n") != std::string::npos);
+    CHECK(text.find("chat_sidecar_upload_received_bytes_total 1234\n") != std::string::npos);
     CHECK(text.find("# TYPE chat_sidecar_registrations_total counter\n") != std::string::npos);
 }
 
