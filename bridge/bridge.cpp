@@ -185,13 +185,10 @@ void Bridge::live_loop() {
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
     Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
-    storage::PushClaims push_claims(db);
     std::unique_ptr<PushHook> push;
-    if (!config_.push_url.empty()) {
-        push = std::make_unique<PushHook>(config_.push_url, config_.push_debounce_ms, clock_,
-                                          [&](const std::string& user, int64_t now, int64_t window) {
-                                              return push_claims.claim(user, now, window);
-                                          });
+    if (!config_.push_url.empty() || !config_.push_gateway.empty()) {
+        push = std::make_unique<PushHook>(PushOptions{config_.push_url, config_.push_gateway, config_.push_debounce_ms},
+                                          clock_, db);
     }
 
     // Catch up on group messages, receipts and membership changes that arrived while no bridge ran.
@@ -216,6 +213,7 @@ void Bridge::live_loop() {
                 counters_.expired_rows += static_cast<uint64_t>(expiry.sweep(now));
             }
             counters_.receipts += receipts.take_created();
+            if (push) push->drop_rejected();
             mqtt::const_message_ptr msg;
             auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
                                                                     std::min<int64_t>(config_.sweep_ms, 200));
@@ -237,12 +235,9 @@ void Bridge::live_loop() {
                 }
                 sync_cv_.notify_one();
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
-                std::string user = level(topic, 2);
-                if (push->due(user)) {
-                    // The plugin counts from memory: SQLite may not have the entry yet.
-                    push->notify(user, nlohmann::json::parse(msg->to_string()).at("pending").get<int64_t>());
-                    ++counters_.pushes;
-                }
+                auto j = nlohmann::json::parse(msg->to_string());
+                counters_.pushes += push->on_signal(PushSignal{level(topic, 2), j.at("pending").get<int64_t>(),
+                                                               j.value("conversation", std::string())});
             }
         } catch (const std::exception& e) {
             std::cerr << "chat-bridge: " << e.what() << "\n";

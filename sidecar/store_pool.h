@@ -3,10 +3,14 @@
 #pragma once
 
 #include "storage/accounts.h"
+#include "storage/contacts.h"
+#include "storage/conversations.h"
 #include "storage/db.h"
 #include "storage/directory.h"
 #include "storage/inbox.h"
 #include "storage/media.h"
+#include "storage/profiles.h"
+#include "storage/push_tokens.h"
 #include "storage/registration.h"
 #include "storage/social.h"
 
@@ -19,7 +23,8 @@ namespace chat::sidecar {
 
 struct Store {
     explicit Store(const std::string& path)
-        : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db) {}
+        : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db),
+          push_tokens(db), conversations(db), profiles(db), contacts(db) {}
     storage::Database db;
     storage::Accounts accounts;
     storage::Inbox inbox;
@@ -28,6 +33,10 @@ struct Store {
     storage::Registrations registrations;
     storage::Directory directory;
     storage::MediaIndex media;
+    storage::PushTokens push_tokens;
+    storage::Conversations conversations;
+    storage::Profiles profiles;
+    storage::Contacts contacts;
 };
 
 // Thread-safe pool; grows to the number of threads that use it concurrently.

@@ -8,7 +8,8 @@ Fanout::Fanout(Database& db)
       delivered_(db,
                  "SELECT seq, id, from_user FROM inbox WHERE user_id = ? AND seq > ? AND seq <= ? "
                  "AND kind IN ('msg', 'edit', 'delete', 'media') AND from_user <> user_id ORDER BY seq LIMIT ?"),
-      events_(db, "SELECT id, gid, user_id, change, ts FROM group_events WHERE id > ? ORDER BY id LIMIT ?"),
+      events_(db, "SELECT id, gid, user_id, change, ts, COALESCE(actor, ''), COALESCE(detail, '') FROM group_events "
+                   "WHERE id > ? ORDER BY id LIMIT ?"),
       state_(db, "SELECT value FROM bridge_state WHERE key = ?"),
       set_state_(db, "INSERT INTO bridge_state(key, value) VALUES(?, ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
@@ -41,7 +42,7 @@ std::vector<GroupEvent> Fanout::group_events_after(int64_t after, int limit) {
     std::vector<GroupEvent> out;
     while (events_.step()) {
         out.push_back(GroupEvent{events_.int_at(0), events_.text_at(1), events_.text_at(2), events_.text_at(3),
-                                 events_.int_at(4)});
+                                 events_.int_at(4), events_.text_at(5), events_.text_at(6)});
     }
     return out;
 }

@@ -17,8 +17,10 @@ struct GroupEvent {
     int64_t id = 0;
     std::string gid;
     std::string user;
-    std::string change;  // "added" or "removed"
+    std::string change;  // "added", "removed", "promoted", "demoted" or "settings"
     int64_t ts = 0;
+    std::string actor;   // who did it; empty: the operator or the server
+    std::string detail;  // "settings": the fields changed, comma-separated
 };
 
 class Fanout {
