@@ -4,6 +4,7 @@
 #include "expiry.h"
 #include "group_fanout.h"
 #include "nodelay.h"
+#include "profile_notices.h"
 #include "push_hook.h"
 #include "receipts.h"
 #include "sync_replay.h"
@@ -183,6 +184,7 @@ void Bridge::live_loop() {
     // publishes keep the pipe full while bounding what a slow broker makes us hold.
     PahoPublisher out(*client_, clock_, 64);
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
+    ProfileNotices profile_notices(db, out, config_.fanout_chunk);
     Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
     std::unique_ptr<PushHook> push;
@@ -206,6 +208,7 @@ void Bridge::live_loop() {
             if (now >= next_sweep) {
                 next_sweep = now + config_.sweep_ms;
                 counters_.notices += groups.emit_notices();
+                counters_.notices += profile_notices.emit();
                 // Messages another bridge took but did not finish (it crashed) are older than a sweep.
                 groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000));
                 // Acks whose receipts no bridge made (one died after the k/ PUBACK).

@@ -58,7 +58,9 @@ nlohmann::json ProfileService::update(const storage::DeviceRef& self, const nloh
             set_setting(v, "last_seen", p.last_seen_visibility);
         }
         set_setting(body, "group_adds", p.group_adds);
+        storage::Transaction tx(store->db);
         store->profiles.put(self.user, p, now_ms);
+        tx.commit();
     }
     return own(self);
 }

@@ -6,6 +6,7 @@
 #include "db.h"
 
 #include <string>
+#include <vector>
 
 namespace chat::storage {
 
@@ -13,9 +14,11 @@ class Contacts {
 public:
     explicit Contacts(Database& db);
     bool are_contacts(const std::string& user, const std::string& other);
+    // Everyone who is a contact of `user` by the same rule, by user id.
+    std::vector<std::string> of(const std::string& user);
 
 private:
-    Statement are_;
+    Statement are_, of_;
 };
 
 }  // namespace chat::storage

@@ -10,6 +10,7 @@ Fanout::Fanout(Database& db)
                  "AND kind IN ('msg', 'edit', 'delete', 'media') AND from_user <> user_id ORDER BY seq LIMIT ?"),
       events_(db, "SELECT id, gid, user_id, change, ts, COALESCE(actor, ''), COALESCE(detail, '') FROM group_events "
                    "WHERE id > ? ORDER BY id LIMIT ?"),
+      profile_events_(db, "SELECT id, user_id, ts FROM profile_events WHERE id > ? ORDER BY id LIMIT ?"),
       state_(db, "SELECT value FROM bridge_state WHERE key = ?"),
       set_state_(db, "INSERT INTO bridge_state(key, value) VALUES(?, ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
@@ -32,6 +33,21 @@ std::map<std::string, std::vector<std::string>> Fanout::delivered_ids(const std:
     while (delivered_.step()) {
         out[delivered_.text_at(2)].push_back(delivered_.text_at(1));
         if (++rows == limit) next = delivered_.int_at(0);
+    }
+    return out;
+}
+
+std::vector<GroupEvent> Fanout::profile_events_after(int64_t after, int limit) {
+    ResetOnExit r(profile_events_);
+    profile_events_.bind(1, after).bind(2, int64_t{limit});
+    std::vector<GroupEvent> out;
+    while (profile_events_.step()) {
+        GroupEvent e;
+        e.id = profile_events_.int_at(0);
+        e.user = profile_events_.text_at(1);
+        e.change = "profile";
+        e.ts = profile_events_.int_at(2);
+        out.push_back(std::move(e));
     }
     return out;
 }

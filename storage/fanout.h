@@ -35,13 +35,15 @@ public:
                                                                   int64_t upto, int limit, int64_t& next);
 
     std::vector<GroupEvent> group_events_after(int64_t after, int limit);
+    // Profile changes after `after` (id order): id, user, ts in a GroupEvent's fields.
+    std::vector<GroupEvent> profile_events_after(int64_t after, int limit);
 
     // Small persistent counters (e.g. the group event cursor), shared by all bridges.
     int64_t state(const std::string& key);
     void set_state(const std::string& key, int64_t value);
 
 private:
-    Statement members_, delivered_, events_, state_, set_state_;
+    Statement members_, delivered_, events_, profile_events_, state_, set_state_;
 };
 
 // A run of delivered receipts for one user: receipts for the entries in (done, target],

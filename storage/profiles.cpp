@@ -21,7 +21,8 @@ Profiles::Profiles(Database& db)
            "avatar = excluded.avatar, name_visibility = excluded.name_visibility, "
            "about_visibility = excluded.about_visibility, avatar_visibility = excluded.avatar_visibility, "
            "last_seen_visibility = excluded.last_seen_visibility, group_adds = excluded.group_adds, "
-           "updated_ms = excluded.updated_ms") {}
+           "updated_ms = excluded.updated_ms"),
+      record_event_(db, "INSERT INTO profile_events(user_id, ts) VALUES(?, ?)") {}
 
 Profile Profiles::get(const std::string& user) {
     ResetOnExit r(get_);
@@ -40,6 +41,9 @@ Profile Profiles::get(const std::string& user) {
 }
 
 void Profiles::put(const std::string& user, const Profile& p, int64_t now_ms) {
+    auto before = get(user);
+    bool shown_changed =
+        before.display_name != p.display_name || before.about != p.about || before.avatar != p.avatar;
     put_.bind(1, user)
         .bind_or_null(2, p.display_name)
         .bind_or_null(3, p.about)
@@ -51,6 +55,7 @@ void Profiles::put(const std::string& user, const Profile& p, int64_t now_ms) {
         .bind(9, p.group_adds)
         .bind(10, now_ms)
         .run();
+    if (shown_changed) record_event_.bind(1, user).bind(2, now_ms).run();
 }
 
 }  // namespace chat::storage

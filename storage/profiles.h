@@ -28,10 +28,12 @@ public:
     explicit Profiles(Database& db);
     // The stored profile, or the defaults for a user without one.
     Profile get(const std::string& user);
+    // Stores the profile; a change of the name, about text or avatar also lands in the
+    // profile_events feed (the bridge tells the user's contacts). Call in a Transaction.
     void put(const std::string& user, const Profile& p, int64_t now_ms);
 
 private:
-    Statement get_, put_;
+    Statement get_, put_, record_event_;
 };
 
 }  // namespace chat::storage

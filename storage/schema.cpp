@@ -226,8 +226,9 @@ CREATE TABLE conversation_settings(
 );
 )sql",
         // v12: group settings, the actor and detail of each group change (notices name who did
-        // what), and per-user profiles with their privacy settings. Visibilities and group_adds
-        // are 'everyone', 'contacts' or 'nobody'.
+        // what), per-user profiles with their privacy settings (visibilities and group_adds are
+        // 'everyone', 'contacts' or 'nobody'), and the feed of profile changes the bridge turns
+        // into notices for the user's contacts.
         R"sql(
 ALTER TABLE groups ADD COLUMN description TEXT;
 ALTER TABLE groups ADD COLUMN avatar TEXT;
@@ -246,6 +247,11 @@ CREATE TABLE profiles(
   last_seen_visibility TEXT NOT NULL DEFAULT 'everyone',
   group_adds TEXT NOT NULL DEFAULT 'everyone',
   updated_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE profile_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL,
+  ts INTEGER NOT NULL
 );
 )sql",
     };

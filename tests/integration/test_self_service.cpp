@@ -132,7 +132,7 @@ TEST_CASE("a user lists and names their devices, and revoking one from another c
     CHECK(http.Get("/v1/devices", as(phone))->status == 401);
 }
 
-TEST_CASE("push goes to each offline device's token in the gateway's shape, not for a muted conversation; a rejected token is dropped") {
+TEST_CASE("push goes to each offline device's token in the gateway's shape, not for a muted conversation, and drops a rejected token") {
     PushGateway gateway;
     BrokerFixture broker;
     SidecarHarness sc(broker.db_path());
@@ -222,7 +222,7 @@ int publish_until(MqttClient& c, const std::string& topic, bool want_refused) {
 
 }  // namespace
 
-TEST_CASE("group admins rename, promote and switch to admins-only sending; every change is a notice naming the actor") {
+TEST_CASE("group admins rename, promote and switch to admins-only sending, and every change is a notice naming the actor") {
     BrokerFixture broker;
     SidecarHarness sc(broker.db_path());
     BridgeProcess bridge(broker);
@@ -292,7 +292,7 @@ TEST_CASE("group admins rename, promote and switch to admins-only sending; every
     }));
 }
 
-TEST_CASE("profile fields show per visibility setting; a blocked viewer and an unknown number see nothing") {
+TEST_CASE("profile fields show per visibility setting, and a blocked viewer and an unknown number see nothing") {
     BrokerFixture broker;
     SidecarHarness sc(broker.db_path());
     auto owner = sc.register_device("+15551301");
@@ -353,7 +353,7 @@ TEST_CASE("discovery answers only registered numbers, is capped per request and 
     CHECK(sc.post_json("/v1/contacts/discover", {{"phones", {"15551402"}}}, known.token)->status == 200);  // per device
 }
 
-TEST_CASE("who can add me to groups: nobody, contacts only; a user who blocked you can never be added by you") {
+TEST_CASE("who can add me to groups: nobody, contacts only, and a user who blocked you can never be added by you") {
     BrokerFixture broker;
     SidecarHarness sc(broker.db_path());
     auto admin = sc.register_device("+15551501");
@@ -383,4 +383,30 @@ TEST_CASE("who can add me to groups: nobody, contacts only; a user who blocked y
     CHECK(sc.post_json(members, {{"user", picky.user}}, admin.token)->status == 204);
     // The operator is not bound by the setting.
     CHECK(broker.chatctl({"group", "add", body_of(g)["id"].get<std::string>(), shy.user}) == 0);
+}
+
+TEST_CASE("a profile change reaches the user's contacts as a stored notice and nobody else") {
+    BrokerFixture broker;
+    SidecarHarness sc(broker.db_path());
+    BridgeProcess bridge(broker);
+    auto owner = sc.register_device("+15551601");
+    auto pal = sc.register_device("+15551602");
+    auto stranger = sc.register_device("+15551603");
+    REQUIRE(sc.post_json("/v1/groups", {{"name", "pals"}, {"members", {pal.user}}}, owner.token)->status == 201);
+    auto put = [&](const json& body) {
+        return sc.http().Put("/v1/profile", as(owner), body.dump(), "application/json")->status;
+    };
+    REQUIRE(put({{"display_name", "Olga"}}) == 200);
+    REQUIRE(put({{"visibility", {{"about", "nobody"}}}}) == 200);  // a setting alone tells nobody
+    auto db = broker.db_path();
+    auto profile_notices = [&](const std::string& user) {
+        auto all = notices_of(db, user);
+        return std::count_if(all.begin(), all.end(), [&](const json& n) { return n.value("profile", "") == owner.user; });
+    };
+    REQUIRE(eventually([&] { return profile_notices(pal.user) == 1; }));
+    // A later change is a second notice; once the pal has it, the first change was handled for everyone.
+    REQUIRE(put({{"about", "hi"}}) == 200);
+    REQUIRE(eventually([&] { return profile_notices(pal.user) == 2; }));
+    CHECK(profile_notices(stranger.user) == 0);
+    CHECK(profile_notices(owner.user) == 0);
 }

@@ -414,3 +414,25 @@ TEST_CASE("push tokens: one per device, a pushkey on one device only, claimed on
     CHECK(p.reject("key-a") == 1);
     CHECK(p.targets("1").empty());
 }
+
+TEST_CASE("a change of the shown profile fields feeds profile_events, a settings change does not") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Groups g(t.db);
+    g.create("g1", "x", "1", {"2"}, 1);
+    Profiles p(t.db);
+    Profile mine;
+    mine.display_name = "One";
+    p.put("1", mine, 5);
+    mine.about_visibility = nobody;
+    p.put("1", mine, 6);
+    Fanout f(t.db);
+    auto events = f.profile_events_after(0, 10);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].user == "1");
+    CHECK(events[0].ts == 5);
+    CHECK(p.get("1").about_visibility == nobody);
+    CHECK(Contacts(t.db).of("1") == std::vector<std::string>{"2"});
+    CHECK(Contacts(t.db).of("3").empty());
+}
