@@ -41,6 +41,7 @@ std::string usage() {
            "                    [--header-timeout-s N] [--idle-timeout-s N] [--max-connections-per-address N]\n"
            "                    [--lookups-per-device N] [--lookup-window-s N] [--media-bytes-per-day N]\n"
            "                    [--uploads-per-user N] [--groups-per-day N]\n"
+           "                    [--discover-per-request N] [--discover-per-day N]\n"
            "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n";
 }
 
@@ -83,6 +84,11 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         {"--media-bytes-per-day", [&](const std::string& v) { return to_int(v, c.media_bytes_per_user.limit); }},
         {"--uploads-per-user", [&](const std::string& v) { int64_t n; return to_int(v, n) && n <= 1000 && (c.uploads_per_user = int(n), true); }},
         {"--groups-per-day", [&](const std::string& v) { return to_int(v, c.groups_per_user.limit); }},
+        {"--discover-per-request", [&](const std::string& v) {
+             int64_t n;
+             return to_int(v, n) && n >= 1 && n <= 100000 && (c.discover_per_request = int(n), true);
+         }},
+        {"--discover-per-day", [&](const std::string& v) { return to_int(v, c.discover_per_device.limit); }},
     };
     for (size_t i = 0; i < args.size(); i += 2) {  // a flag and its value
         auto it = flags.find(args[i]);
