@@ -4,6 +4,7 @@
 #include "expiry.h"
 #include "group_fanout.h"
 #include "nodelay.h"
+#include "profile_notices.h"
 #include "push_hook.h"
 #include "receipts.h"
 #include "sync_replay.h"
@@ -201,17 +202,14 @@ void Bridge::live_loop() {
     // publishes keep the pipe full while bounding what a slow broker makes us hold.
     PahoPublisher out(*client_, clock_, 64, metrics_);
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
+    ProfileNotices profile_notices(db, out, config_.fanout_chunk);
     Receipts receipts(db, out);
     Expiry expiry(db, config_.expiry_ms, config_.retention_ms);
-    storage::PushClaims push_claims(db);
     storage::GroupOutbox outbox(db);
     std::unique_ptr<PushHook> push;
-    if (!config_.push_url.empty()) {
-        push = std::make_unique<PushHook>(config_.push_url, config_.push_debounce_ms, clock_,
-                                          [&](const std::string& user, int64_t now, int64_t window) {
-                                              return push_claims.claim(user, now, window);
-                                          },
-                                          metrics_.pushes_sent, metrics_.pushes_failed);
+    if (!config_.push_url.empty() || !config_.push_gateway.empty()) {
+        push = std::make_unique<PushHook>(PushOptions{config_.push_url, config_.push_gateway, config_.push_debounce_ms},
+                                          clock_, db, metrics_.pushes_sent, metrics_.pushes_failed);
     }
 
     // Catch up on group messages, receipts and membership changes that arrived while no bridge ran.
@@ -229,6 +227,7 @@ void Bridge::live_loop() {
             if (now >= next_sweep) {
                 next_sweep = now + config_.sweep_ms;
                 metrics_.notices.inc(groups.emit_notices());
+                metrics_.notices.inc(profile_notices.emit());
                 // Messages another bridge took but did not finish (it crashed) are older than a sweep.
                 metrics_.fanouts_done.inc(groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000)));
                 metrics_.fanouts_pending.set(outbox.pending_count());
@@ -237,6 +236,7 @@ void Bridge::live_loop() {
                 metrics_.expired_entries.inc(static_cast<uint64_t>(expiry.sweep(now)));
             }
             metrics_.receipts.inc(receipts.take_created());
+            if (push) push->drop_rejected();
             mqtt::const_message_ptr msg;
             auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
                                                                     std::min<int64_t>(config_.sweep_ms, 200));
@@ -262,16 +262,12 @@ void Bridge::live_loop() {
                 metrics_.sync_requests.inc();
                 sync_cv_.notify_one();
             } else if (kind == "b" && level(topic, 1) == "push" && push) {
-                std::string user = level(topic, 2);
-                auto signal = nlohmann::json::parse(msg->to_string());
-                if (signal.contains("call")) {
-                    // An incoming call rings now, whatever the debounce window of messages says.
-                    push->ring(user, signal.at("pending").get<int64_t>(), signal["call"]);
-                } else if (push->due(user)) {
-                    // The plugin counts from memory: SQLite may not have the entry yet.
-                    push->notify(user, signal.at("pending").get<int64_t>());
-                } else {
-                    metrics_.pushes_debounced.inc();
+                auto j = nlohmann::json::parse(msg->to_string());
+                PushSignal signal{level(topic, 2), j.at("pending").get<int64_t>(), j.value("conversation", std::string())};
+                if (j.contains("call")) {
+                    push->ring(signal, j["call"]);  // a ringing phone cannot wait for a debounce window
+                } else if (push->on_signal(signal) == 0) {
+                    metrics_.pushes_debounced.inc();  // debounced, muted, or nowhere to send
                 }
             }
         } catch (const std::exception& e) {

@@ -13,7 +13,8 @@ namespace chat::bridge {
 const char* const usage =
     "usage: chat-bridge [--broker [tcp://|ssl://]HOST:PORT] [--ca-file PEM]\n"
     "                   (--user U --password-file FILE | --mosquitto-conf PATH)\n"
-    "                   [--client-id ID] [--db PATH] [--push-url URL] [--push-debounce-ms N]\n"
+    "                   [--client-id ID] [--db PATH] [--push-url URL] [--push-gateway URL]\n"
+    "                   [--push-debounce-ms N]\n"
     "                   [--expiry DURATION] [--retention DURATION] [--sweep DURATION]\n"
     "                   [--metrics-port N]  (/metrics and /healthz on 127.0.0.1:N) [--log-level LEVEL]\n"
     "  durations: 30d, 12h, 15m, 90s, 500ms or plain milliseconds\n";
@@ -114,6 +115,8 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
             c.db_path = v;
         } else if (flag == "--push-url") {
             c.push_url = v;
+        } else if (flag == "--push-gateway") {
+            c.push_gateway = v;
         } else if (flag == "--push-debounce-ms") {
             c.push_debounce_ms = parse_number(flag, v);
         } else if (flag == "--expiry") {

@@ -19,8 +19,9 @@ struct BridgeConfig {
     // Distinct per bridge process: each keeps a persistent session (queued work survives a restart).
     std::string client_id = "chat-bridge-1";
     std::string db_path = "var/chat.db";
-    std::string push_url;                    // empty: no push hook
-    int64_t push_debounce_ms = 60'000;       // at most one push per user per window
+    std::string push_url;                    // empty: no user-level push hook
+    std::string push_gateway;                // a Matrix push gateway (scheme://host:port); empty: no per-device pushes
+    int64_t push_debounce_ms = 60'000;       // at most one push per device (or user) per window
     int64_t expiry_ms = 30LL * 86'400'000;   // any entry older than this is dropped
     int64_t retention_ms = 7LL * 86'400'000; // entries acked by every device are dropped after this
     int64_t sweep_ms = 1'000;                // how often expiry/retention/missed work run
@@ -31,7 +32,7 @@ struct BridgeConfig {
 };
 
 // Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db,
-// --push-url, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
+// --push-url, --push-gateway, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
 // Throws std::invalid_argument with a message naming the bad flag.
 BridgeConfig parse_args(const std::vector<std::string>& args);
 

@@ -29,7 +29,7 @@ constexpr int first_chunk = 16;
 
 GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk)
     : db_(db), out_(out), clock_(std::move(clock)), chunk_(chunk), fanout_(db), lists_(db), blocks_(db),
-      outbox_(db), policy_(db) {}
+      outbox_(db), policy_(db), groups_(db) {}
 
 FanOutResult GroupFanout::fan_out(const Entry& message) {
     // The outbox row may still be on its way into SQLite: none yet means not done.
@@ -106,6 +106,30 @@ GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::stri
     return {out_.flush(), sent};
 }
 
+std::string GroupFanout::notice_body(const std::string& gid, const std::string& actor,
+                                     const std::vector<std::string>& added, const std::vector<std::string>& removed,
+                                     const std::vector<std::string>& promoted, const std::vector<std::string>& demoted,
+                                     const std::vector<std::string>& settings) {
+    auto group = groups_.find(gid);
+    nlohmann::json body = {{"group", gid}, {"added", added}, {"removed", removed}};
+    body["by"] = actor.empty() ? nlohmann::json(nullptr) : nlohmann::json(actor);
+    body["name"] = group ? nlohmann::json(group->name) : nlohmann::json(nullptr);
+    if (!promoted.empty()) body["promoted"] = promoted;
+    if (!demoted.empty()) body["demoted"] = demoted;
+    if (!settings.empty() && group) {
+        nlohmann::json changed = nlohmann::json::object();
+        for (const auto& field : settings) {
+            if (field == "name") changed["name"] = group->name;
+            if (field == "description") changed["description"] = group->description;
+            if (field == "avatar") changed["avatar"] = group->avatar;
+            if (field == "admins_only_send") changed["admins_only_send"] = group->admins_only_send;
+            if (field == "admins_only_edit") changed["admins_only_edit"] = group->admins_only_edit;
+        }
+        body["changed"] = changed;
+    }
+    return body.dump();
+}
+
 bool GroupFanout::finish(const Entry& message, Acks acks) {
     if (acks == Acks::refused) {
         log::log(log::Level::error, "fanout_refused", {{"message", message.id}, {"group", message.gid}});
@@ -144,27 +168,43 @@ size_t GroupFanout::emit_notices(int limit) {
     auto events = fanout_.group_events_after(cursor, limit);
     if (events.empty()) return 0;
     struct Change {
-        std::vector<std::string> added, removed;
+        std::vector<std::string> added, removed, promoted, demoted;
+        std::vector<std::string> settings;  // fields changed
         int64_t last_id = 0;
         int64_t ts = 0;
     };
-    std::map<std::string, Change> by_group;
+    // One notice per group and actor, so each names who did what.
+    std::map<std::pair<std::string, std::string>, Change> by_group;
     for (const auto& ev : events) {
-        auto& c = by_group[ev.gid];
-        (ev.change == "added" ? c.added : c.removed).push_back(ev.user);
+        auto& c = by_group[{ev.gid, ev.actor}];
+        if (ev.change == "settings") {
+            for (size_t start = 0; start < ev.detail.size();) {
+                auto comma = std::min(ev.detail.find(',', start), ev.detail.size());
+                c.settings.push_back(ev.detail.substr(start, comma - start));
+                start = comma + 1;
+            }
+        } else {
+            auto& list = ev.change == "added"      ? c.added
+                         : ev.change == "removed"  ? c.removed
+                         : ev.change == "promoted" ? c.promoted
+                                                   : c.demoted;
+            list.push_back(ev.user);
+        }
         c.last_id = ev.id;
         c.ts = ev.ts;
     }
     size_t created = 0;
     bool all_stored = true;
-    for (const auto& [gid, change] : by_group) {
+    for (const auto& [key, change] : by_group) {
+        const auto& [gid, actor] = key;
         Entry notice;
         notice.kind = "notice";
         notice.id = notice_id(change.ts, change.last_id);
         notice.from = gid;  // a server notice about the group, not a user's message
         notice.gid = gid;
         notice.ts = change.ts;
-        notice.body = nlohmann::json{{"group", gid}, {"added", change.added}, {"removed", change.removed}}.dump();
+        notice.body = notice_body(gid, actor, change.added, change.removed, change.promoted, change.demoted,
+                                  change.settings);
         auto sent = deliver(notice, gid, change.removed);
         if (sent.acks == Acks::refused) {
             // Sending it again would get the same answer: skipped.

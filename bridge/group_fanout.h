@@ -43,7 +43,8 @@ public:
     // fan_out_pending() until a pass finishes nothing (what is left waits for the next scan);
     // returns the messages finished.
     size_t catch_up(int64_t older_than_ms);
-    // Turns new membership changes into `notice` entries for the members; returns members sent to.
+    // Turns new group changes into `notice` entries for the members, one per group and actor
+    // (who did it, what changed, the group's current name); returns members sent to.
     size_t emit_notices(int limit = 1000);
 
 private:
@@ -52,6 +53,11 @@ private:
         size_t members = 0;
     };
     Delivery deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
+    // The notice's JSON body (PROTOCOL.md "Groups"): the group, its current name, the actor
+    // ("by", null for the operator or the server) and the changes.
+    std::string notice_body(const std::string& gid, const std::string& actor, const std::vector<std::string>& added,
+                            const std::vector<std::string>& removed, const std::vector<std::string>& promoted,
+                            const std::vector<std::string>& demoted, const std::vector<std::string>& settings);
     // Marks the message done once its outbox row is in SQLite; false if it is not yet.
     bool finish(const Entry& message, Acks acks);
 
@@ -64,6 +70,7 @@ private:
     storage::Blocks blocks_;
     storage::GroupOutbox outbox_;
     storage::Policy policy_;
+    storage::Groups groups_;
 };
 
 }  // namespace chat::bridge

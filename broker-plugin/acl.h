@@ -12,7 +12,7 @@ enum class Access { subscribe, write, read };
 // What a user may do beyond their own topics; compiled from storage at CONNECT
 // and refreshed when the user's groups, blocks or broadcast lists change.
 struct Permissions {
-    std::unordered_set<std::string> groups;      // groups the user is a member of
+    std::unordered_set<std::string> groups;      // groups the user may post to (member; admin where admins only send)
     std::unordered_set<std::string> blocked_by;  // users who blocked this user
     std::unordered_set<std::string> lists;       // broadcast lists the user owns
 };

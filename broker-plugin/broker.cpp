@@ -211,7 +211,7 @@ void ChatBroker::on_disconnect(ClientKey client) {
 
 std::unique_ptr<Permissions> ChatBroker::load_permissions(const std::string& user) {
     auto perms = std::make_unique<Permissions>();
-    for (auto& g : groups_.groups_of(user)) perms->groups.insert(std::move(g));
+    for (auto& g : groups_.postable_groups_of(user)) perms->groups.insert(std::move(g));
     for (auto& b : blocks_.blockers_of(user)) perms->blocked_by.insert(std::move(b));
     for (auto& l : lists_.ids_of(user)) perms->lists.insert(std::move(l));
     if (perms->groups.empty() && perms->blocked_by.empty() && perms->lists.empty()) perms.reset();  // most users: no allocation

@@ -495,6 +495,8 @@ void ChatBroker::add_live_extras(const std::string& user, const Entry& e, Messag
             const std::string& bridge = bridge_clients_[next_bridge_++ % bridge_clients_.size()];
             // The count from memory: SQLite only has it once the journal is imported.
             nlohmann::json signal = {{"pending", log_.pending(user)}};
+            // The conversation, so the push hook can honour a mute: the group, else the other user.
+            signal["conversation"] = !e.gid.empty() ? e.gid : e.from == user ? e.to : e.from;
             r.extra.push_back(DirectPublish{bridge, {"b/push/" + user, signal.dump()}});
         }
         return;

@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh release
 mkdir -p var
+# The build's output goes to a log; only a failure shows its end.
+echo "building (log: var/build.log) ..."
+scripts/build.sh release > var/build.log 2>&1 || { tail -n 40 var/build.log; exit 1; }
 scripts/make-secrets.sh
 broker_conf=mosquitto.conf
 # Started as root, mosquitto drops to user 'mosquitto' before loading the plugin. That
@@ -41,7 +43,8 @@ pids+=($!)
 # The bridge (group fan-out, sync replay, receipts, expiry, push hook) logs in with the
 # bridge identity from the broker config, once the broker listens.
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
-build/bridge/chat-bridge --mosquitto-conf "$broker_conf" --db var/chat.db --metrics-port 9102 ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} &
+build/bridge/chat-bridge --mosquitto-conf "$broker_conf" --db var/chat.db --metrics-port 9102 ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} \
+  ${CHAT_PUSH_GATEWAY:+--push-gateway "$CHAT_PUSH_GATEWAY"} &
 pids+=($!)
 
 # The HTTP sidecar (registration, keys, groups, blocks, presence, media) on 127.0.0.1:8080;
@@ -49,5 +52,10 @@ pids+=($!)
 build/sidecar/chat-sidecar --data-dir var --db var/chat.db --turn-secret-file var/turn.secret ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
 pids+=($!)
 
-echo "stack running: MQTT 127.0.0.1:1883, HTTP 127.0.0.1:8080, TURN 127.0.0.1:3478, data in var/ (Ctrl-C to stop)"
+echo "MQTT    127.0.0.1:1883 (TLS 0.0.0.0:8883, CA var/tls/ca.crt)  mosquitto + chat_plugin.so"
+echo "HTTP    http://127.0.0.1:8080                                chat-sidecar"
+echo "TURN    127.0.0.1:3478 (STUN/TURN, TURN REST credentials)     coturn"
+echo "bridge  MQTT client of the broker                            chat-bridge"
+echo "metrics http://127.0.0.1:9101/metrics (broker), :9102 (bridge), :8080/metrics (sidecar)"
+echo "data    var/chat.db, SMS codes in var/sms-outbox.log (Ctrl-C stops everything)"
 wait -n

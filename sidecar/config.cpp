@@ -43,6 +43,7 @@ std::string usage() {
            "                    [--lookups-per-device N] [--lookup-window-s N] [--media-bytes-per-day N]\n"
            "                    [--uploads-per-user N] [--groups-per-day N] [--log-level debug|info|notice|warning|error]\n"
            "                    [--turn-secret-file FILE] [--turn-uris URI,URI] [--turn-ttl-s N]\n"
+           "                    [--discover-per-request N] [--discover-per-day N]\n"
            "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n";
 }
 
@@ -100,6 +101,11 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
              int64_t n;
              return to_int(v, n) && n > 0 && n <= 7 * 86400 && (c.turn_ttl_s = n, true);
          }},
+        {"--discover-per-request", [&](const std::string& v) {
+             int64_t n;
+             return to_int(v, n) && n >= 1 && n <= 100000 && (c.discover_per_request = int(n), true);
+         }},
+        {"--discover-per-day", [&](const std::string& v) { return to_int(v, c.discover_per_device.limit); }},
     };
     for (size_t i = 0; i < args.size(); i += 2) {  // a flag and its value
         auto it = flags.find(args[i]);

@@ -32,6 +32,10 @@ struct SidecarConfig {
     RateLimit verify_per_address{30, 10 * 60 * 1000};
     // Per device: key and presence look-ups (a burst that enumerates who exists is refused).
     RateLimit lookups_per_device{300, 10 * 60 * 1000};
+    // Contact discovery: numbers per request, and numbers per device (token) per day, so a client
+    // maps an address book but cannot walk the directory.
+    int discover_per_request = 256;
+    RateLimit discover_per_device{1000, 24 * 60 * 60 * 1000};
     // Per user: media bytes uploaded (a resumable upload counts its Upload-Length when created),
     // uploads in flight at once (POST /v1/media and PATCH), groups created.
     RateLimit media_bytes_per_user{4ll * 1024 * 1024 * 1024, 24 * 60 * 60 * 1000};

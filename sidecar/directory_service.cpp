@@ -4,6 +4,7 @@
 #include "api_error.h"
 #include "common/base64.h"
 #include "common/identity.h"
+#include "storage/profiles.h"
 
 #include <sodium.h>
 
@@ -19,9 +20,8 @@ storage::DeviceRef DirectoryService::authenticate(const std::string& header) {
     return *device;
 }
 
-void DirectoryService::require_user(Store& store, const std::string& user) {
+void DirectoryService::require_user_id(const std::string& user) {
     if (!is_user_id(user)) throw ApiError(400, "bad user id");
-    if (!store.accounts.user_exists(user)) throw ApiError(404, "unknown user");
 }
 
 void DirectoryService::put_key(const storage::DeviceRef& self, const std::string& identity_key_b64) {
@@ -33,8 +33,8 @@ void DirectoryService::put_key(const storage::DeviceRef& self, const std::string
 }
 
 nlohmann::json DirectoryService::keys_of(const std::string& user) {
+    require_user_id(user);
     auto store = pool_.lease();
-    require_user(*store, user);
     nlohmann::json devices = nlohmann::json::array();
     for (const auto& k : store->directory.keys_of(user)) {
         devices.push_back({{"device", k.device}, {"identity_key", to_base64(k.key)}});
@@ -43,8 +43,9 @@ nlohmann::json DirectoryService::keys_of(const std::string& user) {
 }
 
 void DirectoryService::block(const storage::DeviceRef& self, const std::string& user) {
+    // An unknown number is blocked like any other (refusing would reveal it is not registered).
+    require_user_id(user);
     auto store = pool_.lease();
-    require_user(*store, user);
     if (user == self.user) throw ApiError(400, "cannot block yourself");
     storage::Transaction tx(store->db);
     store->blocks.block(self.user, user);  // also records the ACL change the broker polls
@@ -52,21 +53,23 @@ void DirectoryService::block(const storage::DeviceRef& self, const std::string& 
 }
 
 void DirectoryService::unblock(const storage::DeviceRef& self, const std::string& user) {
+    require_user_id(user);
     auto store = pool_.lease();
-    require_user(*store, user);
     storage::Transaction tx(store->db);
     store->blocks.unblock(self.user, user);
     tx.commit();
 }
 
 nlohmann::json DirectoryService::presence(const storage::DeviceRef& self, const std::string& user) {
+    require_user_id(user);
     auto store = pool_.lease();
-    require_user(*store, user);
     auto row = store->directory.presence(user);
-    // A blocked caller sees exactly what a hidden presence shows, so a block is not revealed.
-    if (!row || row->hidden || store->blocks.is_blocked(user, self.user)) {
-        return {{"user", user}, {"hidden", true}};
-    }
+    // A blocked caller sees exactly what a hidden presence shows, so a block is not revealed;
+    // an unknown user too, so registration is not.
+    bool shown = row && !row->hidden && !store->blocks.is_blocked(user, self.user) &&
+                 (user == self.user || storage::visible(store->profiles.get(user).last_seen_visibility,
+                                                        store->contacts.are_contacts(user, self.user)));
+    if (!shown) return {{"user", user}, {"hidden", true}};
     nlohmann::json out = {{"user", user}, {"online", row->online_devices > 0}};
     out["last_seen_ms"] = row->last_seen_ms ? nlohmann::json(row->last_seen_ms) : nlohmann::json(nullptr);
     return out;
@@ -74,6 +77,26 @@ nlohmann::json DirectoryService::presence(const storage::DeviceRef& self, const 
 
 void DirectoryService::set_hide_presence(const storage::DeviceRef& self, bool hidden) {
     pool_.lease()->directory.set_hide_presence(self.user, hidden);
+}
+
+std::vector<std::string> DirectoryService::phone_users(const std::vector<std::string>& phones) {
+    std::vector<std::string> users;
+    for (const auto& phone : phones) {
+        std::string user = phone.size() > 1 && phone[0] == '+' ? phone.substr(1) : phone;
+        if (!is_user_id(user)) throw ApiError(400, "not a phone number: " + phone);
+        users.push_back(std::move(user));
+    }
+    return users;
+}
+
+nlohmann::json DirectoryService::discover(const std::vector<std::string>& phones) {
+    auto users = phone_users(phones);
+    auto store = pool_.lease();
+    nlohmann::json found = nlohmann::json::array();
+    for (size_t i = 0; i < phones.size(); ++i) {
+        if (store->accounts.user_exists(users[i])) found.push_back({{"phone", phones[i]}, {"user", users[i]}});
+    }
+    return {{"registered", found}};
 }
 
 }  // namespace chat::sidecar

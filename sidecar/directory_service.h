@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 namespace chat::sidecar {
 
@@ -18,16 +19,23 @@ public:
     storage::DeviceRef authenticate(const std::string& authorization_header);
     // identity_key: base64 of a 32-byte X25519 public key; ApiError 400 otherwise.
     void put_key(const storage::DeviceRef& self, const std::string& identity_key_b64);
-    // {"user","devices":[{"device","identity_key"}]}; ApiError 404 for an unknown user.
+    // {"user","devices":[{"device","identity_key"}]}; an unknown user has no devices (the same
+    // answer as a registered one without keys: a look-up does not reveal who is registered).
     nlohmann::json keys_of(const std::string& user);
     void block(const storage::DeviceRef& self, const std::string& user);
     void unblock(const storage::DeviceRef& self, const std::string& user);
-    // {"user","online","last_seen_ms"}, or {"user","hidden":true} when hidden or the caller is blocked.
+    // {"user","online","last_seen_ms"}, or {"user","hidden":true} when hidden, when the last-seen
+    // visibility excludes the caller, when the caller is blocked, or for an unknown user.
     nlohmann::json presence(const storage::DeviceRef& self, const std::string& user);
     void set_hide_presence(const storage::DeviceRef& self, bool hidden);
+    // {"registered":[{"phone","user"}]}: which of `phones` ("+" and digits, or digits) are users.
+    // Check the input with phone_users() and the caller's limits (Quotas::discover) first.
+    nlohmann::json discover(const std::vector<std::string>& phones);
+    // The user id each phone number would have; ApiError 400 for one that is no number.
+    static std::vector<std::string> phone_users(const std::vector<std::string>& phones);
 
 private:
-    void require_user(Store& store, const std::string& user);
+    static void require_user_id(const std::string& user);
     StorePool& pool_;
 };
 

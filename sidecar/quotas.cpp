@@ -31,11 +31,20 @@ Quotas::Quotas(const SidecarConfig& config, Metrics& metrics)
       lookups_(config.lookups_per_device),
       media_bytes_(config.media_bytes_per_user),
       groups_(config.groups_per_user),
+      discovered_(config.discover_per_device),
+      discover_per_request_(config.discover_per_request),
       max_uploads_(config.uploads_per_user) {}
 
 void Quotas::lookup(const std::string& client_id, int64_t now_ms) { check_limit(lookups_, client_id, now_ms, metrics_); }
 
 void Quotas::create_group(const std::string& user, int64_t now_ms) { check_limit(groups_, user, now_ms, metrics_); }
+
+void Quotas::discover(const std::string& client_id, int64_t numbers, int64_t now_ms) {
+    if (numbers > discover_per_request_) {
+        throw ApiError(400, "at most " + std::to_string(discover_per_request_) + " numbers per request");
+    }
+    if (int64_t wait_ms = discovered_.hit(client_id, now_ms, numbers)) refuse_rate_limited(wait_ms, metrics_);
+}
 
 void Quotas::check_media_bytes(const std::string& user, int64_t bytes, int64_t now_ms) {
     if (int64_t wait_ms = media_bytes_.retry_after(user, now_ms, bytes)) refuse_rate_limited(wait_ms, metrics_);

@@ -39,6 +39,9 @@ public:
     // A key or presence look-up by this device (`client_id` = user/device).
     void lookup(const std::string& client_id, int64_t now_ms);
     void create_group(const std::string& user, int64_t now_ms);
+    // A discovery of `numbers` numbers by this device: ApiError 400 past the per-request cap,
+    // 429 past the daily numbers (counted when allowed).
+    void discover(const std::string& client_id, int64_t numbers, int64_t now_ms);
     // Refuses when `bytes` more would pass the user's media bytes in the window.
     void check_media_bytes(const std::string& user, int64_t bytes, int64_t now_ms);
     // Counts bytes stored (after an upload whose size was not known up front).
@@ -49,7 +52,8 @@ public:
 
 private:
     Metrics& metrics_;
-    RateLimiter lookups_, media_bytes_, groups_;
+    RateLimiter lookups_, media_bytes_, groups_, discovered_;
+    int64_t discover_per_request_;
     int max_uploads_;
     std::mutex mutex_;
     std::map<std::string, int> uploads_;  // users with uploads in flight

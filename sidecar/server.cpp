@@ -1,6 +1,7 @@
 // Sidecar routes: each handler parses the request, calls one service method, and maps the result.
 #include "server.h"
 
+#include "account_service.h"
 #include "api_error.h"
 #include "broadcast_service.h"
 #include "byte_range.h"
@@ -13,6 +14,7 @@
 #include "http_util.h"
 #include "media_store.h"
 #include "storage/backup.h"
+#include "profile_service.h"
 #include "quotas.h"
 #include "registration_service.h"
 #include "store_pool.h"
@@ -98,6 +100,8 @@ struct Sidecar::Impl {
           directory(pool),
           groups(pool),
           lists(pool),
+          accounts(pool),
+          profiles(pool),
           media(config.data_dir, pool, metrics, config.max_media_bytes),
           quotas(config, metrics),
           metrics_token_hash(config.metrics_token.empty() ? std::string() : hash_token(config.metrics_token)),
@@ -145,6 +149,7 @@ struct Sidecar::Impl {
     void media_routes();
     void call_routes();
     void list_routes();
+    void self_routes();
 
     SidecarConfig config;
     Metrics metrics;
@@ -155,6 +160,8 @@ struct Sidecar::Impl {
     DirectoryService directory;
     GroupService groups;
     BroadcastService lists;
+    AccountService accounts;
+    ProfileService profiles;
     MediaStore media;
     Quotas quotas;
     std::string metrics_token_hash;  // empty = loopback peers only
@@ -201,6 +208,7 @@ void Sidecar::Impl::routes() {
     media_routes();
     call_routes();
     list_routes();
+    self_routes();
 }
 
 void Sidecar::Impl::list_routes() {
@@ -243,6 +251,57 @@ void Sidecar::Impl::call_routes() {
     }));
 }
 
+void Sidecar::Impl::self_routes() {
+    server.Get("/v1/me", wrap("/v1/me", [this](const Request& req, Response& res) {
+        send_json(res, 200, accounts.me(auth(req)));
+    }));
+    server.Get("/v1/devices", wrap("/v1/devices", [this](const Request& req, Response& res) {
+        send_json(res, 200, {{"devices", accounts.devices(auth(req))}});
+    }));
+    server.Patch("/v1/devices/([^/]+)", wrap("/v1/devices/{id}", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        accounts.rename_device(self, req.matches[1], string_field(json_object_body(req), "name"));
+        res.status = 204;
+    }));
+    server.Delete("/v1/devices/([^/]+)", wrap("/v1/devices/{id}", [this](const Request& req, Response& res) {
+        accounts.revoke_device(auth(req), req.matches[1]);
+        res.status = 204;
+    }));
+    server.Put("/v1/devices/([^/]+)/push", wrap("/v1/devices/{id}/push", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        accounts.set_push(self, req.matches[1], json_object_body(req), now_ms());
+        res.status = 204;
+    }));
+    server.Delete("/v1/devices/([^/]+)/push", wrap("/v1/devices/{id}/push", [this](const Request& req, Response& res) {
+        accounts.remove_push(auth(req), req.matches[1]);
+        res.status = 204;
+    }));
+    server.Get("/v1/profile", wrap("/v1/profile", [this](const Request& req, Response& res) {
+        send_json(res, 200, profiles.own(auth(req)));
+    }));
+    server.Put("/v1/profile", wrap("/v1/profile", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        send_json(res, 200, profiles.update(self, json_object_body(req), now_ms()));
+    }));
+    server.Get("/v1/users/([^/]+)/profile", wrap("/v1/users/{user}/profile", [this](const Request& req, Response& res) {
+        send_json(res, 200, profiles.view(lookup_auth(req), req.matches[1]));
+    }));
+    server.Post("/v1/contacts/discover", wrap("/v1/contacts/discover", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        auto phones = string_array_field(json_object_body(req), "phones");
+        DirectoryService::phone_users(phones);  // bad input is refused before it counts
+        quotas.discover(self.user + "/" + self.device, static_cast<int64_t>(phones.size()), now_ms());
+        send_json(res, 200, directory.discover(phones));
+    }));
+    server.Get("/v1/conversations", wrap("/v1/conversations", [this](const Request& req, Response& res) {
+        send_json(res, 200, accounts.conversations(auth(req)));
+    }));
+    server.Put("/v1/conversations/([^/]+)", wrap("/v1/conversations/{id}", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        send_json(res, 200, accounts.update_conversation(self, req.matches[1], json_object_body(req)));
+    }));
+}
+
 void Sidecar::Impl::registration_routes() {
     server.Post("/v1/register", wrap("/v1/register", [this](const Request& req, Response& res) {
         auto body = json_object_body(req);
@@ -276,6 +335,23 @@ void Sidecar::Impl::social_routes() {
         quotas.create_group(self.user, now_ms());
         send_json(res, 201, {{"id", groups.create(self.user, name, members, now_ms())}});
     }));
+    server.Get("/v1/groups", wrap("/v1/groups", [this](const Request& req, Response& res) {
+        send_json(res, 200, groups.list(auth(req).user));
+    }));
+    server.Patch("/v1/groups/([^/]+)", wrap("/v1/groups/{gid}", [this](const Request& req, Response& res) {
+        auto self = auth(req);
+        groups.update(self.user, req.matches[1], json_object_body(req), now_ms());
+        res.status = 204;
+    }));
+    server.Put("/v1/groups/([^/]+)/admins/([^/]+)", wrap("/v1/groups/{gid}/admins/{user}", [this](const Request& req, Response& res) {
+        groups.set_admin(auth(req).user, req.matches[1], req.matches[2], true, now_ms());
+        res.status = 204;
+    }));
+    server.Delete("/v1/groups/([^/]+)/admins/([^/]+)",
+                  wrap("/v1/groups/{gid}/admins/{user}", [this](const Request& req, Response& res) {
+                      groups.set_admin(auth(req).user, req.matches[1], req.matches[2], false, now_ms());
+                      res.status = 204;
+                  }));
     server.Get("/v1/groups/([^/]+)", wrap("/v1/groups/{gid}", [this](const Request& req, Response& res) {
         send_json(res, 200, groups.get(auth(req).user, req.matches[1]));
     }));

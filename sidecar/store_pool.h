@@ -4,10 +4,14 @@
 
 #include "storage/accounts.h"
 #include "storage/broadcast.h"
+#include "storage/contacts.h"
+#include "storage/conversations.h"
 #include "storage/db.h"
 #include "storage/directory.h"
 #include "storage/inbox.h"
 #include "storage/media.h"
+#include "storage/profiles.h"
+#include "storage/push_tokens.h"
 #include "storage/registration.h"
 #include "storage/social.h"
 
@@ -21,7 +25,7 @@ namespace chat::sidecar {
 struct Store {
     explicit Store(const std::string& path)
         : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db),
-          lists(db) {}
+          lists(db), push_tokens(db), conversations(db), profiles(db), contacts(db) {}
     storage::Database db;
     storage::Accounts accounts;
     storage::Inbox inbox;
@@ -31,6 +35,10 @@ struct Store {
     storage::Directory directory;
     storage::MediaIndex media;
     storage::BroadcastLists lists;
+    storage::PushTokens push_tokens;
+    storage::Conversations conversations;
+    storage::Profiles profiles;
+    storage::Contacts contacts;
 };
 
 // Thread-safe pool; grows to the number of threads that use it concurrently.

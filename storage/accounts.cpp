@@ -6,10 +6,10 @@ namespace {
 
 DeviceRow device_from(const Statement& s) {
     return DeviceRow{s.text_at(0), s.text_at(1), s.blob_at(2), s.int_at(3), s.int_at(4) != 0, s.int_at(5) != 0,
-                     s.int_at(6), static_cast<int>(s.int_at(7))};
+                     s.int_at(6), static_cast<int>(s.int_at(7)), s.is_null(8) ? std::string() : s.text_at(8)};
 }
 
-constexpr const char* device_columns = "user_id, device_id, token_hash, created_ms, revoked, online, cursor, compact";
+constexpr const char* device_columns = "user_id, device_id, token_hash, created_ms, revoked, online, cursor, compact, name";
 
 }  // namespace
 
@@ -20,11 +20,13 @@ Accounts::Accounts(Database& db)
       insert_device_(db, "INSERT INTO devices(user_id, device_id, token_hash, created_ms) VALUES(?, ?, ?, ?)"),
       find_device_(db, std::string("SELECT ") + device_columns + " FROM devices WHERE user_id = ? AND device_id = ?"),
       revoke_(db, "UPDATE devices SET revoked = 1 WHERE user_id = ? AND device_id = ? AND revoked = 0"),
+      drop_push_(db, "DELETE FROM push_tokens WHERE user_id = ? AND device_id = ?"),
       record_change_(db, "INSERT INTO acl_changes(user_id) VALUES(?)"),
       list_users_(db,
                   "SELECT u.id, u.created_ms, u.last_seq, COALESCE(u.last_seen_ms, 0), "
                   "(SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.revoked = 0) FROM users u ORDER BY u.id"),
       list_devices_(db, std::string("SELECT ") + device_columns + " FROM devices WHERE user_id = ? ORDER BY device_id"),
+      set_name_(db, "UPDATE devices SET name = ? WHERE user_id = ? AND device_id = ? AND revoked = 0"),
       set_online_(db, "UPDATE devices SET online = ? WHERE user_id = ? AND device_id = ?"),
       clear_online_(db, "UPDATE devices SET online = 0 WHERE online != 0"),
       set_last_seen_(db, "UPDATE users SET last_seen_ms = ? WHERE id = ?"),
@@ -62,10 +64,16 @@ bool Accounts::revoke_device(const std::string& user, const std::string& device)
     Transaction tx(db_);
     revoke_.bind(1, user).bind(2, device).run();
     if (db_.changes() != 1) return false;
+    drop_push_.bind(1, user).bind(2, device).run();
     // The broker polls this feed and disconnects the device's live sessions.
     record_change_.bind(1, user).run();
     tx.commit();
     return true;
+}
+
+bool Accounts::set_device_name(const std::string& user, const std::string& device, const std::string& name) {
+    set_name_.bind_or_null(1, name).bind(2, user).bind(3, device).run();
+    return db_.changes() == 1;
 }
 
 std::vector<UserRow> Accounts::list_users() {

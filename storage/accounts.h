@@ -18,6 +18,7 @@ struct DeviceRow {
     bool online = false;
     int64_t cursor = 0;
     int encoding = 0;  // devices.compact: which entry encoding the device asked for (0 = JSON)
+    std::string name;  // given by the user; empty when none
 };
 
 struct UserRow {
@@ -43,8 +44,11 @@ public:
     // Everything CONNECT needs about a device, in one read.
     std::optional<DeviceRow> find_device(const std::string& user, const std::string& device);
     // Marks the device revoked and records the user in the acl_changes feed, so the broker cuts
-    // the device's live sessions; false when it was unknown or revoked already.
+    // the device's live sessions, and forgets its push token; false when it was unknown or revoked already. The one revoke
+    // path: chatctl (operator) and the sidecar (the user's own devices) both call it.
     bool revoke_device(const std::string& user, const std::string& device);
+    // Names a live device; false when it is unknown or revoked.
+    bool set_device_name(const std::string& user, const std::string& device, const std::string& name);
     std::vector<UserRow> list_users();
     std::vector<DeviceRow> list_devices(const std::string& user);
     // Written by the journal import (storage::InboxLog): the broker thread journals them.
@@ -57,7 +61,7 @@ public:
 
 private:
     Database& db_;
-    Statement insert_user_, user_exists_, insert_device_, find_device_, revoke_, record_change_, list_users_, list_devices_,
+    Statement insert_user_, user_exists_, insert_device_, find_device_, revoke_, drop_push_, record_change_, list_users_, list_devices_, set_name_,
         set_online_, clear_online_, set_last_seen_, online_devices_;
 };
 

@@ -8,7 +8,9 @@ Fanout::Fanout(Database& db)
       delivered_(db,
                  "SELECT seq, id, from_user FROM inbox WHERE user_id = ? AND seq > ? AND seq <= ? "
                  "AND kind IN ('msg', 'edit', 'delete', 'media') AND from_user <> user_id ORDER BY seq LIMIT ?"),
-      events_(db, "SELECT id, gid, user_id, change, ts FROM group_events WHERE id > ? ORDER BY id LIMIT ?"),
+      events_(db, "SELECT id, gid, user_id, change, ts, COALESCE(actor, ''), COALESCE(detail, '') FROM group_events "
+                   "WHERE id > ? ORDER BY id LIMIT ?"),
+      profile_events_(db, "SELECT id, user_id, ts FROM profile_events WHERE id > ? ORDER BY id LIMIT ?"),
       state_(db, "SELECT value FROM bridge_state WHERE key = ?"),
       set_state_(db, "INSERT INTO bridge_state(key, value) VALUES(?, ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
@@ -44,13 +46,28 @@ std::map<std::string, std::vector<std::string>> Fanout::delivered_ids(const std:
     return out;
 }
 
+std::vector<GroupEvent> Fanout::profile_events_after(int64_t after, int limit) {
+    ResetOnExit r(profile_events_);
+    profile_events_.bind(1, after).bind(2, int64_t{limit});
+    std::vector<GroupEvent> out;
+    while (profile_events_.step()) {
+        GroupEvent e;
+        e.id = profile_events_.int_at(0);
+        e.user = profile_events_.text_at(1);
+        e.change = "profile";
+        e.ts = profile_events_.int_at(2);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
 std::vector<GroupEvent> Fanout::group_events_after(int64_t after, int limit) {
     ResetOnExit r(events_);
     events_.bind(1, after).bind(2, int64_t{limit});
     std::vector<GroupEvent> out;
     while (events_.step()) {
         out.push_back(GroupEvent{events_.int_at(0), events_.text_at(1), events_.text_at(2), events_.text_at(3),
-                                 events_.int_at(4)});
+                                 events_.int_at(4), events_.text_at(5), events_.text_at(6)});
     }
     return out;
 }

@@ -17,8 +17,10 @@ struct GroupEvent {
     int64_t id = 0;
     std::string gid;
     std::string user;
-    std::string change;  // "added" or "removed"
+    std::string change;  // "added", "removed", "promoted", "demoted" or "settings"
     int64_t ts = 0;
+    std::string actor;   // who did it; empty: the operator or the server
+    std::string detail;  // "settings": the fields changed, comma-separated
 };
 
 class Fanout {
@@ -35,13 +37,15 @@ public:
                                                                   int64_t upto, int limit, int64_t& next);
 
     std::vector<GroupEvent> group_events_after(int64_t after, int limit);
+    // Profile changes after `after` (id order): id, user, ts in a GroupEvent's fields.
+    std::vector<GroupEvent> profile_events_after(int64_t after, int limit);
 
     // Small persistent counters (e.g. the group event cursor), shared by all bridges.
     int64_t state(const std::string& key);
     void set_state(const std::string& key, int64_t value);
 
 private:
-    Statement members_, delivered_, events_, state_, set_state_, holders_;
+    Statement members_, delivered_, events_, profile_events_, state_, set_state_, holders_;
 };
 
 // A run of delivered receipts for one user: receipts for the entries in (done, target],

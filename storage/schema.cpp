@@ -199,7 +199,60 @@ CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid, COALESCE(gid, to_user)) 
         R"sql(
 ALTER TABLE inbox ADD COLUMN device TEXT;
 )sql",
-        // v10: broadcast lists: a user's named lists of recipients. One publish to l/{list}
+        // v10: a name the user gives each device (self-service device list).
+        R"sql(
+ALTER TABLE devices ADD COLUMN name TEXT;
+)sql",
+        // v11: a push token per device (sent through a Matrix-style push gateway, debounced per
+        // device by last_push_ms) and per-conversation settings every device of a user shares.
+        R"sql(
+CREATE TABLE push_tokens(
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  provider TEXT NOT NULL,              -- fcm, apns, webpush or webhook
+  app_id TEXT NOT NULL,
+  pushkey TEXT NOT NULL,
+  registered_ms INTEGER NOT NULL,
+  last_push_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, device_id)
+);
+CREATE INDEX push_tokens_by_key ON push_tokens(pushkey);
+CREATE TABLE conversation_settings(
+  user_id TEXT NOT NULL,
+  conversation TEXT NOT NULL,          -- a group id, or the other user's id
+  muted INTEGER NOT NULL DEFAULT 0,
+  archived INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, conversation)
+);
+)sql",
+        // v12: group settings, the actor and detail of each group change (notices name who did
+        // what), per-user profiles with their privacy settings (visibilities and group_adds are
+        // 'everyone', 'contacts' or 'nobody'), and the feed of profile changes the bridge turns
+        // into notices for the user's contacts.
+        R"sql(
+ALTER TABLE groups ADD COLUMN description TEXT;
+ALTER TABLE groups ADD COLUMN avatar TEXT;
+ALTER TABLE groups ADD COLUMN admins_only_send INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE groups ADD COLUMN admins_only_edit INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE group_events ADD COLUMN actor TEXT;
+ALTER TABLE group_events ADD COLUMN detail TEXT;
+CREATE TABLE profiles(
+  user_id TEXT PRIMARY KEY,
+  display_name TEXT,
+  about TEXT,
+  avatar TEXT,
+  name_visibility TEXT NOT NULL DEFAULT 'everyone',
+  about_visibility TEXT NOT NULL DEFAULT 'everyone',
+  avatar_visibility TEXT NOT NULL DEFAULT 'everyone',
+  last_seen_visibility TEXT NOT NULL DEFAULT 'everyone',
+  group_adds TEXT NOT NULL DEFAULT 'everyone',
+  updated_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE profile_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL,
+  ts INTEGER NOT NULL
+        // v13: broadcast lists: a user's named lists of recipients. One publish to l/{list}
         // becomes a 1:1 message to each member (the bridge fans it out from group_outbox, whose
         // gid column then holds the list id). List ids are unique over all users.
         R"sql(

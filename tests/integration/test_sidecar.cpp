@@ -250,7 +250,10 @@ TEST_CASE("keys: publish this device's X25519 key, list a user's keys, refuse an
     CHECK(j["devices"][0]["device"] == "d1");
     CHECK(j["devices"][0]["identity_key"] == key_b64(1));  // the refused puts changed nothing
     CHECK(j["devices"][1]["identity_key"] == key_b64(2));
-    CHECK(http.Get("/v1/keys/15559999", SidecarHarness::auth(b.token))->status == 404);
+    // An unknown number answers like a registered user without keys: no registration leak.
+    auto unknown_keys = http.Get("/v1/keys/15559999", SidecarHarness::auth(b.token));
+    CHECK(unknown_keys->status == 200);
+    CHECK(body_of(unknown_keys) == json{{"user", "15559999"}, {"devices", json::array()}});
     CHECK(http.Get("/v1/keys/abc", SidecarHarness::auth(b.token))->status == 400);
     CHECK(http.Get("/v1/keys/15550010")->status == 401);
 }
@@ -336,7 +339,7 @@ TEST_CASE("blocks refuse an MQTT publish and presence hides from blocked callers
 
     CHECK(http.Put(("/v1/blocks/" + b.user).c_str(), as(a), "", "application/json")->status == 204);
     CHECK(publish_until(bc, "m/" + a.user, true) == 0x87);
-    CHECK(http.Put("/v1/blocks/15559999", as(a), "", "application/json")->status == 404);
+    CHECK(http.Put("/v1/blocks/15559999", as(a), "", "application/json")->status == 204);  // no registration leak
     CHECK(http.Put(("/v1/blocks/" + a.user).c_str(), as(a), "", "application/json")->status == 400);
     CHECK(http.Put(("/v1/blocks/" + b.user).c_str(), "", "application/json")->status == 401);
 
@@ -369,7 +372,10 @@ TEST_CASE("blocks refuse an MQTT publish and presence hides from blocked callers
     CHECK(http.Put("/v1/presence", as(b), R"({"hidden":"yes"})", "application/json")->status == 400);
     CHECK(http.Put("/v1/presence", as(b), R"({"hidden":true})", "application/json")->status == 204);
     CHECK(body_of(http.Get(("/v1/users/" + b.user + "/presence").c_str(), as(c)))["hidden"] == true);
-    CHECK(http.Get("/v1/users/15559999/presence", as(c))->status == 404);
+    // An unknown number answers like a hidden presence: no registration leak.
+    auto unknown = http.Get("/v1/users/15559999/presence", as(c));
+    CHECK(unknown->status == 200);
+    CHECK(body_of(unknown) == json{{"user", "15559999"}, {"hidden", true}});
 
     CHECK(http.Delete(("/v1/blocks/" + b.user).c_str(), as(a))->status == 204);
     MqttClient bc2(broker.port(), b.client_id);

@@ -172,6 +172,14 @@ TEST_CASE("flags for the TURN relay's credentials") {
     CHECK(parse_args({"--turn-ttl-s", "99999999"}, d));
 }
 
+TEST_CASE("flags for the contact discovery limits") {
+    SidecarConfig c;
+    CHECK(!parse_args({"--discover-per-request", "50", "--discover-per-day", "400"}, c));
+    CHECK(c.discover_per_request == 50);
+    CHECK(c.discover_per_device.limit == 400);
+    CHECK(parse_args({"--discover-per-request", "0"}, c));  // every request would be refused
+}
+
 TEST_CASE("/metrics: loopback peers only, or the bearer of the metrics token") {
     CHECK(status_of([] { require_metrics_access("127.0.0.1", "", ""); }) == 0);
     CHECK(status_of([] { require_metrics_access("127.3.4.5", "", ""); }) == 0);

@@ -4,6 +4,7 @@
 #include "storage/fanout.h"
 #include "storage/inbox.h"
 #include "storage/outbox.h"
+#include "storage/push_tokens.h"
 #include "storage/retention.h"
 #include "storage/schema.h"
 #include "storage/social.h"
@@ -349,4 +350,89 @@ TEST_CASE("a push is claimed once per window, whichever connection asks") {
     CHECK(first.claim("1", 1499, 500) == 1000);
     CHECK_FALSE(second.claim("1", 1500, 500).has_value());  // the window passed
     CHECK_FALSE(second.claim("2", 1500, 500).has_value());  // per user
+}
+
+TEST_CASE("group admin rules live in storage: the last admin stays, admins-only sending narrows who may post") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Groups g(t.db);
+    g.create("g1", "friends", "1", {"2"}, 1);
+    CHECK_THROWS_AS(g.set_admin("g1", "1", false, "1", 2), NotAllowed);
+    CHECK(g.set_admin("g1", "2", true, "1", 2));
+    CHECK_FALSE(g.set_admin("g1", "2", true, "1", 2));
+    CHECK(g.set_admin("g1", "1", false, "1", 3));
+    GroupSettingsChange change;
+    change.admins_only_send = true;
+    change.name = "best friends";
+    g.update_settings("g1", change, "2", 4);
+    CHECK(g.postable_groups_of("1").empty());
+    CHECK(g.postable_groups_of("2") == std::vector<std::string>{"g1"});
+    CHECK(g.find("g1")->name == "best friends");
+    // Each change is in the feed with its actor; settings name their fields.
+    Fanout f(t.db);
+    std::vector<std::string> feed;
+    for (const auto& e : f.group_events_after(0, 100)) feed.push_back(e.change + ":" + e.user + " by " + e.actor + " " + e.detail);
+    CHECK(feed == std::vector<std::string>{"added:1 by 1 ", "added:2 by 1 ", "promoted:2 by 1 ", "demoted:1 by 1 ",
+                                           "settings:2 by 2 name,admins_only_send"});
+}
+
+TEST_CASE("who can add me: nobody, or contacts only (a shared group or a direct conversation)") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Profiles p(t.db);
+    Profile shy;
+    shy.group_adds = nobody;
+    p.put("2", shy, 1);
+    Profile picky;
+    picky.group_adds = contacts_only;
+    p.put("3", picky, 1);
+    Groups g(t.db);
+    g.create("g1", "x", "1", {}, 1);
+    CHECK_THROWS_AS(g.add_member("g1", "2", false, "1"), NotAllowed);
+    CHECK_THROWS_AS(g.add_member("g1", "3", false, "1"), NotAllowed);
+    CHECK(g.add_member("g1", "2", false, ""));  // the operator
+    CHECK(Contacts(t.db).are_contacts("1", "2"));
+    CHECK_FALSE(Contacts(t.db).are_contacts("1", "3"));
+}
+
+TEST_CASE("push tokens: one per device, a pushkey on one device only, claimed once per window, dropped when rejected") {
+    Db t;
+    Accounts a(t.db);
+    a.create_user("1", 1);
+    a.add_device("1", "d1", "h1", 1);
+    a.add_device("1", "d2", "h2", 1);
+    PushTokens p(t.db);
+    p.put("1", "d1", PushTarget{"", "fcm", "chat.fcm", "key-a", 0}, 10);
+    p.put("1", "d2", PushTarget{"", "fcm", "chat.fcm", "key-a", 0}, 11);  // moved to d2
+    REQUIRE(p.targets("1").size() == 1);
+    CHECK(p.targets("1")[0].device == "d2");
+    CHECK(p.claim("1", "d2", 1000, 500));
+    CHECK_FALSE(p.claim("1", "d2", 1200, 500));
+    CHECK(p.claim("1", "d2", 1600, 500));
+    CHECK(p.reject("key-a") == 1);
+    CHECK(p.targets("1").empty());
+}
+
+TEST_CASE("a change of the shown profile fields feeds profile_events, a settings change does not") {
+    Db t;
+    Accounts a(t.db);
+    for (auto u : {"1", "2", "3"}) a.create_user(u, 1);
+    Groups g(t.db);
+    g.create("g1", "x", "1", {"2"}, 1);
+    Profiles p(t.db);
+    Profile mine;
+    mine.display_name = "One";
+    p.put("1", mine, 5);
+    mine.about_visibility = nobody;
+    p.put("1", mine, 6);
+    Fanout f(t.db);
+    auto events = f.profile_events_after(0, 10);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].user == "1");
+    CHECK(events[0].ts == 5);
+    CHECK(p.get("1").about_visibility == nobody);
+    CHECK(Contacts(t.db).of("1") == std::vector<std::string>{"2"});
+    CHECK(Contacts(t.db).of("3").empty());
 }
