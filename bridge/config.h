@@ -16,7 +16,7 @@ struct BridgeConfig {
     std::string password;  // read from a 0600 file, never given on the command line
     // Distinct per bridge process: each keeps a persistent session (queued work survives a restart).
     std::string client_id = "chat-bridge-1";
-    std::string db_path = "var/chat.db";
+    std::string db_path = "var/chat.db";  // a SQLite path (--db) or a PostgreSQL URL (--db-url)
     std::string push_url;                    // empty: no push hook
     int64_t push_debounce_ms = 60'000;       // at most one push per user per window
     int64_t expiry_ms = 30LL * 86'400'000;   // any entry older than this is dropped
@@ -26,7 +26,7 @@ struct BridgeConfig {
     int sync_page = 100;                     // entries per replay page
 };
 
-// Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db,
+// Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db | --db-url,
 // --push-url, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
 // Throws std::invalid_argument with a message naming the bad flag.
 BridgeConfig parse_args(const std::vector<std::string>& args);

@@ -16,14 +16,14 @@ constexpr int64_t prune_interval_ms = 1000;
 ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
     : config_(std::move(config)),
       clock_(std::move(clock)),
-      db_(config_.db_path),
+      db_(db_location(config_)),
       accounts_(db_),
       groups_(db_),
       blocks_(db_),
       acl_changes_(db_),
-      checkpointer_(config_.db_path, std::chrono::milliseconds(100)),
+      checkpointer_(db_location(config_), std::chrono::milliseconds(100)),
       policy_(db_),
-      log_(db_, config_.db_path),
+      log_(db_, db_location(config_), journal_dir(config_)),
       publish_limits_(config_.publish_limit),
       connect_limits_(config_.connect_limit),
       address_connect_limits_(config_.address_connect_limit) {

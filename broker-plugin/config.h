@@ -15,7 +15,9 @@ struct RateLimit {
 };
 
 struct Config {
-    std::string db_path = "var/chat.db";
+    std::string db_path = "var/chat.db";      // SQLite, unless db_url is set
+    std::string db_url;                       // PostgreSQL: postgresql://... (no password in it)
+    std::string journal_dir;                  // empty: db_path + ".journal"
     uint32_t max_payload = 64 * 1024;
     std::string bridge_user;                  // the bridge identity's username
     std::string bridge_password;              // read from plugin_opt_bridge_password_file
@@ -30,6 +32,11 @@ struct Config {
     size_t max_user_properties_bytes = 1024;  // names and values of one publish together
     int64_t max_import_backlog = 64 << 20;    // bytes journaled, not yet in SQLite, held in memory
 };
+
+// What storage::Database opens: the PostgreSQL URL when set, else the SQLite path.
+std::string db_location(const Config& c);
+// Where the inbox journal lives (a local folder whichever the database).
+std::string journal_dir(const Config& c);
 
 // Throws std::invalid_argument naming the bad option. The bridge identity is required: its
 // secret comes from a file (read_secret_file), never from the config itself.

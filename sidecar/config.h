@@ -19,6 +19,7 @@ struct SidecarConfig {
     int port = 8080;  // 0 = any free port
     std::filesystem::path data_dir = "var";
     std::filesystem::path db_path;  // empty = data_dir/chat.db
+    std::string db_url;             // PostgreSQL instead of the SQLite file (--db-url)
     std::string sms_webhook;        // empty = append to data_dir/sms-outbox.log
     int64_t max_media_bytes = 64ll * 1024 * 1024;
     int64_t max_json_bytes = 64 * 1024;
@@ -46,7 +47,11 @@ struct SidecarConfig {
     int64_t upload_ttl_ms = 24ll * 60 * 60 * 1000;  // resumable uploads older than this are removed
     int64_t sweep_interval_ms = 10 * 60 * 1000;
 
-    std::filesystem::path database() const { return db_path.empty() ? data_dir / "chat.db" : db_path; }
+    // What storage::Database opens: the PostgreSQL URL, else the SQLite path.
+    std::string database() const {
+        if (!db_url.empty()) return db_url;
+        return (db_path.empty() ? data_dir / "chat.db" : db_path).string();
+    }
 };
 
 // Parses flags (argv without the program name). Returns an error message on bad flags.

@@ -88,7 +88,7 @@ struct Sidecar::Impl {
     explicit Impl(SidecarConfig c, std::unique_ptr<SmsSender> sms_override)
         : config(with_data_dir(std::move(c))),
           sms(sms_override ? std::move(sms_override) : make_sms_sender(config)),
-          pool(config.database().string()),
+          pool(config.database()),
           registration(pool, *sms, metrics, config),
           directory(pool),
           groups(pool),

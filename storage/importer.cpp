@@ -58,9 +58,10 @@ class RecordApplier {
 public:
     explicit RecordApplier(Database& db)
         : inbox_(db), outbox_(db), policy_(db), accounts_(db),
-          mark_(db, "SELECT segment, offset FROM journal_mark"),
-          set_mark_(db, "INSERT INTO journal_mark(only, segment, offset) VALUES(1, ?, ?) "
-                        "ON CONFLICT(only) DO UPDATE SET segment = excluded.segment, offset = excluded.offset") {}
+          // "only" and "offset" are reserved words in PostgreSQL: quoted (both dialects accept it).
+          mark_(db, R"(SELECT segment, "offset" FROM journal_mark)"),
+          set_mark_(db, R"(INSERT INTO journal_mark("only", segment, "offset") VALUES(1, ?, ?) )"
+                        R"(ON CONFLICT("only") DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")") {}
 
     JournalPosition mark() {
         ResetOnExit r(mark_);

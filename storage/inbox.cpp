@@ -39,24 +39,27 @@ std::string select_entries(const char* where) {
 }  // namespace
 
 Inbox::Inbox(Database& db)
-    : bump_seq_(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
+    : db_(db),
+      bump_seq_(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
       insert_(db,
               "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms, device) "
               "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-      // Only the replay of an entry the user has (same id) is skipped: a clash on (user, seq)
-      // or (user, cid) would be a row lost silently, so it fails (ConstraintError).
+      // Any clash is skipped here and told apart below: a failing statement would abort the
+      // whole import transaction on PostgreSQL.
       import_(db,
               "INSERT INTO inbox(user_id, seq, id, kind, from_user, to_user, gid, ts, body, ref, cid, expires_ms, device) "
-              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id, user_id) DO NOTHING"),
-      raise_seq_(db, "UPDATE users SET last_seq = MAX(last_seq, ?) WHERE id = ?"),
+              "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+      raise_seq_(db, "UPDATE users SET last_seq = CASE WHEN last_seq < ?1 THEN ?1 ELSE last_seq END WHERE id = ?2"),
       after_(db, select_entries("user_id = ? AND seq > ? ORDER BY seq LIMIT ?")),
       by_id_(db, select_entries("user_id = ? AND id = ?")),
       by_cid_(db, select_entries("user_id = ? AND cid = ? AND COALESCE(gid, to_user) = ?")),
       exists_(db, "SELECT 1 FROM inbox WHERE user_id = ? AND id = ?"),
       last_seq_(db, "SELECT last_seq FROM users WHERE id = ?"),
-      set_cursor_(db, "UPDATE devices SET cursor = MAX(cursor, ?) WHERE user_id = ? AND device_id = ?"),
+      set_cursor_(db, "UPDATE devices SET cursor = CASE WHEN cursor < ?1 THEN ?1 ELSE cursor END "
+                       "WHERE user_id = ?2 AND device_id = ?3"),
       read_delivered_(db, "SELECT delivered_seq FROM users WHERE id = ?"),
-      raise_delivered_(db, "UPDATE users SET delivered_seq = MAX(delivered_seq, ?) WHERE id = ?") {}
+      raise_delivered_(db, "UPDATE users SET delivered_seq = "
+                             "CASE WHEN delivered_seq < ?1 THEN ?1 ELSE delivered_seq END WHERE id = ?2") {}
 
 bool Inbox::append(const std::string& user, Entry& e) {
     {
@@ -72,6 +75,12 @@ bool Inbox::append(const std::string& user, Entry& e) {
 
 void Inbox::insert_imported(const std::string& user, const Entry& e, const std::string& device) {
     bind_row(import_, user, e, device).run();
+    // Only the replay of an entry the user has (same id) is skipped quietly: a clash on
+    // (user, seq) or (user, cid) would be a row lost silently, so it is refused.
+    if (db_.changes() == 0 && !has_entry(user, e.id)) {
+        throw ConstraintError("entry " + e.id + " clashes with another entry of " + user + " (seq " +
+                              std::to_string(e.seq) + " or cid '" + e.cid + "')");
+    }
 }
 
 void Inbox::raise_last_seq(const std::string& user, int64_t seq) { raise_seq_.bind(1, seq).bind(2, user).run(); }

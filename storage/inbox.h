@@ -37,6 +37,7 @@ public:
     void advance_cursor(const std::string& user, const std::string& device, int64_t seq);
 
 private:
+    Database& db_;
     Statement bump_seq_, insert_, import_, raise_seq_, after_, by_id_, by_cid_, exists_, last_seq_;
     Statement set_cursor_, read_delivered_, raise_delivered_;
 };

@@ -16,7 +16,7 @@ namespace chat::tools {
 namespace {
 
 constexpr const char* usage =
-    "usage: chatctl [--db PATH] COMMAND\n"
+    "usage: chatctl [--db PATH | --db-url postgresql://...] COMMAND\n"
     "  user add USER                 create a user (E.164 digits, no '+')\n"
     "  user list                     list users\n"
     "  device add USER [DEVICE]      add a device; prints its token once\n"
@@ -211,7 +211,15 @@ const std::map<std::string, std::pair<size_t, Handler>>& commands() {
 int run_operator_cli(const std::vector<std::string>& all_args, std::ostream& out, std::ostream& err) {
     std::string db_path = "var/chat.db";
     std::vector<std::string> args = all_args;
-    if (args.size() >= 2 && args[0] == "--db") {
+    if (args.size() >= 2 && (args[0] == "--db" || args[0] == "--db-url")) {
+        if (args[0] == "--db-url") {
+            try {
+                storage::check_db_url(args[1]);
+            } catch (const std::invalid_argument& e) {
+                err << "chatctl: " << e.what() << "\n";
+                return 2;
+            }
+        }
         db_path = args[1];
         args.erase(args.begin(), args.begin() + 2);
     }
