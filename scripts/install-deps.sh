@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libsodium-dev libcpp-httplib-dev nlohmann-json3-dev catch2
   curl procps
   clang-14 libclang-rt-14-dev   # fuzz/: clang++-14 with libFuzzer and the sanitizer runtimes
+  libpq-dev postgresql-15       # the PostgreSQL backend; the server for tests and CHAT_DB=postgres
 )
 
 missing=()
