@@ -397,3 +397,35 @@ TEST_CASE("a push is claimed once per window, whichever connection asks") {
     CHECK_FALSE(second.claim("1", 1500, 500).has_value());  // the window passed
     CHECK_FALSE(second.claim("2", 1500, 500).has_value());  // per user
 }
+
+TEST_CASE("imported entries stored many per statement: replays are skipped quietly, clashes reported") {
+    Db t;
+    Accounts(t.db).create_user("1", 1);
+    Inbox inbox(t.db);
+    std::string user = "1", no_device;
+    std::vector<chat::Entry> entries;
+    const size_t count = Inbox::import_chunk * 2 + 5;  // two full statements and a rest row by row
+    for (size_t i = 0; i < count; ++i) {
+        auto e = chat::testing::text_entry("2", "1", "m" + std::to_string(i));
+        e.id = chat::format_message_id(static_cast<int64_t>(1000 + i), 0);
+        e.seq = static_cast<int64_t>(i + 1);
+        entries.push_back(e);
+    }
+    inbox.insert_imported(user, entries[3], no_device);  // imported before: a replay now
+    auto clash = chat::testing::text_entry("2", "1", "clash");
+    clash.id = chat::format_message_id(5000, 0);
+    clash.seq = 10;  // the seq of entries[9]: refused, never dropped quietly
+    std::vector<chat::Entry> all = entries;
+    all.insert(all.begin() + 20, clash);
+    std::vector<ImportRow> rows;
+    for (const auto& e : all) rows.push_back(ImportRow{&user, &e, &no_device});
+    Transaction tx(t.db);
+    auto clashes = inbox.insert_imported_many(rows);
+    tx.commit();
+    REQUIRE(clashes.size() == 1);
+    CHECK(all[clashes[0]].id == clash.id);
+    auto stored = inbox.entries_after("1", 0, 1000);
+    REQUIRE(stored.size() == count);
+    CHECK(stored[9].body == "m9");
+    CHECK(stored.back().body == "m" + std::to_string(count - 1));
+}
