@@ -3,6 +3,7 @@
 
 #include "common/identity.h"
 #include "storage/accounts.h"
+#include "storage/copy.h"
 #include "storage/db.h"
 #include "storage/policy.h"
 #include "storage/social.h"
@@ -26,7 +27,8 @@ constexpr const char* usage =
     "  device compact USER DEVICE on|off   the same as encoding compact|json\n"
     "  group create GID NAME ADMIN [MEMBER...]\n"
     "  group add GID USER | group remove GID USER | group show GID\n"
-    "  block USER OTHER | unblock USER OTHER\n";
+    "  block USER OTHER | unblock USER OTHER\n"
+    "  copy-to TARGET                copy everything into an empty database (postgresql://... or a path)\n";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -184,12 +186,22 @@ int block_change(Context c, bool block) {
     return 0;
 }
 
+int copy_to(Context c) {
+    need(c, 1, 1);
+    if (storage::backend_of(c.args[0]) == storage::Backend::postgres) storage::check_db_url(c.args[0]);
+    storage::Database target(c.args[0]);
+    for (const auto& [table, rows] : storage::copy_database(c.db, target)) c.out << table << " " << rows << "\n";
+    c.out << "copied\n";
+    return 0;
+}
+
 using Handler = std::function<int(Context)>;
 
 const std::map<std::string, std::pair<size_t, Handler>>& commands() {
     // Command name -> (number of command words, handler).
     static const std::map<std::string, std::pair<size_t, Handler>> table = {
         {"user add", {2, user_add}},
+        {"copy-to", {1, copy_to}},
         {"user list", {2, user_list}},
         {"device add", {2, device_add}},
         {"device revoke", {2, device_revoke}},
