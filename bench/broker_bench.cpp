@@ -329,6 +329,11 @@ int run_bench(const std::vector<std::string>& args) {
     }
     const int count = !args.empty() && args[0][0] != '-' ? std::stoi(args[0]) : 100000;
     const int rounds = flag(args, "--rounds", 3);
+    // The plugin's database: the fixture reads CHAT_TEST_DB (postgres: a throwaway cluster of
+    // this process, initdb'd at the first fixture).
+    auto backend = std::find(args.begin(), args.end(), "--backend");
+    if (backend != args.end() && backend + 1 != args.end()) setenv("CHAT_TEST_DB", (backend + 1)->c_str(), 1);
+    std::printf("database: %s\n", chat::testing::testing_postgres() ? "PostgreSQL 15" : "SQLite");
     if (std::thread::hardware_concurrency() < 2) throw std::runtime_error("the bench needs two cores to pin apart");
 
     // Both log what the repo's mosquitto.conf logs; a client may have 100 QoS 1 messages in flight.
@@ -382,7 +387,7 @@ int run_bench(const std::vector<std::string>& args) {
 
 }  // namespace
 
-// Usage: chat-bench-broker [messages] [--rounds 3]     bare against mosquitto+chat, pinned
+// Usage: chat-bench-broker [messages] [--rounds 3] [--backend sqlite|postgres]   bare against mosquitto+chat, pinned
 //        chat-bench-broker --plugin-only [messages]    only the plugin's own CPU per message, in-process
 int main(int argc, char** argv) {
     try {

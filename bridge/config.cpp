@@ -1,5 +1,6 @@
 // Command-line and mosquitto.conf parsing for the bridge.
 #include "config.h"
+#include "storage/db.h"
 
 #include "common/secret_file.h"
 
@@ -112,6 +113,9 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
         } else if (flag == "--client-id") {
             c.client_id = v;
         } else if (flag == "--db") {
+            c.db_path = v;
+        } else if (flag == "--db-url") {
+            storage::check_db_url(v);
             c.db_path = v;
         } else if (flag == "--push-url") {
             c.push_url = v;

@@ -18,7 +18,7 @@ struct BridgeConfig {
     std::string password;  // read from a 0600 file, never given on the command line
     // Distinct per bridge process: each keeps a persistent session (queued work survives a restart).
     std::string client_id = "chat-bridge-1";
-    std::string db_path = "var/chat.db";
+    std::string db_path = "var/chat.db";  // a SQLite path (--db) or a PostgreSQL URL (--db-url)
     std::string push_url;                    // empty: no user-level push hook
     std::string push_gateway;                // a Matrix push gateway (scheme://host:port); empty: no per-device pushes
     int64_t push_debounce_ms = 60'000;       // at most one push per device (or user) per window
@@ -31,7 +31,7 @@ struct BridgeConfig {
     int metrics_port = 0;                    // 127.0.0.1 port of /metrics and /healthz; 0: none
 };
 
-// Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db,
+// Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db | --db-url,
 // --push-url, --push-gateway, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
 // Throws std::invalid_argument with a message naming the bad flag.
 BridgeConfig parse_args(const std::vector<std::string>& args);

@@ -3,6 +3,7 @@
 
 #include "common/identity.h"
 #include "common/secret_file.h"
+#include "storage/db.h"
 
 #include <sstream>
 #include <stdexcept>
@@ -53,11 +54,20 @@ std::vector<std::string> parse_list(const std::string& value) {
 
 }  // namespace
 
+std::string db_location(const Config& c) { return c.db_url.empty() ? c.db_path : c.db_url; }
+
+std::string journal_dir(const Config& c) { return c.journal_dir.empty() ? c.db_path + ".journal" : c.journal_dir; }
+
 Config parse_config(const std::map<std::string, std::string>& options) {
     Config c;
     for (const auto& [key, value] : options) {
         if (key == "db_path") {
             c.db_path = value;
+        } else if (key == "db_url") {
+            storage::check_db_url(value);
+            c.db_url = value;
+        } else if (key == "journal_dir") {
+            c.journal_dir = value;
         } else if (key == "max_payload") {
             c.max_payload = static_cast<uint32_t>(parse_positive(key, value, 256 * 1024 * 1024));
         } else if (key == "bridge_user") {

@@ -17,7 +17,9 @@ struct RateLimit {
 };
 
 struct Config {
-    std::string db_path = "var/chat.db";
+    std::string db_path = "var/chat.db";      // SQLite, unless db_url is set
+    std::string db_url;                       // PostgreSQL: postgresql://... (no password in it)
+    std::string journal_dir;                  // empty: db_path + ".journal"
     uint32_t max_payload = 64 * 1024;
     std::string bridge_user;                  // the bridge identity's username
     std::string bridge_password;              // read from plugin_opt_bridge_password_file
@@ -40,6 +42,11 @@ struct Config {
     int metrics_port = 0;                     // 127.0.0.1 port of /metrics and /healthz; 0: none
     int64_t max_import_lag_ms = 10000;        // /healthz fails when the import waits longer
 };
+
+// What storage::Database opens: the PostgreSQL URL when set, else the SQLite path.
+std::string db_location(const Config& c);
+// Where the inbox journal lives (a local folder whichever the database).
+std::string journal_dir(const Config& c);
 
 // Throws std::invalid_argument naming the bad option. The bridge identity is required: its
 // secret comes from a file (read_secret_file), never from the config itself.

@@ -2,7 +2,9 @@
 # Installs what is missing, builds, and runs the whole stack on localhost in the
 # foreground: mosquitto + plugin on 127.0.0.1:1883 (mosquitto.conf), with the
 # SQLite database in var/; MQTT over TLS on 8883 with a development CA (var/tls/ca.crt).
-# Ctrl-C stops everything it started.
+# CHAT_DB=postgres: the same stack on a local PostgreSQL 15 cluster in var/pg (127.0.0.1:5433,
+# database chat) instead of var/chat.db; the journal stays in var/chat.db.journal.
+# Ctrl-C stops everything it started (the PostgreSQL cluster too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -27,8 +29,31 @@ if [ "$(id -u)" -eq 0 ]; then
   fi
 fi
 
+db_args=(--db var/chat.db)
+pg_stop() { :; }
+if [ "${CHAT_DB:-sqlite}" = postgres ]; then
+  pg_bin=/usr/lib/postgresql/15/bin
+  pg_port=${CHAT_PG_PORT:-5433}
+  as_pg=()
+  # The server refuses to run as root: as root, var/pg belongs to (and runs as) postgres.
+  if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); mkdir -p var/pg; chown postgres: var/pg; fi
+  if [ ! -f var/pg/data/PG_VERSION ]; then
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$PWD/var/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+  fi
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$PWD/var/pg/data" -l "$PWD/var/pg/server.log" -w start \
+    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -k $PWD/var/pg" >/dev/null
+  pg_stop() { "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$PWD/var/pg/data" -m fast -w stop >/dev/null || true; }
+  db_url="postgresql://postgres@127.0.0.1:$pg_port/chat"
+  psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chat'" | grep -q 1 ||
+    psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "CREATE DATABASE chat"
+  db_args=(--db-url "$db_url")
+  broker_pg_conf=var/mosquitto.pg.conf
+  { cat "$broker_conf"; echo "plugin_opt_db_url $db_url"; } > "$broker_pg_conf"
+  broker_conf=$broker_pg_conf
+fi
+
 pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pg_stop; }
 trap stop EXIT INT TERM
 
 mosquitto -c "$broker_conf" &
@@ -43,13 +68,13 @@ pids+=($!)
 # The bridge (group fan-out, sync replay, receipts, expiry, push hook) logs in with the
 # bridge identity from the broker config, once the broker listens.
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
-build/bridge/chat-bridge --mosquitto-conf "$broker_conf" --db var/chat.db --metrics-port 9102 ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} \
+build/bridge/chat-bridge --mosquitto-conf "$broker_conf" "${db_args[@]}" --metrics-port 9102 ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} \
   ${CHAT_PUSH_GATEWAY:+--push-gateway "$CHAT_PUSH_GATEWAY"} &
 pids+=($!)
 
 # The HTTP sidecar (registration, keys, groups, blocks, presence, media) on 127.0.0.1:8080;
 # SMS codes go to var/sms-outbox.log unless CHAT_SMS_WEBHOOK names a gateway URL.
-build/sidecar/chat-sidecar --data-dir var --db var/chat.db --turn-secret-file var/turn.secret ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
+build/sidecar/chat-sidecar --data-dir var "${db_args[@]}" --turn-secret-file var/turn.secret ${CHAT_SMS_WEBHOOK:+--sms-webhook "$CHAT_SMS_WEBHOOK"} &
 pids+=($!)
 
 echo "MQTT    127.0.0.1:1883 (TLS 0.0.0.0:8883, CA var/tls/ca.crt)  mosquitto + chat_plugin.so"

@@ -10,6 +10,7 @@ packages=(
   curl procps jq
   coturn   # the TURN/STUN relay for calls (turnserver; turnutils_uclient in its tests)
   clang-14 libclang-rt-14-dev   # fuzz/: clang++-14 with libFuzzer and the sanitizer runtimes
+  libpq-dev postgresql-15       # the PostgreSQL backend; the server for tests and CHAT_DB=postgres
 )
 
 missing=()

@@ -2,6 +2,8 @@
 # Installs what is missing, builds, and runs every test: the normal build, then
 # the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz
 # target briefly over its seeds and its saved crash inputs (build-fuzz/, clang).
+# Each storage-touching test runs on SQLite (`name: case`, label sqlite) and on PostgreSQL
+# (`name.pg: case`, label postgres) against one throwaway cluster per ctest run (build*/pg-test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

@@ -1,6 +1,8 @@
 // Command-line flags of chat-sidecar.
 #include "config.h"
 
+#include "storage/db.h"
+
 #include <algorithm>
 #include <charconv>
 #include <functional>
@@ -34,7 +36,7 @@ bool to_ms(int64_t n, int64_t unit_ms, int64_t& out) {
 }  // namespace
 
 std::string usage() {
-    return "usage: chat-sidecar [--host 127.0.0.1] [--port 8080|0] [--data-dir var] [--db PATH]\n"
+    return "usage: chat-sidecar [--host 127.0.0.1] [--port 8080|0] [--data-dir var] [--db PATH | --db-url postgresql://...]\n"
            "                    [--sms-webhook http://host:port/path] [--max-media-bytes N]\n"
            "                    [--register-per-phone N] [--register-per-address N] [--verify-per-address N]\n"
            "                    [--rate-window-s N] [--threads N] [--upload-ttl-h N]\n"
@@ -52,6 +54,15 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
         {"--host", [&](const std::string& v) { c.host = v; return !v.empty(); }},
         {"--data-dir", [&](const std::string& v) { c.data_dir = v; return !v.empty(); }},
         {"--db", [&](const std::string& v) { c.db_path = v; return !v.empty(); }},
+        {"--db-url", [&](const std::string& v) {
+             try {
+                 storage::check_db_url(v);  // a postgresql:// URL with no password in it
+             } catch (const std::invalid_argument&) {
+                 return false;
+             }
+             c.db_url = v;
+             return true;
+         }},
         {"--sms-webhook", [&](const std::string& v) { c.sms_webhook = v; return v.rfind("http", 0) == 0; }},
         {"--port", [&](const std::string& v) { int64_t n; return to_int(v, n) && n < 65536 && (c.port = int(n), true); }},
         {"--max-media-bytes", [&](const std::string& v) { return to_int(v, c.max_media_bytes) && c.max_media_bytes > 0; }},

@@ -21,6 +21,7 @@ struct SidecarConfig {
     int port = 8080;  // 0 = any free port
     std::filesystem::path data_dir = "var";
     std::filesystem::path db_path;  // empty = data_dir/chat.db
+    std::string db_url;             // PostgreSQL instead of the SQLite file (--db-url)
     std::string sms_webhook;        // empty = append to data_dir/sms-outbox.log
     log::Level log_level = log::Level::info;
     int64_t max_media_bytes = 64ll * 1024 * 1024;
@@ -58,7 +59,11 @@ struct SidecarConfig {
     std::vector<std::string> turn_uris{"stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp"};
     int64_t turn_ttl_s = 24 * 3600;
 
-    std::filesystem::path database() const { return db_path.empty() ? data_dir / "chat.db" : db_path; }
+    // What storage::Database opens: the PostgreSQL URL, else the SQLite path.
+    std::string database() const {
+        if (!db_url.empty()) return db_url;
+        return (db_path.empty() ? data_dir / "chat.db" : db_path).string();
+    }
 };
 
 // Parses flags (argv without the program name). Returns an error message on bad flags.

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
         chat::sidecar::Sidecar sidecar(config);
         int port = sidecar.start();
         std::cout << "chat-sidecar listening on " << config.host << ':' << port << " (data " << config.data_dir.string()
-                  << ", db " << config.database().string() << ")" << std::endl;
+                  << ", db " << config.database() << ")" << std::endl;
         stop_signals.wait();
         sidecar.stop();
     } catch (const std::exception& e) {

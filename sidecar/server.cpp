@@ -94,8 +94,8 @@ struct Sidecar::Impl {
     explicit Impl(SidecarConfig c, std::unique_ptr<SmsSender> sms_override)
         : config(with_data_dir(std::move(c))),
           sms(sms_override ? std::move(sms_override) : make_sms_sender(config)),
-          in_use(config.database().string()),
-          pool(config.database().string()),
+          in_use(config.database()),
+          pool(config.database()),
           registration(pool, *sms, metrics, config),
           directory(pool),
           groups(pool),

@@ -15,7 +15,7 @@ constexpr const char* device_columns = "user_id, device_id, token_hash, created_
 
 Accounts::Accounts(Database& db)
     : db_(db),
-      insert_user_(db, "INSERT OR IGNORE INTO users(id, created_ms) VALUES(?, ?)"),
+      insert_user_(db, "INSERT INTO users(id, created_ms) VALUES(?, ?) ON CONFLICT(id) DO NOTHING"),
       user_exists_(db, "SELECT 1 FROM users WHERE id = ?"),
       insert_device_(db, "INSERT INTO devices(user_id, device_id, token_hash, created_ms) VALUES(?, ?, ?, ?)"),
       find_device_(db, std::string("SELECT ") + device_columns + " FROM devices WHERE user_id = ? AND device_id = ?"),

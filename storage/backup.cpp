@@ -86,6 +86,13 @@ bool imported_up_to(Database& db, const JournalPosition& end) {
     return segment > end.segment || (segment == end.segment && offset >= end.offset);
 }
 
+// PostgreSQL has its own tools for this (pg_dump, pg_basebackup; README "PostgreSQL").
+void require_sqlite(const std::string& location) {
+    if (backend_of(location) != Backend::sqlite) {
+        throw Error("backup and restore work on a SQLite file; for PostgreSQL use pg_dump or pg_basebackup");
+    }
+}
+
 int open_lock_file(const std::string& db_path) {
     int fd = ::open((db_path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) throw Error("cannot open " + db_path + ".lock: " + std::strerror(errno));
@@ -111,7 +118,9 @@ private:
 
 }  // namespace
 
-InUseLock::InUseLock(const std::string& db_path) : fd_(open_lock_file(db_path)) {
+InUseLock::InUseLock(const std::string& db_path) {
+    if (backend_of(db_path) != Backend::sqlite) return;  // restore is for SQLite files only
+    fd_ = open_lock_file(db_path);
     int rc;
     while ((rc = ::flock(fd_, LOCK_SH)) != 0 && errno == EINTR) {
     }
@@ -122,9 +131,12 @@ InUseLock::InUseLock(const std::string& db_path) : fd_(open_lock_file(db_path)) 
     }
 }
 
-InUseLock::~InUseLock() { ::close(fd_); }
+InUseLock::~InUseLock() {
+    if (fd_ >= 0) ::close(fd_);
+}
 
 void backup_database(const std::string& db_path, const fs::path& dest, std::chrono::milliseconds import_wait) {
+    require_sqlite(db_path);
     std::error_code ec;
     if (fs::exists(dest, ec)) throw Error(dest.string() + " exists already; give a new file");
     Database db(db_path);
@@ -137,9 +149,10 @@ void backup_database(const std::string& db_path, const fs::path& dest, std::chro
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
+    Handle in = open_raw(db_path, SQLITE_OPEN_READONLY);
     Handle out = open_raw(dest.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     try {
-        copy(db.handle(), out.get(), "backup to " + dest.string());
+        copy(in.get(), out.get(), "backup to " + dest.string());
     } catch (...) {
         out.reset();
         fs::remove(dest, ec);
@@ -148,6 +161,7 @@ void backup_database(const std::string& db_path, const fs::path& dest, std::chro
 }
 
 void restore_database(const fs::path& source, const std::string& db_path) {
+    require_sqlite(db_path);
     ExclusiveUse nothing_runs(db_path);
     std::error_code ec;
     if (fs::exists(journal_dir(db_path), ec) && !journal_segments(journal_dir(db_path)).empty()) {

@@ -1,5 +1,6 @@
 // WalCheckpointer: copies the WAL back into the database file on its own thread and
-// connection, so that a latency-critical writer (the broker thread) never pays for it.
+// connection, so that a latency-critical writer (the broker thread) never pays for it. Does
+// nothing for a PostgreSQL location.
 #pragma once
 
 #include "common/periodic.h"
@@ -14,7 +15,7 @@ namespace chat::storage {
 
 class WalCheckpointer {
 public:
-    WalCheckpointer(const std::string& db_path, std::chrono::milliseconds interval);
+    WalCheckpointer(const std::string& db_location, std::chrono::milliseconds interval);
 
     // Readable from any thread (the metrics endpoint).
     const metrics::Histogram& duration_seconds() const { return duration_seconds_; }
@@ -24,7 +25,7 @@ private:
     metrics::Histogram duration_seconds_{metrics::duration_buckets()};
     metrics::Counter failures_;
     std::unique_ptr<Database> db_;  // used only on the periodic thread after construction
-    Periodic periodic_;
+    std::unique_ptr<Periodic> periodic_;  // stopped (destroyed) before db_
 };
 
 }  // namespace chat::storage

@@ -1,4 +1,4 @@
-// RAII wrappers over sqlite3: Database (one connection), Statement, Transaction.
+// RAII wrappers over one database connection, SQLite or PostgreSQL: Database, Statement, Transaction.
 // A Database and its Statements belong to one thread; open one Database per thread.
 #pragma once
 
@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace chat::storage {
+
+class Connection;
+class Cursor;
 
 class Error : public std::runtime_error {
 public:
@@ -33,41 +33,68 @@ public:
     using Error::Error;
 };
 
+enum class Backend { sqlite, postgres };
+
+// Which backend a location names: a `postgresql://` (or `postgres://`) URL, else a SQLite path.
+Backend backend_of(std::string_view location);
+
+// Checks a location given as a PostgreSQL URL (plugin_opt_db_url, --db-url): a `postgresql://`
+// URL that carries no password (`user:secret@`, `password=`), which would show in `ps` and in
+// config backups; the password comes from ~/.pgpass, PGPASSFILE, `?passfile=FILE` or
+// PGPASSWORD. Throws std::invalid_argument saying what is wrong.
+void check_db_url(const std::string& url);
+
+// One query in the two dialects, side by side, where they differ (most queries are one text
+// that both accept, with `?` or `?N` placeholders, which PostgreSQL receives as $N).
+struct Sql {
+    std::string_view sqlite;
+    std::string_view postgres;
+};
+
 class Database {
 public:
-    // Opens (creating if needed) the file, turns on WAL and runs pending migrations.
-    // Throws Error when the file is no database, a PRAGMA or a migration fails, or the schema
-    // is newer than this build knows; the connection is closed then (owned from the start).
-    explicit Database(const std::string& path);
+    // Opens the location -- a SQLite file (created if needed, WAL on) or a PostgreSQL URL whose
+    // password comes from libpq's environment, ~/.pgpass or `?passfile=` -- and runs pending
+    // migrations. Throws Error when it is no database, the server refuses, a migration fails, or
+    // the schema is newer than this build knows; the connection is closed then.
+    explicit Database(const std::string& location);
+    ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
+    Backend backend() const { return backend_; }
+    // Runs one or more statements that return nothing (DDL, PRAGMA, BEGIN ...).
     void exec(const char* sql);
+    // Rows changed by the last INSERT, UPDATE or DELETE that ran on this connection.
     int64_t changes() const;
-    // Turns off checkpoints on commit for this connection (pair it with a WalCheckpointer).
+    // SQLite only (no-ops on PostgreSQL): turns off checkpoints on commit for this connection
+    // (pair it with a WalCheckpointer).
     void disable_auto_checkpoint();
-    // When another connection holds the write lock, retry every 100 us (up to 5 s) instead of
+    // SQLite only (no-op on PostgreSQL, whose row locks wait in the server): when another
+    // connection holds the write lock, retry every 100 us (up to 5 s) instead of
     // sqlite3_busy_timeout's sleeps of up to 100 ms: for a writer that must not stall.
     void retry_busy_quickly();
     int schema_version() const { return schema_version_; }
-    sqlite3* handle() const { return db_.get(); }
+    Connection& connection() const { return *connection_; }
 
 private:
-    struct Close {
-        void operator()(sqlite3* db) const noexcept;
-    };
     void migrate();
-    std::unique_ptr<sqlite3, Close> db_;
+    Backend backend_;
+    std::unique_ptr<Connection> connection_;
     int schema_version_ = 0;
 };
 
-// How SQLite holds bound text: a copy (the default), or the caller's bytes, which must then
-// stay alive until the statement has run (a hot loop that binds and runs in one expression).
+// How bound text is held: a copy (the default), or the caller's bytes, which must then stay
+// alive until the statement has run (a hot loop that binds and runs in one expression). SQLite
+// honours it; PostgreSQL copies text always and borrows blobs (sent in binary).
 enum class Bytes { copied, borrowed };
 
 class Statement {
 public:
+    // One text for both dialects.
     Statement(Database& db, std::string_view sql);
+    // The text of the database's dialect.
+    Statement(Database& db, const Sql& sql);
     ~Statement();
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
@@ -93,10 +120,7 @@ public:
     bool is_null(int col) const;
 
 private:
-    // Throws Error naming the parameter unless a sqlite3_bind_* returned SQLITE_OK.
-    Statement& checked(int rc, int index);
-    sqlite3_stmt* stmt_ = nullptr;
-    Database& db_;
+    std::unique_ptr<Cursor> cursor_;
 };
 
 // Resets a statement on scope exit so it never holds a read lock between uses.

@@ -85,7 +85,8 @@ ReceiptMarks::ReceiptMarks(Database& db)
       start_(db, "UPDATE users SET receipts_target = delivered_seq, receipts_ms = ?2 "
                  "WHERE id = ?1 AND receipts_target = receipts_done AND delivered_seq > receipts_done"),
       read_(db, "SELECT receipts_done, receipts_target, receipts_ms FROM users WHERE id = ?"),
-      finish_(db, "UPDATE users SET receipts_done = MAX(receipts_done, ?2) WHERE id = ?1") {}
+      finish_(db, "UPDATE users SET receipts_done = CASE WHEN receipts_done < ?2 THEN ?2 ELSE receipts_done END "
+                  "WHERE id = ?1") {}
 
 std::vector<std::string> ReceiptMarks::owed(int limit) {
     ResetOnExit r(owed_);

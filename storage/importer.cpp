@@ -62,10 +62,12 @@ bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
 class RecordApplier {
 public:
     explicit RecordApplier(Database& db)
-        : inbox_(db), outbox_(db), policy_(db), accounts_(db),
-          mark_(db, "SELECT segment, offset FROM journal_mark"),
-          set_mark_(db, "INSERT INTO journal_mark(only, segment, offset) VALUES(1, ?, ?) "
-                        "ON CONFLICT(only) DO UPDATE SET segment = excluded.segment, offset = excluded.offset") {}
+        : batch_inserts_(db.backend() == Backend::postgres),
+          inbox_(db), outbox_(db), policy_(db), accounts_(db),
+          // "only" and "offset" are reserved words in PostgreSQL: quoted (both dialects accept it).
+          mark_(db, R"(SELECT segment, "offset" FROM journal_mark)"),
+          set_mark_(db, R"(INSERT INTO journal_mark("only", segment, "offset") VALUES(1, ?, ?) )"
+                        R"(ON CONFLICT("only") DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")") {}
 
     JournalPosition mark() {
         ResetOnExit r(mark_);
@@ -73,10 +75,16 @@ public:
         return JournalPosition{static_cast<uint64_t>(mark_.int_at(0)), static_cast<uint64_t>(mark_.int_at(1))};
     }
 
+    // `r` stays alive until finish() (or discard()): inbox rows may wait there for a multi-row INSERT.
     void apply(const JournalRecord& r) {
+        if (r.op != JournalRecord::Op::inbox) flush();  // in journal order: a redaction finds its entry
         switch (r.op) {
             case JournalRecord::Op::inbox: {
-                insert(r);
+                if (batch_inserts_) {
+                    pending_.push_back(&r);
+                } else {
+                    insert(r);
+                }
                 int64_t& top = last_seqs_[r.owner];
                 top = std::max(top, r.entry.seq);
                 break;
@@ -90,18 +98,21 @@ public:
     }
 
     void apply(const PresenceChange& c) {
+        flush();
         accounts_.set_online(c.user, c.device, c.op == JournalRecord::Op::online);
         if (c.op == JournalRecord::Op::offline) accounts_.set_last_seen(c.user, c.at_ms);
     }
 
     // Ends a transaction's work: per-user last_seq, and the mark saying how far it got.
     void finish(JournalPosition end) {
+        flush();
         for (const auto& [user, seq] : last_seqs_) inbox_.raise_last_seq(user, seq);
         last_seqs_.clear();
         set_mark_.bind(1, static_cast<int64_t>(end.segment)).bind(2, static_cast<int64_t>(end.offset)).run();
     }
     // Forgets the work of a transaction that was rolled back.
     void discard() {
+        pending_.clear();
         last_seqs_.clear();
         conflicts_ = 0;
     }
@@ -109,6 +120,23 @@ public:
     uint64_t take_conflicts() { return std::exchange(conflicts_, 0); }
 
 private:
+    // PostgreSQL: the inbox rows applied since the last other record, many per statement, as one
+    // round trip per Inbox::import_chunk rows instead of one per row. SQLite, in-process, keeps
+    // its row-by-row inserts.
+    void flush() {
+        if (pending_.empty()) return;
+        std::vector<ImportRow> rows;
+        rows.reserve(pending_.size());
+        for (const JournalRecord* r : pending_) rows.push_back(ImportRow{&r->owner, &r->entry, &r->device});
+        for (size_t i : inbox_.insert_imported_many(rows)) {
+            const JournalRecord& r = *pending_[i];
+            std::cerr << "chat: journal import: entry " << r.entry.id << " for " << r.owner << " (seq " << r.entry.seq
+                      << ", cid '" << r.entry.cid << "') not stored: another entry holds its seq or cid\n";
+            ++conflicts_;
+        }
+        pending_.clear();
+    }
+
     void insert(const JournalRecord& r) {
         try {
             inbox_.insert_imported(r.owner, r.entry, r.device);
@@ -122,6 +150,8 @@ private:
         }
     }
 
+    bool batch_inserts_;
+    std::vector<const JournalRecord*> pending_;
     Inbox inbox_;
     GroupOutbox outbox_;
     Policy policy_;
@@ -141,7 +171,8 @@ uint64_t recover_journal(Database& db, const fs::path& dir) {
         next = std::max(next, number + 1);
         JournalPosition last = mark;
         Transaction tx(db);
-        for (const auto& r : read_journal_segment(segment)) {
+        auto records = read_journal_segment(segment);  // alive until finish(): rows may wait in the applier
+        for (const auto& r : records) {
             JournalPosition at{number, r.end};
             if (before_mark(at, mark)) continue;  // imported before the crash
             applier.apply(r.record);

@@ -10,8 +10,19 @@
 
 namespace chat::storage {
 
+// One entry for Inbox::insert_imported_many: its owner, the entry and its sending device
+// (pointers into records the caller keeps alive until the call returns).
+struct ImportRow {
+    const std::string* user;
+    const Entry* entry;
+    const std::string* device;
+};
+
 class Inbox {
 public:
+    // Rows per multi-row INSERT of insert_imported_many.
+    static constexpr size_t import_chunk = 64;
+
     explicit Inbox(Database& db);
 
     // Appends `e` to `user`'s inbox with the next seq (written into e.seq).
@@ -23,6 +34,9 @@ public:
     // Throws ConstraintError when another entry of the user holds that seq or cid.
     // `device` is the sending device of a `sent` entry (the journal record's), else empty.
     void insert_imported(const std::string& user, const Entry& e, const std::string& device);
+    // insert_imported for many rows, `import_chunk` per statement (on PostgreSQL one round trip
+    // per chunk rather than per row); returns the indexes of the rows refused as clashes.
+    std::vector<size_t> insert_imported_many(const std::vector<ImportRow>& rows);
     void raise_last_seq(const std::string& user, int64_t seq);
     std::vector<Entry> entries_after(const std::string& user, int64_t after, int limit);
     std::optional<Entry> find_by_id(const std::string& user, const std::string& id);
@@ -37,7 +51,8 @@ public:
     void advance_cursor(const std::string& user, const std::string& device, int64_t seq);
 
 private:
-    Statement bump_seq_, insert_, import_, raise_seq_, after_, by_id_, by_cid_, exists_, last_seq_;
+    Database& db_;
+    Statement bump_seq_, insert_, import_, import_many_, raise_seq_, after_, by_id_, by_cid_, exists_, last_seq_;
     Statement set_cursor_, read_delivered_, raise_delivered_;
 };
 

@@ -15,15 +15,13 @@ uint64_t key_of(KeyKind kind, std::string_view owner, std::string_view name) {
     return (h(owner) * 0x9e3779b97f4a7c15ULL) ^ h(name) ^ (static_cast<uint64_t>(kind) << 61);
 }
 
-std::filesystem::path journal_dir(const std::string& db_path) { return db_path + ".journal"; }
-
 }  // namespace
 
-InboxLog::InboxLog(Database& db, const std::string& db_path)
-    : dir_(journal_dir(db_path)), inbox_(db), outbox_(db), written_by_batch_(key_slots, 0) {
+InboxLog::InboxLog(Database& db, const std::string& db_location, const std::filesystem::path& journal_dir)
+    : dir_(journal_dir), inbox_(db), outbox_(db), written_by_batch_(key_slots, 0) {
     uint64_t next_segment = recover_journal(db, dir_);
     writer_ = std::make_unique<JournalWriter>(dir_, next_segment);
-    importer_ = std::make_unique<Importer>(db_path, dir_, next_segment);
+    importer_ = std::make_unique<Importer>(db_location, dir_, next_segment);
 }
 
 InboxLog::Batch::~Batch() {

@@ -31,8 +31,9 @@ struct AckResult {
 class InboxLog {
 public:
     // `db` is the broker thread's connection, for lookups. Imports what an earlier run left in
-    // the journal (kill -9) before anything else reads a seq.
-    InboxLog(Database& db, const std::string& db_path);
+    // the journal (kill -9) before anything else reads a seq. The importer opens `db_location`
+    // (SQLite path or PostgreSQL URL); the journal lives in `journal_dir`.
+    InboxLog(Database& db, const std::string& db_location, const std::filesystem::path& journal_dir);
 
     // The records of one publish: one journal batch, so all of them become durable or none do.
     class Batch {

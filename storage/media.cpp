@@ -5,7 +5,7 @@ namespace chat::storage {
 
 MediaIndex::MediaIndex(Database& db)
     : db_(db),
-      add_blob_(db, "INSERT OR IGNORE INTO media(id, size, created_ms) VALUES(?, ?, ?)"),
+      add_blob_(db, "INSERT INTO media(id, size, created_ms) VALUES(?, ?, ?) ON CONFLICT(id) DO NOTHING"),
       blob_size_(db, "SELECT size FROM media WHERE id = ?"),
       add_upload_(db, "INSERT INTO uploads(id, user_id, length, created_ms) VALUES(?, ?, ?, ?)"),
       find_upload_(db, "SELECT user_id, length, created_ms, media_id FROM uploads WHERE id = ?"),

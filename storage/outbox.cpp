@@ -22,8 +22,8 @@ Entry entry_from(const Statement& s) {
 }  // namespace
 
 GroupOutbox::GroupOutbox(Database& db)
-    : insert_(db, "INSERT OR IGNORE INTO group_outbox(id, gid, from_user, ts, kind, body, ref, expires_ms) "
-                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"),
+    : insert_(db, "INSERT INTO group_outbox(id, gid, from_user, ts, kind, body, ref, expires_ms) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING"),
       find_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE id = ?"),
       is_done_(db, "SELECT done FROM group_outbox WHERE id = ?"),
       pending_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE done = 0 ORDER BY ts, id LIMIT ?"),

@@ -6,8 +6,9 @@ namespace chat::storage {
 Registrations::Registrations(Database& db)
     : db_(db),
       put_(db,
-           "INSERT OR REPLACE INTO verification_codes(phone, code_hash, expires_ms, attempts_left, created_ms) "
-           "VALUES(?, ?, ?, ?, ?)"),
+           "INSERT INTO verification_codes(phone, code_hash, expires_ms, attempts_left, created_ms) "
+           "VALUES(?, ?, ?, ?, ?) ON CONFLICT(phone) DO UPDATE SET code_hash = excluded.code_hash, "
+           "expires_ms = excluded.expires_ms, attempts_left = excluded.attempts_left, created_ms = excluded.created_ms"),
       find_(db, "SELECT code_hash, expires_ms, attempts_left FROM verification_codes WHERE phone = ?"),
       fail_(db, "UPDATE verification_codes SET attempts_left = attempts_left - 1 WHERE phone = ? "
                 "RETURNING attempts_left"),

@@ -20,7 +20,8 @@ Groups::Groups(Database& db)
       insert_group_(db, "INSERT INTO groups(id, name, created_ms) VALUES(?, ?, ?)"),
       find_group_(db, "SELECT name, COALESCE(description, ''), COALESCE(avatar, ''), admins_only_send, admins_only_edit "
                       "FROM groups WHERE id = ?"),
-      insert_member_(db, "INSERT OR IGNORE INTO group_members(gid, user_id, is_admin) VALUES(?, ?, ?)"),
+      insert_member_(db, "INSERT INTO group_members(gid, user_id, is_admin) VALUES(?, ?, ?) "
+                          "ON CONFLICT(gid, user_id) DO NOTHING"),
       delete_member_(db, "DELETE FROM group_members WHERE gid = ? AND user_id = ?"),
       member_flags_(db, "SELECT is_admin FROM group_members WHERE gid = ? AND user_id = ?"),
       list_members_(db, "SELECT user_id, is_admin FROM group_members WHERE gid = ? ORDER BY user_id"),
@@ -200,7 +201,7 @@ std::vector<std::string> Groups::groups_of(const std::string& user) {
 
 Blocks::Blocks(Database& db)
     : db_(db),
-      insert_(db, "INSERT OR IGNORE INTO blocks(blocker, blocked) VALUES(?, ?)"),
+      insert_(db, "INSERT INTO blocks(blocker, blocked) VALUES(?, ?) ON CONFLICT(blocker, blocked) DO NOTHING"),
       delete_(db, "DELETE FROM blocks WHERE blocker = ? AND blocked = ?"),
       exists_(db, "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?"),
       blockers_(db, "SELECT blocker FROM blocks WHERE blocked = ?"),

@@ -3,6 +3,7 @@
 
 #include "common/identity.h"
 #include "storage/accounts.h"
+#include "storage/copy.h"
 #include "storage/db.h"
 #include "storage/policy.h"
 #include "storage/social.h"
@@ -24,7 +25,7 @@ namespace chat::tools {
 namespace {
 
 constexpr const char* usage =
-    "usage: chatctl [--db PATH] COMMAND\n"
+    "usage: chatctl [--db PATH | --db-url postgresql://...] COMMAND\n"
     "  user add USER                 create a user (E.164 digits, no '+')\n"
     "  user list                     list users\n"
     "  device add USER [DEVICE]      add a device; prints its token once\n"
@@ -37,7 +38,8 @@ constexpr const char* usage =
     "  block USER OTHER | unblock USER OTHER\n"
     "  stats [--metrics-port N] [--data-dir DIR]   counts, sizes, and (with the broker's metrics port) live figures\n"
     "  backup FILE                   consistent copy of the database while everything runs\n"
-    "  restore FILE                  replace the database with a backup (everything stopped)\n";
+    "  restore FILE                  replace the database with a backup (everything stopped)\n"
+    "  copy-to TARGET                copy everything into an empty database (postgresql://... or a path)\n";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -266,12 +268,22 @@ int stats(Context c) {
     return 0;
 }
 
+int copy_to(Context c) {
+    need(c, 1, 1);
+    if (storage::backend_of(c.args[0]) == storage::Backend::postgres) storage::check_db_url(c.args[0]);
+    storage::Database target(c.args[0]);
+    for (const auto& [table, rows] : storage::copy_database(c.db, target)) c.out << table << " " << rows << "\n";
+    c.out << "copied\n";
+    return 0;
+}
+
 using Handler = std::function<int(Context)>;
 
 const std::map<std::string, std::pair<size_t, Handler>>& commands() {
     // Command name -> (number of command words, handler).
     static const std::map<std::string, std::pair<size_t, Handler>> table = {
         {"user add", {2, user_add}},
+        {"copy-to", {1, copy_to}},
         {"user list", {2, user_list}},
         {"device add", {2, device_add}},
         {"device revoke", {2, device_revoke}},
@@ -294,7 +306,15 @@ const std::map<std::string, std::pair<size_t, Handler>>& commands() {
 int run_operator_cli(const std::vector<std::string>& all_args, std::ostream& out, std::ostream& err) {
     std::string db_path = "var/chat.db";
     std::vector<std::string> args = all_args;
-    if (args.size() >= 2 && args[0] == "--db") {
+    if (args.size() >= 2 && (args[0] == "--db" || args[0] == "--db-url")) {
+        if (args[0] == "--db-url") {
+            try {
+                storage::check_db_url(args[1]);
+            } catch (const std::invalid_argument& e) {
+                err << "chatctl: " << e.what() << "\n";
+                return 2;
+            }
+        }
         db_path = args[1];
         args.erase(args.begin(), args.begin() + 2);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "sidecar/server.h"
+#include "support/pg_cluster.h"
 #include "support/process.h"
 
 #include <httplib.h>
@@ -34,7 +35,7 @@ public:
     // `tweak` adjusts the config (limits, ttl) before the server starts.
     explicit SidecarHarness(const std::filesystem::path& db = {},
                             const std::function<void(sidecar::SidecarConfig&)>& tweak = {})
-        : config_(test_config(dir_.path() / "data", db)) {
+        : config_(test_config(dir_.path() / "data", db.empty() ? std::filesystem::path(own_db_.location()) : db)) {
         if (tweak) tweak(config_);
         server_ = std::make_unique<sidecar::Sidecar>(config_);
         port_ = server_->start();
@@ -46,7 +47,7 @@ public:
     int port() const { return port_; }
     httplib::Client& http() { return *client_; }
     const std::filesystem::path& data_dir() const { return config_.data_dir; }
-    std::filesystem::path db_path() const { return config_.database(); }
+    std::filesystem::path db_path() const { return config_.database(); }  // or the PostgreSQL URL
     sidecar::Sidecar& server() { return *server_; }
 
     // The last code the development SMS sender wrote for `phone` (from sms-outbox.log).
@@ -83,6 +84,7 @@ public:
 
 private:
     TempDir dir_;
+    TestDatabase own_db_{dir_.path() / "data" / "chat.db"};  // used unless given a database
     sidecar::SidecarConfig config_;
     std::unique_ptr<sidecar::Sidecar> server_;
     int port_ = 0;

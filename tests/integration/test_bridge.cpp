@@ -257,7 +257,7 @@ TEST_CASE("an ack that reached storage while no bridge ran yields its delivered 
     CHECK(std::count_if(entries.begin(), entries.end(), [](auto& e) { return e.kind == "receipt"; }) == 2);
 }
 
-TEST_CASE("a bridge whose database cannot be opened yet stays up and serves once it can") {
+TEST_CASE("a bridge whose database cannot be opened yet stays up and serves once it can", "[sqlite]") {
     BrokerFixture broker;
     auto ta = broker.add_device(alice, "d1");
     auto tb = broker.add_device(bob, "d1");

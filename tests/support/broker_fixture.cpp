@@ -58,10 +58,11 @@ void BrokerFixture::write_config() {
     if (options_.with_plugin) {
         conf << "allow_anonymous false\n"
              << "plugin " << CHAT_PLUGIN_PATH << "\n"
-             << "plugin_opt_db_path " << db_path().string() << "\n"
+             << "plugin_opt_db_path " << (dir_.path() / "chat.db").string() << "\n"  // also names the journal
              << "plugin_opt_bridge_user " << bridge_user() << "\n"
              << "plugin_opt_bridge_password_file " << bridge_secret_file().string() << "\n"
              << "plugin_opt_bridge_clients " << options_.bridge_clients << "\n";
+        if (db_.postgres()) conf << "plugin_opt_db_url " << db_.location() << "\n";
         // Tests and benchmarks connect and publish from one address far above a phone's pace;
         // a test of the limits themselves sets its own values.
         std::map<std::string, std::string> plugin_options{{"publish_rate", "1000000/1000000"},

@@ -2,6 +2,7 @@
 // generated config and a temporary data folder; stops it on destruction.
 #pragma once
 
+#include "pg_cluster.h"
 #include "process.h"
 
 #include <map>
@@ -28,7 +29,11 @@ public:
 
     int port() const { return port_; }
     const std::filesystem::path& data_dir() const { return dir_.path(); }
-    std::filesystem::path db_path() const { return dir_.path() / "chat.db"; }
+    // What Database and chatctl --db open: the SQLite file, or on the .pg run the PostgreSQL URL
+    // (kept as a path so that tests written for SQLite pass it along unchanged).
+    std::filesystem::path db_path() const { return db_.location(); }
+    const std::string& db_location() const { return db_.location(); }
+    bool postgres() const { return db_.postgres(); }
     std::string bridge_user() const { return "bridge"; }
     // A fresh secret per fixture, in a 0600 file as the set-up writes it.
     const std::string& bridge_password() const { return bridge_secret_; }
@@ -51,6 +56,7 @@ private:
     void write_config();
     BrokerOptions options_;
     TempDir dir_;
+    TestDatabase db_{dir_.path() / "chat.db"};
     int port_ = 0;
     std::string bridge_secret_;
     std::unique_ptr<Process> broker_;

@@ -4,6 +4,7 @@
 #include "broker-plugin/broker.h"
 #include "common/identity.h"
 #include "storage/accounts.h"
+#include "support/pg_cluster.h"
 #include "support/process.h"
 
 #include <functional>
@@ -15,7 +16,8 @@ namespace chat::broker {
 
 struct World {
     chat::testing::TempDir dir;
-    std::string db_path = (dir.path() / "chat.db").string();
+    chat::testing::TestDatabase store{dir.path() / "chat.db"};
+    std::string db_path = store.location();  // a PostgreSQL URL on the .pg run
     int64_t now = 1'000'000;
     std::unique_ptr<ChatBroker> broker;
     std::map<std::string, std::string> tokens;
@@ -33,7 +35,8 @@ struct World {
             }
         }
         Config c;
-        c.db_path = db_path;
+        c.db_path = (dir.path() / "chat.db").string();  // the journal goes next to it on both backends
+        if (store.postgres()) c.db_url = db_path;
         c.bridge_user = "bridge";
         c.bridge_password = "pw";
         c.bridge_clients = {"bridge-1", "chat-bridge-1"};

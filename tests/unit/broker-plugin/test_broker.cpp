@@ -209,7 +209,8 @@ TEST_CASE("disconnect records last seen and a replaced connection keeps the devi
     CHECK(accounts.list_users().at(0).last_seen_ms == 5555);
 }
 
-TEST_CASE("CONNECT and DISCONNECT write nothing to SQLite on the broker thread; presence lands after the import") {
+TEST_CASE("CONNECT and DISCONNECT write nothing to SQLite on the broker thread; presence lands after the import",
+          "[sqlite]") {
     World w;
     {
         // Another writer holds SQLite's write lock: a write on the broker thread would fail.

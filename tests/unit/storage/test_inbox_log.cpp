@@ -5,6 +5,7 @@
 #include "storage/inbox.h"
 #include "storage/inbox_log.h"
 #include "storage/journal.h"
+#include "support/pg_cluster.h"
 #include "support/process.h"
 #include "support/text_entry.h"
 
@@ -21,14 +22,15 @@ namespace {
 
 struct Db {
     chat::testing::TempDir dir;
-    std::string path = (dir.path() / "t.db").string();
+    chat::testing::TestDatabase store{dir.path() / "t.db"};
+    std::string path = store.location();
     Database db{path};
     Db() {
         Accounts a(db);
         a.create_user("1", 1);
         a.create_user("2", 1);
     }
-    std::filesystem::path journal() const { return path + ".journal"; }
+    std::filesystem::path journal() const { return dir.path() / "t.db.journal"; }
 };
 
 }  // namespace
@@ -66,7 +68,7 @@ TEST_CASE("journal records round-trip every entry field, binary bodies included"
 TEST_CASE("presence changes are imported in order with the publishes around them, and lookups stay exact") {
     Db t;
     Accounts(t.db).add_device("1", "d1", "h", 1);
-    InboxLog log(t.db, t.path);
+    InboxLog log(t.db, t.path, t.journal());
     // Many presence changes in a row share a queue slot; the entry after them must still be
     // waited for by a lookup (counted like every other journal write).
     for (int i = 0; i < 50; ++i) {
@@ -217,7 +219,7 @@ TEST_CASE("a segment is allocated up front: reading stops at its unwritten zeros
 TEST_CASE("InboxLog hands out gap-free seqs, refuses unknown users and undoes uncommitted batches") {
     Db t;
     {
-        InboxLog log(t.db, t.path);
+        InboxLog log(t.db, t.path, t.journal());
         auto a = chat::testing::text_entry("2", "1", "a");
         {
             InboxLog::Batch b(log);
@@ -256,7 +258,7 @@ TEST_CASE("acks move a device cursor forward only, capped at the last seq, and r
     Db t;
     Accounts(t.db).add_device("1", "d1", "h", 1);
     {
-        InboxLog log(t.db, t.path);
+        InboxLog log(t.db, t.path, t.journal());
         for (int i = 0; i < 3; ++i) {
             auto e = chat::testing::text_entry("2", "1", "m");
             InboxLog::Batch b(log);
@@ -280,7 +282,7 @@ TEST_CASE("acks move a device cursor forward only, capped at the last seq, and r
 
 TEST_CASE("entries still on their way to SQLite are found by id and cid") {
     Db t;
-    InboxLog log(t.db, t.path);
+    InboxLog log(t.db, t.path, t.journal());
     auto sent = chat::testing::text_entry("1", "2", "x");
     sent.kind = "sent";
     sent.cid = "c-1";
@@ -307,7 +309,7 @@ TEST_CASE("recovery skips what was imported before the kill, so swept entries st
     chat::testing::TempDir saved;
     std::string swept_id;
     {
-        InboxLog log(t.db, t.path);
+        InboxLog log(t.db, t.path, t.journal());
         auto e = chat::testing::text_entry("2", "1", "old");
         InboxLog::Batch b(log);
         REQUIRE(b.add("1", e));
@@ -319,7 +321,7 @@ TEST_CASE("recovery skips what was imported before the kill, so swept entries st
     }
     for (const auto& s : journal_segments(saved.path())) std::filesystem::copy(s, t.journal() / s.filename());
     Statement(t.db, "DELETE FROM inbox").run();  // the retention sweep got to it
-    InboxLog again(t.db, t.path);
+    InboxLog again(t.db, t.path, t.journal());
     CHECK_FALSE(Inbox(t.db).has_entry("1", swept_id));
     auto next = chat::testing::text_entry("2", "1", "next");
     InboxLog::Batch b(again);
@@ -349,7 +351,7 @@ TEST_CASE("a journal left by a killed process is imported at the next start, onc
         inbox.insert_imported("1", left, "");  // the importer got this one before the kill
         inbox.raise_last_seq("1", left.seq);
     }
-    InboxLog log(t.db, t.path);
+    InboxLog log(t.db, t.path, t.journal());
     CHECK_FALSE(std::filesystem::exists(journal_segment_path(t.journal(), 0)));
     auto stored = Inbox(t.db).entries_after("1", 0, 10);
     REQUIRE(stored.size() == 2);
@@ -364,7 +366,7 @@ TEST_CASE("a journal left by a killed process is imported at the next start, onc
 TEST_CASE("the same entry added twice for one user in a batch is stored once, with no seq gap") {
     Db t;
     {
-        InboxLog log(t.db, t.path);
+        InboxLog log(t.db, t.path, t.journal());
         auto e = chat::testing::text_entry("2", "", "to the group");
         auto again = e;  // the same member listed twice in a b/fanout
         InboxLog::Batch b(log);
@@ -407,7 +409,7 @@ TEST_CASE("an import that meets another entry at the same seq logs and counts it
     CHECK(stored[1].body == "next");
 }
 
-TEST_CASE("the importer survives a database it cannot open, and imports once it can") {
+TEST_CASE("the importer survives a database it cannot open, and imports once it can", "[sqlite]") {
     chat::testing::TempDir dir;
     auto folder = dir.path() / "not-yet";
     auto path = (folder / "t.db").string();

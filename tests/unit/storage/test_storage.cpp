@@ -8,37 +8,84 @@
 #include "storage/retention.h"
 #include "storage/schema.h"
 #include "storage/social.h"
+#include "support/pg_cluster.h"
 #include "support/process.h"
 #include "support/text_entry.h"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <memory>
 
 using namespace chat::storage;
 
 namespace {
 
+// A fresh database on the backend under test (SQLite file, or PostgreSQL with CHAT_TEST_DB).
 struct Db {
     chat::testing::TempDir dir;
-    Database db{(dir.path() / "t.db").string()};
+    chat::testing::TestDatabase store{dir.path() / "t.db"};
+    Database db{store.location()};
 };
 
 }  // namespace
 
 TEST_CASE("a new database is migrated to the latest schema version, and reopening keeps it") {
     chat::testing::TempDir dir;
-    auto path = (dir.path() / "t.db").string();
-    { Database db(path); CHECK(db.schema_version() == static_cast<int>(migrations().size())); }
-    Database again(path);
+    chat::testing::TestDatabase store(dir.path() / "t.db");
+    { Database db(store.location()); CHECK(db.schema_version() == static_cast<int>(migrations().size())); }
+    Database again(store.location());
     CHECK(again.schema_version() == static_cast<int>(migrations().size()));
+}
+
+TEST_CASE("a schema newer than this build is refused on either backend") {
+    chat::testing::TempDir dir;
+    chat::testing::TestDatabase store(dir.path() / "t.db");
+    {
+        Database db(store.location());
+        auto newer = std::to_string(migrations().size() + 1);
+        db.exec(("INSERT INTO schema_version(version) VALUES(" + newer + ")").c_str());
+    }
+    CHECK_THROWS_WITH(Database(store.location()), Catch::Contains("is newer than this build knows"));
+}
+
+TEST_CASE("several connections opening a new database at once migrate it once") {
+    chat::testing::TempDir dir;
+    chat::testing::TestDatabase store(dir.path() / "t.db");
+    std::vector<std::thread> openers;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 4; ++i) {
+        openers.emplace_back([&] {
+            try {
+                Database db(store.location());
+            } catch (const std::exception&) {
+                ++failures;
+            }
+        });
+    }
+    for (auto& t : openers) t.join();
+    CHECK(failures == 0);
+    Database db(store.location());
+    Statement versions(db, "SELECT COUNT(*) FROM schema_version");
+    REQUIRE(versions.step());
+    CHECK(versions.int_at(0) == static_cast<int64_t>(migrations().size()));
+}
+
+TEST_CASE("a PostgreSQL location that cannot be reached is refused with the server's reason") {
+    CHECK(backend_of("postgresql://u@127.0.0.1:1/x") == Backend::postgres);
+    CHECK(backend_of("postgres://u@127.0.0.1:1/x") == Backend::postgres);
+    CHECK(backend_of("var/chat.db") == Backend::sqlite);
+    CHECK_THROWS_WITH(Database("postgresql://nobody@127.0.0.1:1/x?connect_timeout=2"),
+                      Catch::Contains("cannot connect to PostgreSQL"));
 }
 
 // SQLite counts the heap it holds; a connection that a failed open left behind would keep
 // its handle, pager and cache allocated (the ASan build reports the same as a leak).
-TEST_CASE("a file that is no database, or a schema newer than this build, is refused and its connection closed") {
+TEST_CASE("a file that is no database, or a schema newer than this build, is refused and its connection closed",
+          "[sqlite]") {
     chat::testing::TempDir dir;
     auto path = (dir.path() / "t.db").string();
     { Database warm_up(path); }  // SQLite's one-time allocations happen here
@@ -74,7 +121,7 @@ TEST_CASE("a bind that SQLite refuses throws instead of running the statement wi
     s.reset();
 }
 
-TEST_CASE("an inbox stored before the move to arrival order reads the same after it") {
+TEST_CASE("an inbox stored before the move to arrival order reads the same after it", "[sqlite]") {
     chat::testing::TempDir dir;
     auto path = (dir.path() / "t.db").string();
     const size_t arrival_order = 6;  // the migration that rebuilt the inbox as a rowid table
@@ -85,7 +132,7 @@ TEST_CASE("an inbox stored before the move to arrival order reads the same after
         std::unique_ptr<sqlite3, decltype(&sqlite3_close)> old(raw, sqlite3_close);
         std::string sql = "CREATE TABLE schema_version(version INTEGER NOT NULL);";
         for (size_t v = 1; v < arrival_order; ++v) {
-            sql += std::string(migrations()[v - 1]) + "INSERT INTO schema_version VALUES(" + std::to_string(v) + ");";
+            sql += std::string(migrations()[v - 1].sqlite) + "INSERT INTO schema_version VALUES(" + std::to_string(v) + ");";
         }
         sql += "INSERT INTO users(id, created_ms, last_seq) VALUES('1', 1, 2);"
                "INSERT INTO inbox(user_id, seq, id, kind, from_user, ts, body) VALUES"
@@ -109,7 +156,7 @@ TEST_CASE("an inbox stored before the move to arrival order reads the same after
     CHECK(inbox.entries_after("1", 1, 10).at(0).body == "second");
 }
 
-TEST_CASE("upgrading to receipt marks counts what was delivered before as receipted") {
+TEST_CASE("upgrading to receipt marks counts what was delivered before as receipted", "[sqlite]") {
     chat::testing::TempDir dir;
     auto path = (dir.path() / "t.db").string();
     const size_t receipt_marks = 7;  // the migration that added users.receipts_*
@@ -119,7 +166,7 @@ TEST_CASE("upgrading to receipt marks counts what was delivered before as receip
         std::unique_ptr<sqlite3, decltype(&sqlite3_close)> old(raw, sqlite3_close);
         std::string sql = "CREATE TABLE schema_version(version INTEGER NOT NULL);";
         for (size_t v = 1; v < receipt_marks; ++v) {
-            sql += std::string(migrations()[v - 1]) + "INSERT INTO schema_version VALUES(" + std::to_string(v) + ");";
+            sql += std::string(migrations()[v - 1].sqlite) + "INSERT INTO schema_version VALUES(" + std::to_string(v) + ");";
         }
         sql += "INSERT INTO users(id, created_ms, last_seq, delivered_seq) VALUES('1', 1, 5, 5);";
         REQUIRE(sqlite3_exec(old.get(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
@@ -343,7 +390,7 @@ TEST_CASE("group outbox keeps messages until marked done") {
 
 TEST_CASE("a push is claimed once per window, whichever connection asks") {
     Db t;
-    Database other((t.dir.path() / "t.db").string());  // a second bridge
+    Database other(t.store.location());  // a second bridge
     PushClaims first(t.db), second(other);
     CHECK_FALSE(first.claim("1", 1000, 500).has_value());  // claimed
     CHECK(second.claim("1", 1200, 500) == 1000);           // within the window: not again
@@ -435,4 +482,36 @@ TEST_CASE("a change of the shown profile fields feeds profile_events, a settings
     CHECK(p.get("1").about_visibility == nobody);
     CHECK(Contacts(t.db).of("1") == std::vector<std::string>{"2"});
     CHECK(Contacts(t.db).of("3").empty());
+}
+
+TEST_CASE("imported entries stored many per statement: replays are skipped quietly, clashes reported") {
+    Db t;
+    Accounts(t.db).create_user("1", 1);
+    Inbox inbox(t.db);
+    std::string user = "1", no_device;
+    std::vector<chat::Entry> entries;
+    const size_t count = Inbox::import_chunk * 2 + 5;  // two full statements and a rest row by row
+    for (size_t i = 0; i < count; ++i) {
+        auto e = chat::testing::text_entry("2", "1", "m" + std::to_string(i));
+        e.id = chat::format_message_id(static_cast<int64_t>(1000 + i), 0);
+        e.seq = static_cast<int64_t>(i + 1);
+        entries.push_back(e);
+    }
+    inbox.insert_imported(user, entries[3], no_device);  // imported before: a replay now
+    auto clash = chat::testing::text_entry("2", "1", "clash");
+    clash.id = chat::format_message_id(5000, 0);
+    clash.seq = 10;  // the seq of entries[9]: refused, never dropped quietly
+    std::vector<chat::Entry> all = entries;
+    all.insert(all.begin() + 20, clash);
+    std::vector<ImportRow> rows;
+    for (const auto& e : all) rows.push_back(ImportRow{&user, &e, &no_device});
+    Transaction tx(t.db);
+    auto clashes = inbox.insert_imported_many(rows);
+    tx.commit();
+    REQUIRE(clashes.size() == 1);
+    CHECK(all[clashes[0]].id == clash.id);
+    auto stored = inbox.entries_after("1", 0, 1000);
+    REQUIRE(stored.size() == count);
+    CHECK(stored[9].body == "m9");
+    CHECK(stored.back().body == "m" + std::to_string(count - 1));
 }

@@ -1,7 +1,12 @@
 // Unit tests for chatctl: commands, output, exit codes and one-line errors.
+#include "storage/accounts.h"
 #include "storage/db.h"
+#include "storage/inbox.h"
+#include "storage/social.h"
 #include "storage/policy.h"
+#include "support/pg_cluster.h"
 #include "support/process.h"
+#include "support/text_entry.h"
 #include "tools/operator_cli.h"
 
 #include <catch2/catch.hpp>
@@ -112,4 +117,44 @@ TEST_CASE("a group create is refused with one line when a member blocked the adm
     CHECK(c.run({"group", "create", "g1", "friends", "15550001", "15550002"}) == 1);
     CHECK(c.err == "chatctl: user 15550002 blocked 15550001, who therefore cannot add them to a group\n");
     CHECK(c.run({"group", "show", "g1"}) == 1);  // nothing was created
+}
+
+TEST_CASE("copy-to moves a SQLite database into an empty one, and refuses one that has users") {
+    Cli c;
+    c.run({"user", "add", "15550001"});
+    c.run({"user", "add", "15550002"});
+    c.run({"device", "add", "15550001"});
+    c.run({"group", "create", "g1", "team", "15550001", "15550002"});
+    c.run({"block", "15550002", "15550001"});
+    {
+        chat::storage::Database db((c.dir.path() / "c.db").string());
+        chat::storage::Inbox inbox(db);
+        auto e = chat::testing::text_entry("15550002", "15550001", std::string("bin\0ary", 7));
+        chat::storage::Transaction tx(db);
+        REQUIRE(inbox.append("15550001", e));
+        tx.commit();
+        inbox.advance_cursor("15550001", "d1", 1);
+    }
+    // The target: PostgreSQL on the .pg run, another SQLite file otherwise.
+    chat::testing::TestDatabase target(c.dir.path() / "target.db");
+    REQUIRE(c.run({"copy-to", target.location()}) == 0);
+    CHECK(c.out.find("inbox 1\n") != std::string::npos);
+    {
+        chat::storage::Database db(target.location());
+        chat::storage::Accounts accounts(db);
+        CHECK(accounts.list_users().size() == 2);
+        CHECK(accounts.find_device("15550001", "d1")->cursor == 1);
+        auto entries = chat::storage::Inbox(db).entries_after("15550001", 0, 10);
+        REQUIRE(entries.size() == 1);
+        CHECK(entries[0].body == std::string("bin\0ary", 7));
+        CHECK(chat::storage::Groups(db).members("g1") == std::vector<std::string>{"15550001", "15550002"});
+        CHECK(chat::storage::Blocks(db).is_blocked("15550002", "15550001"));
+        // The feeds go on after the copied ids.
+        chat::storage::AclChanges feed(db);
+        int64_t before = feed.latest_id();
+        chat::storage::Blocks(db).unblock("15550002", "15550001");
+        CHECK(feed.latest_id() > before);
+    }
+    CHECK(c.run({"copy-to", target.location()}) == 1);
+    CHECK(c.err.find("not empty") != std::string::npos);
 }
