@@ -7,6 +7,7 @@
 #include "storage/directory.h"
 #include "storage/inbox.h"
 #include "storage/media.h"
+#include "storage/prekeys.h"
 #include "storage/registration.h"
 #include "storage/social.h"
 
@@ -19,7 +20,7 @@ namespace chat::sidecar {
 
 struct Store {
     explicit Store(const std::string& path)
-        : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db) {}
+        : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db), prekeys(db) {}
     storage::Database db;
     storage::Accounts accounts;
     storage::Inbox inbox;
@@ -28,6 +29,7 @@ struct Store {
     storage::Registrations registrations;
     storage::Directory directory;
     storage::MediaIndex media;
+    storage::Prekeys prekeys;
 };
 
 // Thread-safe pool; grows to the number of threads that use it concurrently.

@@ -199,6 +199,28 @@ CREATE UNIQUE INDEX inbox_by_cid ON inbox(user_id, cid, COALESCE(gid, to_user)) 
         R"sql(
 ALTER TABLE inbox ADD COLUMN device TEXT;
 )sql",
+        // v10: the prekey directory (end-to-end sessions, X3DH): per device its registration id
+        // and current signed prekey, and one-time prekeys, each handed out once (then deleted).
+        // The device's identity key stays in devices.identity_key.
+        R"sql(
+CREATE TABLE signed_prekeys(
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  registration_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY(user_id, device_id)
+);
+CREATE TABLE one_time_prekeys(
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  key_id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  PRIMARY KEY(user_id, device_id, key_id)
+);
+)sql",
     };
     return steps;
 }
