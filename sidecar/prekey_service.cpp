@@ -5,7 +5,9 @@
 #include "common/base64.h"
 #include "common/identity.h"
 
+#include <algorithm>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace chat::sidecar {
@@ -122,13 +124,21 @@ nlohmann::json PrekeyService::status(const storage::DeviceRef& self) {
             {"signed_prekey_id", s ? nlohmann::json(s->id) : nlohmann::json(nullptr)}};
 }
 
-nlohmann::json PrekeyService::bundles(const storage::DeviceRef& asker, const std::string& user) {
+nlohmann::json PrekeyService::bundles(const storage::DeviceRef& asker, const std::string& user, const std::string& known) {
+    std::set<std::string> known_devices;
+    for (size_t start = 0; start < known.size();) {
+        auto end = std::min(known.find(',', start), known.size());
+        auto device = known.substr(start, end - start);
+        if (!is_device_id(device)) throw ApiError(400, "known must list device ids separated by commas");
+        known_devices.insert(device);
+        start = end + 1;
+    }
     if (!is_user_id(user)) throw ApiError(400, "bad user id");
     auto store = pool_.lease();
     if (!store->accounts.user_exists(user)) throw ApiError(404, "unknown user");
     nlohmann::json devices = nlohmann::json::array();
     auto except = asker.user == user ? asker.device : std::string();
-    for (const auto& b : store->prekeys.take_bundles(user, except)) devices.push_back(bundle_json(b));
+    for (const auto& b : store->prekeys.take_bundles(user, except, known_devices)) devices.push_back(bundle_json(b));
     return {{"user", user}, {"devices", devices}};
 }
 

@@ -24,9 +24,10 @@ public:
     std::optional<nlohmann::json> put(const storage::DeviceRef& self, const nlohmann::json& body, int64_t now_ms);
     // GET /v1/keys: {"device","prekeys_left","signed_prekey_id"} of the calling device.
     nlohmann::json status(const storage::DeviceRef& self);
-    // GET /v1/keys/{user}: {"user","devices":[bundle...]}, without the asking device itself;
+    // GET /v1/keys/{user}[?known=d1,d2]: {"user","devices":[bundle...]}, without the asking
+    // device itself; `known` devices (sessions exist) only as {"device","identity_key"}.
     // ApiError 400/404 for a bad or unknown user.
-    nlohmann::json bundles(const storage::DeviceRef& asker, const std::string& user);
+    nlohmann::json bundles(const storage::DeviceRef& asker, const std::string& user, const std::string& known = {});
 
 private:
     StorePool& pool_;

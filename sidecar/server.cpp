@@ -222,7 +222,7 @@ void Sidecar::Impl::social_routes() {
     }));
     // Bundles hand out one-time prekeys, which is how an attacker would drain them: rate limited.
     server.Get("/v1/keys/([^/]+)", wrap("/v1/keys/{user}", [this](const Request& req, Response& res) {
-        send_json(res, 200, prekeys.bundles(lookup_auth(req), req.matches[1]));
+        send_json(res, 200, prekeys.bundles(lookup_auth(req), req.matches[1], req.get_param_value("known")));
     }));
     server.Post("/v1/groups", wrap("/v1/groups", [this](const Request& req, Response& res) {
         auto self = auth(req);

@@ -77,7 +77,8 @@ std::optional<PublicPrekey> Prekeys::take_one_time(const std::string& user, cons
     return std::nullopt;
 }
 
-std::vector<PrekeyBundle> Prekeys::take_bundles(const std::string& user, const std::string& except_device) {
+std::vector<PrekeyBundle> Prekeys::take_bundles(const std::string& user, const std::string& except_device,
+                                                const std::set<std::string>& known) {
     Transaction tx(db_);
     std::vector<PrekeyBundle> bundles;
     {
@@ -86,7 +87,7 @@ std::vector<PrekeyBundle> Prekeys::take_bundles(const std::string& user, const s
         while (devices_.step()) {
             PrekeyBundle b{devices_.text_at(0), devices_.blob_at(1), std::nullopt, std::nullopt};
             if (b.device == except_device) continue;
-            if (!devices_.is_null(2)) {
+            if (!devices_.is_null(2) && !known.count(b.device)) {
                 b.signed_prekey = SignedPrekey{devices_.int_at(2), devices_.int_at(3), devices_.blob_at(4), devices_.blob_at(5)};
             }
             bundles.push_back(std::move(b));

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,9 @@ public:
 
     // A bundle per live device that published an identity key (but `except_device`), each with
     // one one-time prekey taken out of the directory: one transaction, each prekey handed out once.
-    std::vector<PrekeyBundle> take_bundles(const std::string& user, const std::string& except_device);
+    // Devices in `known` (the asker has sessions with them) get no prekeys: device and identity only.
+    std::vector<PrekeyBundle> take_bundles(const std::string& user, const std::string& except_device,
+                                           const std::set<std::string>& known = {});
 
 private:
     std::optional<PublicPrekey> take_one_time(const std::string& user, const std::string& device);

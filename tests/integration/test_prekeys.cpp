@@ -147,6 +147,14 @@ TEST_CASE("prekeys: a bundle per live device; a revoked device is absent; the ve
     auto others = bundles(sc, phone, phone.user)["devices"];
     REQUIRE(others.size() == 2);
     CHECK(others[0]["device"] == laptop.device);
+    // Devices the asker already has sessions with are listed without a bundle, and keep their prekeys.
+    auto known = sc.http().Get(("/v1/keys/" + phone.user + "?known=" + phone.device + "," + laptop.device).c_str(),
+                               SidecarHarness::auth(bob.token));
+    REQUIRE(known->status == 200);
+    CHECK(body_of(known)["devices"][0] == json{{"device", phone.device}, {"identity_key", signal_key(1)}});
+    CHECK(body_of(known)["devices"][1] == json{{"device", laptop.device}, {"identity_key", signal_key(2)}});
+    CHECK(body_of(sc.http().Get("/v1/keys", SidecarHarness::auth(laptop.token)))["prekeys_left"] == 3);
+    CHECK(sc.http().Get(("/v1/keys/" + phone.user + "?known=D1!").c_str(), SidecarHarness::auth(bob.token))->status == 400);
 
     {
         chat::storage::Database db(sc.db_path().string());
