@@ -2,6 +2,7 @@
 // sessions from bundles, talk both ways, and refuse altered or replayed ciphertext.
 #include "e2e/device.h"
 #include "e2e/envelope.h"
+#include "e2e/fingerprint.h"
 #include "support/process.h"
 
 #include <catch2/catch.hpp>
@@ -122,4 +123,28 @@ TEST_CASE("envelope: MessagePack round trip; anything else is no envelope") {
     CHECK(chat::e2e::find(*back, "15550001", "d9") == nullptr);
     CHECK_FALSE(chat::e2e::unpack("hello"));
     CHECK_FALSE(chat::e2e::unpack(bytes.substr(0, bytes.size() - 1)));
+}
+
+TEST_CASE("a changed identity key of a known device is flagged until reported") {
+    chat::testing::TempDir dir;
+    SignalContext context;
+    Peer alice(context, dir.path() / "alice.db", "15550001");
+    Peer bob(context, dir.path() / "bob.db", "15550002");
+    alice.device->start_session(bob.bundle(true));
+    CHECK(alice.state.changed_identities("15550002/").empty());
+    Peer reinstalled(context, dir.path() / "bob-again.db", "15550002");  // same user and device id, new keys
+    alice.device->start_session(reinstalled.bundle(true));
+    CHECK(alice.state.changed_identities("15550002/") == std::vector<std::string>{"15550002/d1"});
+    alice.state.clear_changed("15550002/");
+    CHECK(alice.state.changed_identities("15550002/").empty());
+}
+
+TEST_CASE("safety number: the same 60 digits on both sides, another one for another key") {
+    std::string a1(33, 'a'), a2(33, 'A'), b1(33, 'b'), mallory(33, 'm');
+    auto alice_view = chat::e2e::safety_number("15550001", {a1, a2}, "15550002", {b1});
+    auto bob_view = chat::e2e::safety_number("15550002", {b1}, "15550001", {a2, a1});
+    CHECK(alice_view == bob_view);
+    CHECK(alice_view.size() == 60 + 11);  // 12 groups of 5 digits
+    CHECK(alice_view.find_first_not_of("0123456789 ") == std::string::npos);
+    CHECK(chat::e2e::safety_number("15550001", {a1, a2}, "15550002", {mallory}) != alice_view);
 }
