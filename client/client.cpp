@@ -361,6 +361,9 @@ void Client::interactive() {
             } else if (!line->empty()) {
                 if (peer.empty()) throw std::runtime_error("choose a peer first: /to USER");
                 send(peer, *line);
+                // The sending device is not sent its own `sent` copy live; a sync brings it, so
+                // that the receipts naming its stored id show as ticks of this cid.
+                mqtt_->publish("s/" + account().user, std::to_string(synced_seq_.load()), 1, false);
             }
         } catch (const std::exception& e) {
             std::cout << "error: " << e.what() << std::endl;

@@ -83,6 +83,11 @@ TEST_CASE("chat-client: 1:1 both ways with ticks, the sender's second device, no
     CHECK(s.ok("alice-laptop", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550202 got it, swordfish noted\n") !=
           std::string::npos);
 
+    // Both users compare the same safety number (all of alice's device keys against bob's).
+    auto alice_number = s.ok("alice", {"verify", "15550202"});
+    CHECK(alice_number.size() == 60 + 11 + 1);
+    CHECK(alice_number == s.ok("bob", {"verify", "15550201"}));
+
     // The server stored both messages, in every inbox, only as ciphertext.
     REQUIRE(eventually([&] { return s.bodies("15550201").size() >= 2 && s.bodies("15550202").size() >= 2; }));
     for (const auto* user : {"15550201", "15550202"}) {
