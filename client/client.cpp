@@ -187,25 +187,41 @@ void Client::ensure_sessions(const std::string& user) {
 }
 
 std::string Client::send(const std::string& to, const std::string& text, const std::string& kind) {
-    const auto& self = account();
     if (!is_user_id(to)) throw std::runtime_error("bad user id " + to);
-    ensure_sessions(to);
-    if (to != self.user) ensure_sessions(self.user);
-    announce_identity_changes(to);
-    e2e::Envelope envelope{self.device, {}};
-    for (const auto& [user, device] : session_devices(to)) envelope.recipients.push_back(device_->encrypt(user, device, text));
-    if (envelope.recipients.empty()) throw std::runtime_error(to + " has no device with published keys");
-    if (to != self.user) {
-        for (const auto& [user, device] : session_devices(self.user)) {
-            envelope.recipients.push_back(device_->encrypt(user, device, text));
-        }
+    return publish_encrypted("m/" + to, {to}, text, kind);
+}
+
+// Groups: libomemo-c 0.5 has no sender-key (group_cipher) API, so a group message is encrypted
+// pairwise for every device of every current member, in one envelope (as OMEMO does). The member
+// list is read at each send: a removed member's devices are no longer in the envelope.
+std::string Client::send_group(const std::string& gid, const std::string& text) {
+    if (!is_group_id(gid)) throw std::runtime_error("bad group id " + gid);
+    std::vector<std::string> members;
+    const auto info = get_json("/v1/groups/" + gid);  // held: a range over a temporary's member would dangle
+    for (const auto& m : info.at("members")) {
+        if (m.get<std::string>() != account().user) members.push_back(m.get<std::string>());
     }
+    return publish_encrypted("g/" + gid, members, text, "msg");
+}
+
+std::string Client::publish_encrypted(const std::string& topic, const std::vector<std::string>& users,
+                                      const std::string& text, const std::string& kind) {
+    const auto& self = account();
+    e2e::Envelope envelope{self.device, {}};
+    for (const auto& user : users) {
+        ensure_sessions(user);
+        announce_identity_changes(user);
+        for (const auto& [u, device] : session_devices(user)) envelope.recipients.push_back(device_->encrypt(u, device, text));
+    }
+    if (envelope.recipients.empty()) throw std::runtime_error("no recipient device has published keys");
+    ensure_sessions(self.user);
+    for (const auto& [u, device] : session_devices(self.user)) envelope.recipients.push_back(device_->encrypt(u, device, text));
     auto cid = random_token(12);
-    state_.remember_sent(cid, to);
+    state_.remember_sent(cid, topic);
     connect(false);
     mqtt::properties props{mqtt::property(mqtt::property::USER_PROPERTY, "cid", cid),
                            mqtt::property(mqtt::property::USER_PROPERTY, "kind", kind)};
-    auto msg = mqtt::message_ptr_builder().topic("m/" + to).payload(e2e::pack(envelope)).qos(1).properties(props).finalize();
+    auto msg = mqtt::message_ptr_builder().topic(topic).payload(e2e::pack(envelope)).qos(1).properties(props).finalize();
     auto token = mqtt_->publish(msg);
     token->wait();
     if (token->get_reason_code() >= 0x80) {
@@ -213,6 +229,21 @@ std::string Client::send(const std::string& to, const std::string& text, const s
     }
     std::cout << "sent " << cid << std::endl;
     return cid;
+}
+
+std::string Client::create_group(const std::string& name, const std::vector<std::string>& members) {
+    auto r = http_->Post("/v1/groups", {{"Authorization", "Bearer " + account().token}},
+                         nlohmann::json{{"name", name}, {"members", members}}.dump(), "application/json");
+    if (!r || r->status != 201) throw std::runtime_error("create group: " + (r ? r->body : std::string("sidecar unreachable")));
+    auto gid = nlohmann::json::parse(r->body).at("id").get<std::string>();
+    std::cout << "group " << gid << std::endl;
+    return gid;
+}
+
+void Client::remove_member(const std::string& gid, const std::string& user) {
+    auto r = http_->Delete(("/v1/groups/" + gid + "/members/" + user).c_str(), {{"Authorization", "Bearer " + account().token}});
+    if (!r || r->status != 204) throw std::runtime_error("remove member: " + (r ? r->body : std::string("sidecar unreachable")));
+    std::cout << "removed " << user << std::endl;
 }
 
 void Client::ack(int64_t seq) {
@@ -253,7 +284,9 @@ void Client::handle_message(const Entry& e, Counts& counts) {
         std::cout << "undecryptable " << e.id << " " << peer << " " << why << std::endl;
     } else {
         announce_identity_changes(e.from);
-        std::cout << (own_copy ? "sent-copy " : "msg ") << e.id << " " << peer << " " << *text << std::endl;
+        std::cout << (own_copy ? "sent-copy " : "msg ") << e.id << " " << peer;
+        if (!own_copy && !e.gid.empty()) std::cout << "@" << e.gid;
+        std::cout << " " << *text << std::endl;
         if (!own_copy) mqtt_->publish("r/" + e.from, nlohmann::json{{"read", {e.id}}}.dump(), 1, false);
     }
     ++counts.messages;

@@ -46,6 +46,10 @@ public:
     // Encrypts for every device of `to` and this user's other devices, publishes one m/{to};
     // returns the cid once the PUBACK came (the "sent" tick).
     std::string send(const std::string& to, const std::string& text, const std::string& kind = "msg");
+    // The same to every device of the group's current members (pairwise; see client.cpp).
+    std::string send_group(const std::string& gid, const std::string& text);
+    std::string create_group(const std::string& name, const std::vector<std::string>& members);
+    void remove_member(const std::string& gid, const std::string& user);
     // Syncs from the last seq and prints what arrives until `messages` messages and `ticks`
     // ticks were printed or `timeout` passed; false on timeout.
     bool receive(int messages, int ticks, std::chrono::seconds timeout);
@@ -61,6 +65,8 @@ private:
     // Handles arriving entries until `done` or `deadline`, acking each batch cumulatively.
     void drain(Counts& counts, std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done);
     void ensure_sessions(const std::string& user);
+    std::string publish_encrypted(const std::string& topic, const std::vector<std::string>& users,
+                                  const std::string& text, const std::string& kind);
     std::vector<std::pair<std::string, std::string>> session_devices(const std::string& user);
     void announce_identity_changes(const std::string& user);
     void handle(const std::string& payload, Counts& counts);

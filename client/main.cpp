@@ -16,6 +16,9 @@ constexpr const char* usage =
     "  register PHONE [--sms-outbox FILE]   verify a phone (+E.164); the code is read from stdin, or for tests\n"
     "                                       from the development SMS outbox file\n"
     "  send USER TEXT                       encrypt for every device of USER and your other devices\n"
+    "  group-create NAME MEMBER...          create a group (prints its id)\n"
+    "  group-send GID TEXT                  encrypt for every device of every current member\n"
+    "  group-remove GID USER                remove a member (admins) or leave (yourself)\n"
     "  recv [--count N] [--ticks N] [--timeout S]   print N messages and N ticks (exit 1 on timeout)\n"
     "  verify USER                          print the safety number you and USER compare\n"
     "  interactive                          line mode: /to USER, /verify USER, /quit, or text to send\n";
@@ -82,6 +85,20 @@ int run(const Args& a) {
         std::string text = a.words[2];
         for (size_t i = 3; i < a.words.size(); ++i) text += " " + a.words[i];
         client.send(a.words[1], text);
+        return 0;
+    }
+    if (cmd == "group-create" && a.words.size() >= 2) {
+        client.create_group(a.words[1], {a.words.begin() + 2, a.words.end()});
+        return 0;
+    }
+    if (cmd == "group-send" && a.words.size() >= 3) {
+        std::string text = a.words[2];
+        for (size_t i = 3; i < a.words.size(); ++i) text += " " + a.words[i];
+        client.send_group(a.words[1], text);
+        return 0;
+    }
+    if (cmd == "group-remove" && a.words.size() == 3) {
+        client.remove_member(a.words[1], a.words[2]);
         return 0;
     }
     if (cmd == "recv" && a.words.size() == 1) {

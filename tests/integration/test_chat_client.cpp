@@ -1,6 +1,7 @@
 // Integration tests of chat-client processes against the real stack (mosquitto + plugin,
 // chat-bridge, sidecar): end-to-end encrypted 1:1 both ways with ticks, the sender's second
 // device, no plaintext in the server's database, altered ciphertext, exhausted prekeys.
+#include "e2e/envelope.h"
 #include "sidecar_harness.h"
 #include "storage/db.h"
 #include "support/bridge_process.h"
@@ -133,4 +134,33 @@ TEST_CASE("chat-client: with every one-time prekey used up, the signed prekey st
           std::string::npos);
     s.ok("bob", {"send", "15550221", "and back"});
     CHECK(s.ok("alice", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550222 and back\n") != std::string::npos);
+}
+
+TEST_CASE("chat-client: a group of three; a removed member is not in the next message's envelope") {
+    Stack s;
+    s.register_phone("alice", "+15550231");
+    s.register_phone("bob", "+15550232");
+    s.register_phone("carol", "+15550233");
+    std::smatch m;
+    auto created = s.ok("alice", {"group-create", "trio", "15550232", "15550233"});
+    REQUIRE(std::regex_search(created, m, std::regex("group (\\S+)")));
+    const std::string gid = m[1];
+
+    s.ok("alice", {"group-send", gid, "before the removal"});
+    for (const auto* who : {"bob", "carol"}) {
+        CHECK(s.ok(who, {"recv", "--count", "1", "--timeout", "20"}).find(" 15550231@" + gid + " before the removal\n") !=
+              std::string::npos);
+    }
+    s.ok("alice", {"group-remove", gid, "15550233"});
+    s.ok("alice", {"group-send", gid, "after the removal"});
+    CHECK(s.ok("bob", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550231@" + gid + " after the removal\n") !=
+          std::string::npos);
+    // The envelope bob received names no device of carol's: she has nothing to decrypt.
+    auto stored = s.bodies("15550232");
+    auto envelope = chat::e2e::unpack(stored.back());
+    REQUIRE(envelope);
+    for (const auto& c : envelope->recipients) CHECK(c.user != "15550233");
+    std::string out;
+    CHECK(s.run("carol", {"recv", "--count", "1", "--timeout", "3"}, out) == 1);
+    CHECK(out.find("after the removal") == std::string::npos);
 }
