@@ -3,6 +3,7 @@
 #include "client.h"
 
 #include "e2e/fingerprint.h"
+#include "e2e/media.h"
 
 #include "common/base64.h"
 #include "common/entry.h"
@@ -15,6 +16,8 @@
 
 #include <atomic>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -231,6 +234,83 @@ std::string Client::publish_encrypted(const std::string& topic, const std::vecto
     return cid;
 }
 
+// The sealed file goes up through the resumable upload in chunks; after a failed chunk the
+// server's offset (GET /v1/uploads/{id}) says where to go on.
+std::string Client::upload(const std::string& blob) {
+    const httplib::Headers auth = {{"Authorization", "Bearer " + account().token}};
+    auto created = http_->Post("/v1/uploads", {{"Authorization", "Bearer " + account().token},
+                                               {"Upload-Length", std::to_string(blob.size())}}, "", "application/json");
+    if (!created || created->status != 201) throw std::runtime_error("upload: " + (created ? created->body : std::string("sidecar unreachable")));
+    const auto id = nlohmann::json::parse(created->body).at("id").get<std::string>();
+    constexpr size_t piece = 256 * 1024;
+    size_t offset = 0;
+    for (int failures = 0; failures < 5;) {
+        auto headers = auth;
+        headers.emplace("Upload-Offset", std::to_string(offset));
+        auto r = http_->Patch(("/v1/uploads/" + id).c_str(), headers, blob.data() + offset,
+                              std::min(piece, blob.size() - offset), "application/offset+octet-stream");
+        if (r && r->status == 201) return nlohmann::json::parse(r->body).at("id").get<std::string>();
+        if (r && r->status == 200) {
+            offset = nlohmann::json::parse(r->body).at("offset").get<size_t>();
+            continue;
+        }
+        ++failures;  // resume from what the server has
+        offset = get_json("/v1/uploads/" + id).at("offset").get<size_t>();
+    }
+    throw std::runtime_error("upload failed repeatedly");
+}
+
+std::string Client::send_file(const std::string& to, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::string plaintext((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto sealed = e2e::seal_file(plaintext);
+    auto media_id = upload(sealed.ciphertext);
+    nlohmann::json note = {{"media", media_id},
+                           {"key", to_base64(sealed.key)},
+                           {"hash", to_base64(sealed.hash)},
+                           {"name", std::filesystem::path(path).filename().string()},
+                           {"size", plaintext.size()}};
+    return send(to, note.dump(), "media");
+}
+
+// Downloads with Range from where it stopped, checks the blob against its id and the plaintext
+// against its hash, and only then writes the file.
+void Client::save_media(const Entry& e, const std::string& note_text) {
+    auto note = nlohmann::json::parse(note_text);
+    const auto media_id = note.at("media").get<std::string>();
+    const auto key = from_base64(note.at("key").get<std::string>()), hash = from_base64(note.at("hash").get<std::string>());
+    auto name = std::filesystem::path(note.at("name").get<std::string>()).filename();
+    if (!key || !hash || name.empty() || name == "." || name == "..") throw std::runtime_error("bad media message");
+    std::string blob;
+    std::optional<size_t> total;
+    for (int attempts = 0; attempts < 10 && (!total || blob.size() < *total); ++attempts) {
+        auto r = http_->Get(("/v1/media/" + media_id).c_str(),
+                            {{"Authorization", "Bearer " + account().token}, {"Range", "bytes=" + std::to_string(blob.size()) + "-"}});
+        if (!r) continue;  // resume with the next Range
+        if (r->status == 200) {
+            blob = r->body, total = blob.size();
+        } else if (r->status == 206) {
+            blob += r->body;
+            auto range = r->get_header_value("Content-Range");
+            total = std::stoull(range.substr(range.rfind('/') + 1));
+        } else {
+            break;  // 416 (an empty blob) or refused: check what there is
+        }
+    }
+    std::optional<std::string> plaintext;
+    if (e2e::media_id_of(blob) == media_id) plaintext = e2e::open_file(blob, *key, *hash);
+    if (!plaintext) {
+        std::cout << "file-corrupt " << e.id << " " << e.from << " " << name.string() << std::endl;
+        return;
+    }
+    auto target = std::filesystem::path(download_dir_) / name;
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    out.write(plaintext->data(), static_cast<std::streamsize>(plaintext->size()));
+    if (!out.flush()) throw std::runtime_error("cannot write " + target.string());
+    std::cout << "file " << e.id << " " << e.from << " " << target.string() << " " << plaintext->size() << std::endl;
+}
+
 std::string Client::create_group(const std::string& name, const std::vector<std::string>& members) {
     auto r = http_->Post("/v1/groups", {{"Authorization", "Bearer " + account().token}},
                          nlohmann::json{{"name", name}, {"members", members}}.dump(), "application/json");
@@ -284,6 +364,12 @@ void Client::handle_message(const Entry& e, Counts& counts) {
         std::cout << "undecryptable " << e.id << " " << peer << " " << why << std::endl;
     } else {
         announce_identity_changes(e.from);
+        if (e.kind == "media" && !own_copy && !download_dir_.empty()) {
+            save_media(e, *text);
+            mqtt_->publish("r/" + e.from, nlohmann::json{{"read", {e.id}}}.dump(), 1, false);
+            ++counts.messages;
+            return;
+        }
         std::cout << (own_copy ? "sent-copy " : "msg ") << e.id << " " << peer;
         if (!own_copy && !e.gid.empty()) std::cout << "@" << e.gid;
         std::cout << " " << *text << std::endl;
@@ -368,7 +454,9 @@ void Client::interactive() {
     });
     std::string peer;
     Counts counts;
-    std::cout << "commands: /to USER, /verify USER, /quit; anything else is sent to the current peer" << std::endl;
+    std::cout << "commands: /to USER, /group GID, /send-file PATH, /verify USER, /quit; anything else is sent to "
+                 "the current user or group"
+              << std::endl;
     while (true) {
         std::optional<std::string> line;
         {
@@ -384,16 +472,23 @@ void Client::interactive() {
             continue;
         }
         try {
-            if (line->rfind("/to ", 0) == 0) {
-                peer = line->substr(4);
+            if (line->rfind("/to ", 0) == 0 || line->rfind("/group ", 0) == 0) {
+                peer = line->substr(line->find(' ') + 1);
                 std::cout << "talking to " << peer << std::endl;
+            } else if (line->rfind("/send-file ", 0) == 0) {
+                if (peer.empty() || is_group_id(peer)) throw std::runtime_error("choose a user first: /to USER");
+                send_file(peer, line->substr(11));
             } else if (line->rfind("/verify ", 0) == 0) {
                 std::cout << "safety number with " << line->substr(8) << ": " << safety_number(line->substr(8)) << std::endl;
             } else if (*line == "/quit") {
                 break;
             } else if (!line->empty()) {
-                if (peer.empty()) throw std::runtime_error("choose a peer first: /to USER");
-                send(peer, *line);
+                if (peer.empty()) throw std::runtime_error("choose a peer first: /to USER or /group GID");
+                if (is_group_id(peer)) {
+                    send_group(peer, *line);
+                } else {
+                    send(peer, *line);
+                }
                 // The sending device is not sent its own `sent` copy live; a sync brings it, so
                 // that the receipts naming its stored id show as ticks of this cid.
                 mqtt_->publish("s/" + account().user, std::to_string(synced_seq_.load()), 1, false);

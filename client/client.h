@@ -46,6 +46,11 @@ public:
     // Encrypts for every device of `to` and this user's other devices, publishes one m/{to};
     // returns the cid once the PUBACK came (the "sent" tick).
     std::string send(const std::string& to, const std::string& text, const std::string& kind = "msg");
+    // Seals the file (e2e/media.h), uploads it resumably, sends a `media` message with id, key
+    // and hash.
+    std::string send_file(const std::string& to, const std::string& path);
+    // Where received media files go (recv-file); empty: media messages print as text.
+    void set_download_dir(std::string dir) { download_dir_ = std::move(dir); }
     // The same to every device of the group's current members (pairwise; see client.cpp).
     std::string send_group(const std::string& gid, const std::string& text);
     std::string create_group(const std::string& name, const std::vector<std::string>& members);
@@ -65,6 +70,8 @@ private:
     // Handles arriving entries until `done` or `deadline`, acking each batch cumulatively.
     void drain(Counts& counts, std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done);
     void ensure_sessions(const std::string& user);
+    std::string upload(const std::string& blob);
+    void save_media(const Entry& e, const std::string& note_text);
     std::string publish_encrypted(const std::string& topic, const std::vector<std::string>& users,
                                   const std::string& text, const std::string& kind);
     std::vector<std::pair<std::string, std::string>> session_devices(const std::string& user);
@@ -85,6 +92,7 @@ private:
     std::unique_ptr<httplib::Client> http_;
     std::unique_ptr<mqtt::async_client> mqtt_;
     int64_t acked_ = 0;
+    std::string download_dir_;
     std::atomic<int64_t> synced_seq_{0};  // read by Paho's connected handler
 };
 

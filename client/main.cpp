@@ -20,8 +20,11 @@ constexpr const char* usage =
     "  group-send GID TEXT                  encrypt for every device of every current member\n"
     "  group-remove GID USER                remove a member (admins) or leave (yourself)\n"
     "  recv [--count N] [--ticks N] [--timeout S]   print N messages and N ticks (exit 1 on timeout)\n"
+    "  send-file USER PATH                  encrypt the file, upload it (resumable), send a media message\n"
+    "  recv-file --dir DIR [--count N] [--timeout S]   like recv; media files are verified, then written to DIR\n"
     "  verify USER                          print the safety number you and USER compare\n"
-    "  interactive                          line mode: /to USER, /verify USER, /quit, or text to send\n";
+    "  interactive                          line mode: /to USER, /group GID, /send-file PATH,\n"
+    "                                       /verify USER, /quit, or text to send\n";
 
 struct Args {
     std::map<std::string, std::string> flags;
@@ -105,6 +108,14 @@ int run(const Args& a) {
         return client.receive(number(a, "count", 1), number(a, "ticks", 0), std::chrono::seconds(number(a, "timeout", 10)))
                    ? 0
                    : 1;
+    }
+    if (cmd == "send-file" && a.words.size() == 3) {
+        client.send_file(a.words[1], a.words[2]);
+        return 0;
+    }
+    if (cmd == "recv-file" && a.words.size() == 1 && a.flags.count("dir")) {
+        client.set_download_dir(a.flags.at("dir"));
+        return client.receive(number(a, "count", 1), 0, std::chrono::seconds(number(a, "timeout", 30))) ? 0 : 1;
     }
     if (cmd == "verify" && a.words.size() == 2) {
         std::cout << client.safety_number(a.words[1]) << std::endl;

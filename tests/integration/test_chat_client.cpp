@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <regex>
 
 using namespace chat::testing;
@@ -163,4 +164,26 @@ TEST_CASE("chat-client: a group of three; a removed member is not in the next me
     std::string out;
     CHECK(s.run("carol", {"recv", "--count", "1", "--timeout", "3"}, out) == 1);
     CHECK(out.find("after the removal") == std::string::npos);
+}
+
+TEST_CASE("chat-client: a file sealed before upload arrives intact; the stored blob is ciphertext") {
+    Stack s;
+    s.register_phone("alice", "+15550241");
+    s.register_phone("bob", "+15550242");
+    std::string content(700 * 1024 + 3, '\0');  // three upload chunks
+    for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>("secret plans "[i % 13]);
+    auto source = s.clients.path() / "plans.txt";
+    {
+        std::ofstream out(source, std::ios::binary);
+        out << content;
+    }
+    s.ok("alice", {"send-file", "15550242", source.string()});
+    auto inbox = s.clients.path() / "bob-files";
+    std::filesystem::create_directory(inbox);
+    auto out = s.ok("bob", {"recv-file", "--dir", inbox.string(), "--count", "1", "--timeout", "30"});
+    CHECK(out.find("file ") != std::string::npos);
+    CHECK(read_file(inbox / "plans.txt") == content);
+    for (const auto& blob : std::filesystem::recursive_directory_iterator(s.sidecar.data_dir())) {
+        if (blob.is_regular_file() && blob.file_size() > 700 * 1024) CHECK(read_file(blob.path()).find("secret plans") == std::string::npos);
+    }
 }

@@ -3,6 +3,7 @@
 #include "e2e/device.h"
 #include "e2e/envelope.h"
 #include "e2e/fingerprint.h"
+#include "e2e/media.h"
 #include "support/process.h"
 
 #include <catch2/catch.hpp>
@@ -147,4 +148,21 @@ TEST_CASE("safety number: the same 60 digits on both sides, another one for anot
     CHECK(alice_view.size() == 60 + 11);  // 12 groups of 5 digits
     CHECK(alice_view.find_first_not_of("0123456789 ") == std::string::npos);
     CHECK(chat::e2e::safety_number("15550001", {a1, a2}, "15550002", {mallory}) != alice_view);
+}
+
+TEST_CASE("media: sealed with a fresh key, opened only intact and whole") {
+    std::string file(200 * 1024 + 17, '\0');
+    for (size_t i = 0; i < file.size(); ++i) file[i] = static_cast<char>(i * 31 % 251);
+    auto sealed = chat::e2e::seal_file(file);
+    CHECK(sealed.ciphertext.find(file.substr(1000, 64)) == std::string::npos);
+    CHECK(chat::e2e::open_file(sealed.ciphertext, sealed.key, sealed.hash) == file);
+    CHECK(chat::e2e::seal_file(file).key != sealed.key);
+    auto altered = sealed.ciphertext;
+    altered[70000] = static_cast<char>(altered[70000] ^ 1);
+    CHECK_FALSE(chat::e2e::open_file(altered, sealed.key, sealed.hash));
+    CHECK_FALSE(chat::e2e::open_file(sealed.ciphertext.substr(0, 24 + 65536 + 17), sealed.key, sealed.hash));
+    CHECK_FALSE(chat::e2e::open_file(sealed.ciphertext, std::string(32, 'k'), sealed.hash));
+    CHECK(chat::e2e::media_id_of("abc").size() == 64);
+    auto empty = chat::e2e::seal_file("");
+    CHECK(chat::e2e::open_file(empty.ciphertext, empty.key, empty.hash) == std::string());
 }
