@@ -97,7 +97,7 @@ TEST_CASE("prekeys: upload a bundle, hand out each one-time prekey once, then th
     CHECK(after["prekey"]["id"] == 10);  // rotation keeps the one-time prekeys of the same identity
 }
 
-TEST_CASE("prekeys: refused uploads change nothing; a new identity drops the old prekeys") {
+TEST_CASE("prekeys: refused uploads change nothing, a new identity drops the old prekeys") {
     SidecarHarness sc;
     auto alice = sc.register_device("+15550111");
     auto bob = sc.register_device("+15550112");
@@ -129,7 +129,7 @@ TEST_CASE("prekeys: refused uploads change nothing; a new identity drops the old
     CHECK_FALSE(bundles(sc, bob, alice.user)["devices"][0].contains("prekey"));
 }
 
-TEST_CASE("prekeys: a bundle per live device; a revoked device is absent; the version-1 call still works") {
+TEST_CASE("prekeys: a bundle per live device, a revoked device is absent, the version-1 call still works") {
     SidecarHarness sc;
     auto phone = sc.register_device("+15550121");
     auto laptop = sc.register_device("+15550121");

@@ -110,7 +110,7 @@ TEST_CASE("the state file is private and keeps sessions across restarts") {
     CHECK_FALSE(again.has_session("15550003", "d1"));
 }
 
-TEST_CASE("envelope: MessagePack round trip; anything else is no envelope") {
+TEST_CASE("envelope: MessagePack round trip, anything else is no envelope") {
     chat::e2e::Envelope e{"d2", {{"15550002", "d1", CipherType::prekey, std::string("\x00\xff\x01", 3)},
                                  {"15550001", "d1", CipherType::normal, "abc"}}};
     auto bytes = chat::e2e::pack(e);
