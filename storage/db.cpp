@@ -19,7 +19,9 @@ namespace {
 
 void Database::Close::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 
-Database::Database(const std::string& path) {
+Database::Database(const std::string& path) : Database(path, migrations()) {}
+
+Database::Database(const std::string& path, const std::vector<const char*>& steps) {
     sqlite3* opened = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &opened,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -36,7 +38,7 @@ Database::Database(const std::string& path) {
     // Reads through a memory map: several processes share the file, and each one's page
     // cache goes cold whenever another writes, so plain reads would be a pread() per page.
     exec("PRAGMA mmap_size=268435456");
-    migrate();
+    migrate(steps);
 }
 
 void Database::exec(const char* sql) {
@@ -63,14 +65,13 @@ void Database::retry_busy_quickly() {
 
 int64_t Database::changes() const { return sqlite3_changes64(db_.get()); }
 
-void Database::migrate() {
+void Database::migrate(const std::vector<const char*>& steps) {
     exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
     Transaction tx(*this);
     Statement read(*this, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
     read.step();
     int current = static_cast<int>(read.int_at(0));
     read.reset();
-    const auto& steps = migrations();
     if (current > static_cast<int>(steps.size())) {
         // A newer release migrated this file: its data may depend on tables this build
         // does not know, so refuse rather than read or write it wrongly.

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -39,6 +40,9 @@ public:
     // Throws Error when the file is no database, a PRAGMA or a migration fails, or the schema
     // is newer than this build knows; the connection is closed then (owned from the start).
     explicit Database(const std::string& path);
+    // The same for another schema: a file of its own kind (e.g. a client's state) with its own
+    // ordered migrations.
+    Database(const std::string& path, const std::vector<const char*>& migrations);
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
@@ -56,7 +60,7 @@ private:
     struct Close {
         void operator()(sqlite3* db) const noexcept;
     };
-    void migrate();
+    void migrate(const std::vector<const char*>& steps);
     std::unique_ptr<sqlite3, Close> db_;
     int schema_version_ = 0;
 };

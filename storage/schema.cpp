@@ -269,6 +269,26 @@ CREATE TABLE broadcast_members(
   list_id TEXT NOT NULL,
   member_id TEXT NOT NULL,
   PRIMARY KEY(owner_id, list_id, member_id)
+        // v14: the prekey directory (end-to-end sessions, X3DH): per device its registration id
+        // and current signed prekey, and one-time prekeys, each handed out once (then deleted).
+        // The device's identity key stays in devices.identity_key.
+        R"sql(
+CREATE TABLE signed_prekeys(
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  registration_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY(user_id, device_id)
+);
+CREATE TABLE one_time_prekeys(
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  key_id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  PRIMARY KEY(user_id, device_id, key_id)
 );
 )sql",
     };
