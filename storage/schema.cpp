@@ -252,6 +252,8 @@ CREATE TABLE profile_events(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   user_id TEXT NOT NULL,
   ts INTEGER NOT NULL
+);
+)sql",
         // v13: broadcast lists: a user's named lists of recipients. One publish to l/{list}
         // becomes a 1:1 message to each member (the bridge fans it out from group_outbox, whose
         // gid column then holds the list id). List ids are unique over all users.
@@ -269,6 +271,8 @@ CREATE TABLE broadcast_members(
   list_id TEXT NOT NULL,
   member_id TEXT NOT NULL,
   PRIMARY KEY(owner_id, list_id, member_id)
+);
+)sql",
         // v14: the prekey directory (end-to-end sessions, X3DH): per device its registration id
         // and current signed prekey, and one-time prekeys, each handed out once (then deleted).
         // The device's identity key stays in devices.identity_key.
