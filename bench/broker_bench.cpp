@@ -189,6 +189,8 @@ struct Target {
     std::string name;
     const BrokerFixture* broker;
     std::vector<Pair> pairs;  // one per client process
+    size_t payload = 64;      // bytes per message
+    bool binary = false;      // not UTF-8 (an encrypted body) instead of text
 };
 
 struct Result {
@@ -207,6 +209,8 @@ Result run(const Target& t, int processes, int count, double rate) {
         const Pair& p = t.pairs.at(static_cast<size_t>(i));
         LoadSpec spec{t.broker->port(), p.pub_id, p.pub_user, p.pub_pass, p.sub_id, p.sub_user, p.sub_pass,
                       p.topic, p.filter, count, rate / processes};
+        spec.payload = t.payload;
+        spec.binary = t.binary;
         clients.push_back(std::make_unique<ClientProcess>(spec));
     }
     for (auto& c : clients) {
@@ -321,8 +325,42 @@ int flag(const std::vector<std::string>& args, const std::string& name, int def)
     return it != args.end() && it + 1 != args.end() ? std::stoi(*(it + 1)) : def;
 }
 
+// Issue 12: ciphertext bodies (not UTF-8) against text bodies of the same size through the same
+// chat broker, alternating; to a JSON device (which gets body64) and to a compact device (binary).
+int binary_vs_text(int count, int rounds) {
+    const std::string shared_config = "max_inflight_messages 100\n";
+    BrokerFixture chat(BrokerOptions{true, {{"max_pending", "1000000000000"}}, shared_config, false});
+    pin_process(chat.pid(), broker_core());
+    pin_clients_here();
+    auto target = [&](const std::string& name, int index, bool binary, bool compact) {
+        std::string from = std::to_string(15560001 + 2 * index), to = std::to_string(15560002 + 2 * index);
+        Target t{name, &chat, {{from + "/d1", from, chat.add_device(from, "d1"), to + "/d1", to,
+                                chat.add_device(to, "d1"), "m/" + to, "u/" + to + "/i"}}, 200, binary};
+        if (compact && chat.chatctl({"device", "encoding", to, "d1", "compact"}) != 0) {
+            throw std::runtime_error("chatctl device encoding failed");
+        }
+        return t;
+    };
+    Target text_json = target("text, JSON", 0, false, false), binary_json = target("binary, JSON", 1, true, false);
+    Target text_compact = target("text, compact", 2, false, true), binary_compact = target("binary, compact", 3, true, true);
+    std::printf("direct messages through mosquitto+chat, QoS 1, 200-byte bodies, window 64; %d messages per run, "
+                "median of %d runs; broker pinned to core %d\n", count, rounds, broker_core());
+    run(text_json, 1, count / 10, 0);  // warm-up
+    auto json = compare("saturate, to a JSON device", {&text_json, &binary_json}, 1, count, 0, rounds);
+    auto compact = compare("saturate, to a compact device", {&text_compact, &binary_compact}, 1, count, 0, rounds);
+    std::printf("binary/text throughput: to a JSON device %.3f, to a compact device %.3f (target >= 0.95)\n",
+                json[1].msgs_per_s / json[0].msgs_per_s, compact[1].msgs_per_s / compact[0].msgs_per_s);
+    using chat::bench::print_result;
+    print_result("broker.binary_200_json", json[1].msgs_per_s, "msg/s", json[0].msgs_per_s, ">=0.95");
+    print_result("broker.binary_200_compact", compact[1].msgs_per_s, "msg/s", compact[0].msgs_per_s, ">=0.95");
+    return 0;
+}
+
 int run_bench(const std::vector<std::string>& args) {
     if (!args.empty() && args[0] == "--load-client") return load_client_main({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "--binary-vs-text") {
+        return binary_vs_text(args.size() > 1 && args[1][0] != '-' ? std::stoi(args[1]) : 30000, flag(args, "--rounds", 3));
+    }
     if (!args.empty() && args[0] == "--plugin-only") {
         plugin_only(args.size() > 1 ? std::stoi(args[1]) : 50000);
         return 0;
@@ -389,6 +427,7 @@ int run_bench(const std::vector<std::string>& args) {
 
 // Usage: chat-bench-broker [messages] [--rounds 3] [--backend sqlite|postgres]   bare against mosquitto+chat, pinned
 //        chat-bench-broker --plugin-only [messages]    only the plugin's own CPU per message, in-process
+//        chat-bench-broker --binary-vs-text [messages] [--rounds 3]   200-byte binary against text bodies
 int main(int argc, char** argv) {
     try {
         mosquitto_lib_init();

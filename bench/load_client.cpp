@@ -132,7 +132,7 @@ LoadResult run_load(const LoadSpec& spec, const std::function<void()>& ready) {
     }
     ready();
 
-    const std::string payload(spec.payload, 'x');
+    const std::string payload = payload_of(spec);
     const auto count = static_cast<int64_t>(spec.count);
     int64_t sent = 0, last_progress = now_ns(), progress_mark = 0;
     const int64_t start = now_ns(), cpu_start = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
@@ -179,11 +179,23 @@ std::vector<std::string> to_args(const LoadSpec& s) {
     auto word = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
     return {std::to_string(s.port), word(s.pub_id), word(s.pub_user), word(s.pub_pass), word(s.sub_id),
             word(s.sub_user), word(s.sub_pass), s.topic, s.filter, std::to_string(s.count), std::to_string(s.rate),
-            std::to_string(s.window), std::to_string(s.payload)};
+            std::to_string(s.window), std::to_string(s.payload), s.binary ? "binary" : "text"};
+}
+
+std::string payload_of(const LoadSpec& spec) {
+    if (!spec.binary) return std::string(spec.payload, 'x');
+    std::string bytes(spec.payload, '\0');
+    uint32_t state = 2463534242u;  // xorshift32: the same bytes in every run
+    for (auto& b : bytes) {
+        state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+        b = static_cast<char>(state & 0xff);
+    }
+    if (!bytes.empty()) bytes[0] = static_cast<char>(0x84);  // fixmap of 4, never a UTF-8 lead byte
+    return bytes;
 }
 
 LoadSpec spec_from_args(const std::vector<std::string>& a) {
-    if (a.size() != 13) throw std::invalid_argument("a load client takes 13 arguments");
+    if (a.size() != 14) throw std::invalid_argument("a load client takes 14 arguments");
     auto word = [](const std::string& v) { return v == "-" ? std::string() : v; };
     LoadSpec s;
     s.port = std::stoi(a[0]);
@@ -194,6 +206,7 @@ LoadSpec spec_from_args(const std::vector<std::string>& a) {
     s.rate = std::stod(a[10]);
     s.window = std::stoi(a[11]);
     s.payload = std::stoul(a[12]);
+    s.binary = a[13] == "binary";
     return s;
 }
 

@@ -18,6 +18,7 @@ struct LoadSpec {
     double rate = 0;      // per second; 0 = as fast as the window allows
     int window = 64;      // QoS 1 publishes in flight
     size_t payload = 64;  // bytes
+    bool binary = false;  // payload bytes as ciphertext looks (not UTF-8) instead of text
 };
 
 struct LoadResult {
@@ -31,6 +32,10 @@ struct LoadResult {
 // publishes `count` messages and waits for them all; throws on a lost or refused connection, a
 // missing or extra arrival, or 30 s without progress.
 LoadResult run_load(const LoadSpec& spec, const std::function<void()>& ready);
+
+// The payload a spec publishes: `payload` times 'x', or as many fixed pseudo-random bytes that open
+// like a MessagePack map (an end-to-end envelope), so that they are not UTF-8.
+std::string payload_of(const LoadSpec& spec);
 
 // The spec as command-line words and back (for the client process).
 std::vector<std::string> to_args(const LoadSpec& spec);

@@ -85,13 +85,38 @@ int64_t integer_field(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-bool is_valid_utf8(const std::string& bytes) {
-    try {
-        (void)nlohmann::json(bytes).dump();
-        return true;
-    } catch (const nlohmann::json::type_error&) {
-        return false;
+// Checks the bytes in place, without a copy and without throwing: ciphertext bodies make
+// non-UTF-8 the common case on the broker thread. Accepts exactly what nlohmann's dump() accepts
+// (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
+bool is_valid_utf8(std::string_view bytes) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    const auto* end = p + bytes.size();
+    auto continuation = [](unsigned char c) { return (c & 0xC0) == 0x80; };
+    while (p != end) {
+        const unsigned char c = *p;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        const auto left = end - p;
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (left < 2 || !continuation(p[1])) return false;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (left < 3 || !continuation(p[1]) || !continuation(p[2])) return false;
+            if (c == 0xE0 && p[1] < 0xA0) return false;   // overlong
+            if (c == 0xED && p[1] >= 0xA0) return false;  // UTF-16 surrogate
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (left < 4 || !continuation(p[1]) || !continuation(p[2]) || !continuation(p[3])) return false;
+            if (c == 0xF0 && p[1] < 0x90) return false;   // overlong
+            if (c == 0xF4 && p[1] >= 0x90) return false;  // past U+10FFFF
+            p += 4;
+        } else {
+            return false;  // a continuation byte first, C0/C1 (overlong) or F5..FF
+        }
     }
+    return true;
 }
 
 std::string to_json(const Entry& e) { return EntryJsonWriter().write(e); }
@@ -107,15 +132,14 @@ std::string EntryJsonWriter::write(const Entry& e) {
     }
     nlohmann::json& j = *object_;
     set_header(j, e);
-    j.erase("body64");
-    set_string(j, "body", e.body);
-    try {
-        return j.dump();  // one pass: dump() itself refuses a body that is not UTF-8
-    } catch (const nlohmann::json::type_error&) {
+    if (is_valid_utf8(e.body)) {
+        j.erase("body64");
+        set_string(j, "body", e.body);
+    } else {
         j.erase("body");
-        j["body64"] = to_base64(e.body);
-        return j.dump();
+        set_string(j, "body64", to_base64(e.body));
     }
+    return j.dump();
 }
 
 std::vector<uint8_t> to_msgpack(const Entry& e) {

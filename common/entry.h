@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chat {
@@ -52,7 +53,8 @@ Entry entry_from_json(const std::string& text);
 // The same for an object already parsed (the plugin's batches), with no text in between.
 Entry entry_from_object(const nlohmann::json& j);
 
-bool is_valid_utf8(const std::string& bytes);
+// Whether `bytes` is UTF-8 (RFC 3629); no copy, no exception.
+bool is_valid_utf8(std::string_view bytes) noexcept;
 
 // How a device receives its entries (stored per device, 0 to 2): JSON objects (the default),
 // the same objects as MessagePack (compact), or the lean arrays of common/lean.h.

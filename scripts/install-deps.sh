@@ -7,6 +7,7 @@ packages=(
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl
   libsqlite3-dev sqlite3 libsodium-dev libcpp-httplib-dev nlohmann-json3-dev catch2
+  libomemo-c-dev
   curl procps jq
   coturn   # the TURN/STUN relay for calls (turnserver; turnutils_uclient in its tests)
   clang-14 libclang-rt-14-dev   # fuzz/: clang++-14 with libFuzzer and the sanitizer runtimes

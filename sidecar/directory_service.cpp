@@ -1,12 +1,9 @@
-// Auth, keys, blocks and presence over storage::Directory and storage::Blocks.
+// Auth, blocks and presence over storage::Directory and storage::Blocks.
 #include "directory_service.h"
 
 #include "api_error.h"
-#include "common/base64.h"
 #include "common/identity.h"
 #include "storage/profiles.h"
-
-#include <sodium.h>
 
 namespace chat::sidecar {
 
@@ -22,24 +19,6 @@ storage::DeviceRef DirectoryService::authenticate(const std::string& header) {
 
 void DirectoryService::require_user_id(const std::string& user) {
     if (!is_user_id(user)) throw ApiError(400, "bad user id");
-}
-
-void DirectoryService::put_key(const storage::DeviceRef& self, const std::string& identity_key_b64) {
-    auto key = from_base64(identity_key_b64);
-    if (!key || key->size() != crypto_scalarmult_curve25519_BYTES) {
-        throw ApiError(400, "identity_key must be base64 of a 32-byte X25519 public key");
-    }
-    pool_.lease()->directory.set_identity_key(self.user, self.device, *key);
-}
-
-nlohmann::json DirectoryService::keys_of(const std::string& user) {
-    require_user_id(user);
-    auto store = pool_.lease();
-    nlohmann::json devices = nlohmann::json::array();
-    for (const auto& k : store->directory.keys_of(user)) {
-        devices.push_back({{"device", k.device}, {"identity_key", to_base64(k.key)}});
-    }
-    return {{"user", user}, {"devices", devices}};
 }
 
 void DirectoryService::block(const storage::DeviceRef& self, const std::string& user) {

@@ -1,4 +1,4 @@
-// Bearer-token auth, the public key directory, blocks and presence.
+// Bearer-token auth, blocks and presence (the key directory is prekey_service.h).
 #pragma once
 
 #include "store_pool.h"
@@ -17,11 +17,6 @@ public:
 
     // The device behind an "Authorization: Bearer {token}" header value; ApiError 401 otherwise.
     storage::DeviceRef authenticate(const std::string& authorization_header);
-    // identity_key: base64 of a 32-byte X25519 public key; ApiError 400 otherwise.
-    void put_key(const storage::DeviceRef& self, const std::string& identity_key_b64);
-    // {"user","devices":[{"device","identity_key"}]}; an unknown user has no devices (the same
-    // answer as a registered one without keys: a look-up does not reveal who is registered).
-    nlohmann::json keys_of(const std::string& user);
     void block(const storage::DeviceRef& self, const std::string& user);
     void unblock(const storage::DeviceRef& self, const std::string& user);
     // {"user","online","last_seen_ms"}, or {"user","hidden":true} when hidden, when the last-seen

@@ -15,6 +15,7 @@
 #include "media_store.h"
 #include "storage/backup.h"
 #include "profile_service.h"
+#include "prekey_service.h"
 #include "quotas.h"
 #include "registration_service.h"
 #include "store_pool.h"
@@ -98,6 +99,7 @@ struct Sidecar::Impl {
           pool(config.database()),
           registration(pool, *sms, metrics, config),
           directory(pool),
+          prekeys(pool),
           groups(pool),
           lists(pool),
           accounts(pool),
@@ -158,6 +160,7 @@ struct Sidecar::Impl {
     StorePool pool;
     RegistrationService registration;
     DirectoryService directory;
+    PrekeyService prekeys;
     GroupService groups;
     BroadcastService lists;
     AccountService accounts;
@@ -320,12 +323,19 @@ void Sidecar::Impl::registration_routes() {
 void Sidecar::Impl::social_routes() {
     server.Put("/v1/keys", wrap("/v1/keys", [this](const Request& req, Response& res) {
         auto self = auth(req);
-        directory.put_key(self, string_field(json_object_body(req), "identity_key"));
-        res.status = 204;
+        auto answer = prekeys.put(self, json_object_body(req), now_ms());
+        if (answer) {
+            send_json(res, 200, *answer);
+        } else {
+            res.status = 204;
+        }
     }));
+    server.Get("/v1/keys", wrap("/v1/keys", [this](const Request& req, Response& res) {
+        send_json(res, 200, prekeys.status(auth(req)));
+    }));
+    // Bundles hand out one-time prekeys, which is how an attacker would drain them: rate limited.
     server.Get("/v1/keys/([^/]+)", wrap("/v1/keys/{user}", [this](const Request& req, Response& res) {
-        lookup_auth(req);
-        send_json(res, 200, directory.keys_of(req.matches[1]));
+        send_json(res, 200, prekeys.bundles(lookup_auth(req), req.matches[1], req.get_param_value("known")));
     }));
     server.Post("/v1/groups", wrap("/v1/groups", [this](const Request& req, Response& res) {
         auto self = auth(req);

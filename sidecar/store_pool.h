@@ -12,6 +12,7 @@
 #include "storage/media.h"
 #include "storage/profiles.h"
 #include "storage/push_tokens.h"
+#include "storage/prekeys.h"
 #include "storage/registration.h"
 #include "storage/social.h"
 
@@ -25,7 +26,7 @@ namespace chat::sidecar {
 struct Store {
     explicit Store(const std::string& path)
         : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db),
-          lists(db), push_tokens(db), conversations(db), profiles(db), contacts(db) {}
+          lists(db), push_tokens(db), conversations(db), profiles(db), contacts(db), prekeys(db) {}
     storage::Database db;
     storage::Accounts accounts;
     storage::Inbox inbox;
@@ -39,6 +40,7 @@ struct Store {
     storage::Conversations conversations;
     storage::Profiles profiles;
     storage::Contacts contacts;
+    storage::Prekeys prekeys;
 };
 
 // Thread-safe pool; grows to the number of threads that use it concurrently.

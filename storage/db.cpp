@@ -27,9 +27,11 @@ void check_db_url(const std::string& url) {
     }
 }
 
-Database::Database(const std::string& location) : backend_(backend_of(location)) {
+Database::Database(const std::string& location) : Database(location, migrations()) {}
+
+Database::Database(const std::string& location, const std::vector<Migration>& steps) : backend_(backend_of(location)) {
     connection_ = backend_ == Backend::postgres ? open_postgres(location) : open_sqlite(location);
-    migrate();
+    migrate(steps);
 }
 
 Database::~Database() = default;
@@ -42,7 +44,7 @@ void Database::retry_busy_quickly() { connection_->retry_busy_quickly(); }
 
 int64_t Database::changes() const { return connection_->changes(); }
 
-void Database::migrate() {
+void Database::migrate(const std::vector<Migration>& steps) {
     Transaction tx(*this);
     connection_->lock_for_migration();
     exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
@@ -50,7 +52,6 @@ void Database::migrate() {
     read.step();
     int current = static_cast<int>(read.int_at(0));
     read.reset();
-    const auto& steps = migrations();
     if (current > static_cast<int>(steps.size())) {
         // A newer release migrated this database: its data may depend on tables this build
         // does not know, so refuse rather than read or write it wrongly.

@@ -8,8 +8,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chat::storage {
+
+struct Migration;  // schema.h
 
 class Connection;
 class Cursor;
@@ -59,6 +62,9 @@ public:
     // the schema is newer than this build knows; the connection is closed then.
     explicit Database(const std::string& location);
     ~Database();
+    // The same for another schema: a file of its own kind (e.g. a client's state) with its own
+    // ordered migrations.
+    Database(const std::string& location, const std::vector<Migration>& migrations);
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
@@ -78,7 +84,7 @@ public:
     Connection& connection() const { return *connection_; }
 
 private:
-    void migrate();
+    void migrate(const std::vector<Migration>& steps);
     Backend backend_;
     std::unique_ptr<Connection> connection_;
     int schema_version_ = 0;

@@ -1,13 +1,10 @@
-// Prepared statements over devices/users for the sidecar's auth, key directory and presence.
+// Prepared statements over devices/users for the sidecar's auth and presence.
 #include "directory.h"
 
 namespace chat::storage {
 
 Directory::Directory(Database& db)
     : by_token_(db, "SELECT user_id, device_id FROM devices WHERE token_hash = ? AND revoked = 0"),
-      set_key_(db, "UPDATE devices SET identity_key = ? WHERE user_id = ? AND device_id = ?"),
-      keys_(db, "SELECT device_id, identity_key FROM devices "
-                "WHERE user_id = ? AND revoked = 0 AND identity_key IS NOT NULL ORDER BY device_id"),
       presence_(db, "SELECT COALESCE(last_seen_ms, 0), hide_presence, "
                     "(SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.online = 1) "
                     "FROM users u WHERE id = ?"),
@@ -18,18 +15,6 @@ std::optional<DeviceRef> Directory::find_by_token_hash(const std::string& token_
     by_token_.bind_blob(1, token_hash);
     if (!by_token_.step()) return std::nullopt;
     return DeviceRef{by_token_.text_at(0), by_token_.text_at(1)};
-}
-
-void Directory::set_identity_key(const std::string& user, const std::string& device, const std::string& key) {
-    set_key_.bind_blob(1, key).bind(2, user).bind(3, device).run();
-}
-
-std::vector<DeviceKey> Directory::keys_of(const std::string& user) {
-    ResetOnExit r(keys_);
-    std::vector<DeviceKey> out;
-    keys_.bind(1, user);
-    while (keys_.step()) out.push_back(DeviceKey{keys_.text_at(0), keys_.blob_at(1)});
-    return out;
 }
 
 std::optional<PresenceRow> Directory::presence(const std::string& user) {

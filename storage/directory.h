@@ -1,4 +1,4 @@
-// What the sidecar reads and writes about devices and users: token lookup, identity keys, presence.
+// What the sidecar reads and writes about devices and users: token lookup and presence (keys: prekeys.h).
 #pragma once
 
 #include "db.h"
@@ -14,11 +14,6 @@ struct DeviceRef {
     std::string device;
 };
 
-struct DeviceKey {
-    std::string device;
-    std::string key;  // raw bytes (X25519 public key)
-};
-
 struct PresenceRow {
     int64_t last_seen_ms = 0;  // 0 = never seen
     bool hidden = false;
@@ -31,14 +26,11 @@ public:
 
     // The live (not revoked) device whose token hashes to `token_hash`.
     std::optional<DeviceRef> find_by_token_hash(const std::string& token_hash);
-    void set_identity_key(const std::string& user, const std::string& device, const std::string& key);
-    // Keys of the user's live devices that published one, by device id.
-    std::vector<DeviceKey> keys_of(const std::string& user);
     std::optional<PresenceRow> presence(const std::string& user);
     void set_hide_presence(const std::string& user, bool hidden);
 
 private:
-    Statement by_token_, set_key_, keys_, presence_, hide_;
+    Statement by_token_, presence_, hide_;
 };
 
 }  // namespace chat::storage

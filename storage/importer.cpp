@@ -130,8 +130,9 @@ private:
         for (const JournalRecord* r : pending_) rows.push_back(ImportRow{&r->owner, &r->entry, &r->device});
         for (size_t i : inbox_.insert_imported_many(rows)) {
             const JournalRecord& r = *pending_[i];
-            std::cerr << "chat: journal import: entry " << r.entry.id << " for " << r.owner << " (seq " << r.entry.seq
-                      << ", cid '" << r.entry.cid << "') not stored: another entry holds its seq or cid\n";
+            log::log(log::Level::error, "import_conflict",
+                     {{"entry", r.entry.id}, {"user", r.owner}, {"seq", r.entry.seq}, {"cid", r.entry.cid},
+                      {"error", "another entry holds its seq or cid"}});
             ++conflicts_;
         }
         pending_.clear();

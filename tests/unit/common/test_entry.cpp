@@ -55,7 +55,40 @@ TEST_CASE("the compact encoding is MessagePack with a binary body and fewer byte
 
 TEST_CASE("UTF-8 validity") {
     CHECK(chat::is_valid_utf8("héllo"));
+    CHECK(chat::is_valid_utf8("\xf0\x9f\x98\x80"));       // U+1F600
     CHECK_FALSE(chat::is_valid_utf8("\xc3\x28"));
+    CHECK_FALSE(chat::is_valid_utf8("\xe0\x80\xaf"));      // overlong '/'
+    CHECK_FALSE(chat::is_valid_utf8("\xed\xa0\x80"));      // surrogate
+    CHECK_FALSE(chat::is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+    CHECK_FALSE(chat::is_valid_utf8("ab\xe2\x82"));         // cut short
+}
+
+// The check decides body or body64, and dump() must then never throw: both agree on every
+// string of one and two bytes and on every lead byte with every second byte after it.
+TEST_CASE("UTF-8 validity agrees with what nlohmann's dump accepts") {
+    auto dump_accepts = [](const std::string& s) {
+        try {
+            (void)nlohmann::json(s).dump();
+            return true;
+        } catch (const nlohmann::json::type_error&) {
+            return false;
+        }
+    };
+    int disagreements = 0;
+    auto compare = [&](const std::string& s) {
+        if (chat::is_valid_utf8(s) != dump_accepts(s)) ++disagreements;
+    };
+    for (int a = 0; a < 256; ++a) {
+        compare(std::string(1, static_cast<char>(a)));
+        for (int b = 0; b < 256; ++b) {
+            std::string two{static_cast<char>(a), static_cast<char>(b)};
+            compare(two);
+            compare(two + "\x80");
+            compare(two + "\x80\x80");
+            compare(two + "\xbf\xbf");
+        }
+    }
+    CHECK(disagreements == 0);
 }
 
 TEST_CASE("a reused EntryJsonWriter writes each entry as to_json does, with nothing left from the one before") {

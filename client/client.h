@@ -1,0 +1,99 @@
+// The terminal chat client: registration through the sidecar, end-to-end encrypted messages
+// over MQTT v5 (persistent session, sync from the last seq, de-dup by id), ticks and receipts.
+#pragma once
+
+#include "e2e/device.h"
+#include "e2e/envelope.h"
+#include "common/entry.h"
+#include "storage/client_state.h"
+
+#include <mqtt/async_client.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace httplib {
+class Client;
+}
+
+namespace chat::client {
+
+struct Options {
+    std::string state_file = "chat-client.db";
+    std::string host = "127.0.0.1";
+    int http_port = 8080;
+    int mqtt_port = 1883;
+};
+
+// What recv prints, one line each (the scriptable interface tests read).
+struct Counts {
+    int messages = 0;  // msg, sent copies, undecryptable
+    int ticks = 0;     // delivered / read
+};
+
+class Client {
+public:
+    explicit Client(Options options);
+    ~Client();
+
+    // POST /v1/register + /v1/verify, a new identity, and its keys uploaded (PUT /v1/keys).
+    void register_account(const std::string& phone, const std::function<std::string()>& read_code);
+    // Encrypts for every device of `to` and this user's other devices, publishes one m/{to};
+    // returns the cid once the PUBACK came (the "sent" tick).
+    std::string send(const std::string& to, const std::string& text, const std::string& kind = "msg");
+    // Seals the file (e2e/media.h), uploads it resumably, sends a `media` message with id, key
+    // and hash.
+    std::string send_file(const std::string& to, const std::string& path);
+    // Where received media files go (recv-file); empty: media messages print as text.
+    void set_download_dir(std::string dir) { download_dir_ = std::move(dir); }
+    // The same to every device of the group's current members (pairwise; see client.cpp).
+    std::string send_group(const std::string& gid, const std::string& text);
+    std::string create_group(const std::string& name, const std::vector<std::string>& members);
+    void remove_member(const std::string& gid, const std::string& user);
+    // Syncs from the last seq and prints what arrives until `messages` messages and `ticks`
+    // ticks were printed or `timeout` passed; false on timeout.
+    bool receive(int messages, int ticks, std::chrono::seconds timeout);
+    // The safety number of this user and `user` (both users' device identity keys).
+    std::string safety_number(const std::string& user);
+    // Line-oriented interactive mode on stdin.
+    void interactive();
+
+private:
+    // Connects once; with `sync`, subscribes and asks for a replay after the last seq (again
+    // after each automatic reconnect).
+    void connect(bool sync);
+    // Handles arriving entries until `done` or `deadline`, acking each batch cumulatively.
+    void drain(Counts& counts, std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done);
+    void ensure_sessions(const std::string& user);
+    std::string upload(const std::string& blob);
+    void save_media(const Entry& e, const std::string& note_text);
+    std::string publish_encrypted(const std::string& topic, const std::vector<std::string>& users,
+                                  const std::string& text, const std::string& kind);
+    std::vector<std::pair<std::string, std::string>> session_devices(const std::string& user);
+    void announce_identity_changes(const std::string& user);
+    void handle(const std::string& payload, Counts& counts);
+    void handle_message(const Entry& e, Counts& counts);
+    void handle_receipt(const Entry& e, Counts& counts);
+    void ack(int64_t seq);
+    nlohmann::json get_json(const std::string& path);
+    nlohmann::json put_json(const std::string& path, const nlohmann::json& body);
+    void upload_keys(size_t prekeys, bool rotate);
+    const storage::ClientAccount& account() const;
+
+    Options options_;
+    storage::ClientState state_;
+    e2e::SignalContext context_;
+    std::unique_ptr<e2e::SignalDevice> device_;
+    std::unique_ptr<httplib::Client> http_;
+    std::unique_ptr<mqtt::async_client> mqtt_;
+    int64_t acked_ = 0;
+    std::string download_dir_;
+    std::atomic<int64_t> synced_seq_{0};  // read by Paho's connected handler
+};
+
+}  // namespace chat::client

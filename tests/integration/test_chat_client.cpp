@@ -1,0 +1,193 @@
+// Integration tests of chat-client processes against the real stack (mosquitto + plugin,
+// chat-bridge, sidecar): end-to-end encrypted 1:1 both ways with ticks, the sender's second
+// device, no plaintext in the server's database, altered ciphertext, exhausted prekeys.
+#include "e2e/envelope.h"
+#include "sidecar_harness.h"
+#include "storage/db.h"
+#include "support/bridge_process.h"
+#include "support/broker_fixture.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <regex>
+
+using namespace chat::testing;
+
+namespace {
+
+// The real stack and one state file per client device.
+struct Stack {
+    BrokerFixture broker;
+    BridgeProcess bridge{broker};
+    SidecarHarness sidecar{broker.db_path()};
+    TempDir clients;
+
+    // Runs chat-client with the state file `who`; returns its exit code, output in `out`.
+    int run(const std::string& who, std::vector<std::string> args, std::string& out) {
+        std::vector<std::string> argv = {CHAT_CLIENT_PATH, "--state", (clients.path() / (who + ".db")).string(),
+                                         "--http-port", std::to_string(sidecar.port()), "--mqtt-port",
+                                         std::to_string(broker.port())};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_command(argv, out);
+    }
+    std::string ok(const std::string& who, std::vector<std::string> args) {
+        std::string out;
+        int rc = run(who, args, out);
+        INFO(who << ": " << out << "\nbroker log:\n" << broker.log());
+        REQUIRE(rc == 0);
+        return out;
+    }
+    void register_phone(const std::string& who, const std::string& phone) {
+        ok(who, {"register", phone, "--sms-outbox", (sidecar.data_dir() / "sms-outbox.log").string()});
+    }
+    // Every inbox body of `user` stored so far.
+    std::vector<std::string> bodies(const std::string& user) {
+        chat::storage::Database db(broker.db_path().string());
+        chat::storage::Statement s(db, "SELECT body FROM inbox WHERE user_id = ? AND body IS NOT NULL ORDER BY seq");
+        s.bind(1, user);
+        std::vector<std::string> out;
+        while (s.step()) out.push_back(s.blob_at(0));
+        return out;
+    }
+};
+
+std::string sent_cid(const std::string& out) {
+    std::smatch m;
+    REQUIRE(std::regex_search(out, m, std::regex("sent (\\S+)")));
+    return m[1];
+}
+
+}  // namespace
+
+TEST_CASE("chat-client: 1:1 both ways with ticks, the sender's second device, no plaintext on the server") {
+    Stack s;
+    s.register_phone("alice", "+15550201");
+    s.register_phone("alice-laptop", "+15550201");
+    s.register_phone("bob", "+15550202");
+
+    auto cid = sent_cid(s.ok("alice", {"send", "15550202", "hello bob, the password is swordfish"}));
+    auto bob_got = s.ok("bob", {"recv", "--count", "1", "--timeout", "20"});
+    CHECK(bob_got.find(" 15550201 hello bob, the password is swordfish\n") != std::string::npos);
+    // The sender sees delivered (bob's ack) and read (bob's receipt) for what it sent.
+    auto ticks = s.ok("alice", {"recv", "--count", "0", "--ticks", "2", "--timeout", "20"});
+    CHECK(ticks.find("delivered " + cid + " 15550202") != std::string::npos);
+    CHECK(ticks.find("read " + cid + " 15550202") != std::string::npos);
+    // Alice's other device reads the sent copy.
+    auto laptop = s.ok("alice-laptop", {"recv", "--count", "1", "--timeout", "20"});
+    CHECK(laptop.find("sent-copy ") != std::string::npos);
+    CHECK(laptop.find(" 15550202 hello bob, the password is swordfish\n") != std::string::npos);
+
+    // And back: bob answers, both of alice's devices read it.
+    s.ok("bob", {"send", "15550201", "got it, swordfish noted"});
+    CHECK(s.ok("alice", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550202 got it, swordfish noted\n") !=
+          std::string::npos);
+    CHECK(s.ok("alice-laptop", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550202 got it, swordfish noted\n") !=
+          std::string::npos);
+
+    // Both users compare the same safety number (all of alice's device keys against bob's).
+    auto alice_number = s.ok("alice", {"verify", "15550202"});
+    CHECK(alice_number.size() == 60 + 11 + 1);
+    CHECK(alice_number == s.ok("bob", {"verify", "15550201"}));
+
+    // The server stored both messages, in every inbox, only as ciphertext.
+    REQUIRE(eventually([&] { return s.bodies("15550201").size() >= 2 && s.bodies("15550202").size() >= 2; }));
+    for (const auto* user : {"15550201", "15550202"}) {
+        for (const auto& body : s.bodies(user)) CHECK(body.find("swordfish") == std::string::npos);
+    }
+    for (const auto* file : {"chat.db", "chat.db-wal"}) {
+        auto path = s.broker.data_dir() / file;
+        if (std::filesystem::exists(path)) CHECK(read_file(path).find("swordfish") == std::string::npos);
+    }
+}
+
+TEST_CASE("chat-client: a ciphertext altered in storage is reported as undecryptable") {
+    Stack s;
+    s.register_phone("alice", "+15550211");
+    s.register_phone("bob", "+15550212");
+    s.ok("alice", {"send", "15550212", "first"});
+    REQUIRE(eventually([&] { return s.bodies("15550212").size() == 1; }));
+    {
+        chat::storage::Database db(s.broker.db_path().string());
+        auto body = s.bodies("15550212")[0];
+        body.back() = static_cast<char>(body.back() ^ 0x01);  // the last ciphertext's MAC
+        chat::storage::Statement update(db, "UPDATE inbox SET body = ? WHERE user_id = ?");
+        update.bind_blob(1, body).bind(2, "15550212").run();
+    }
+    auto out = s.ok("bob", {"recv", "--count", "1", "--timeout", "20"});
+    CHECK(out.find("undecryptable ") != std::string::npos);
+    CHECK(out.find("first") == std::string::npos);
+}
+
+TEST_CASE("chat-client: with every one-time prekey used up, the signed prekey still starts a session") {
+    Stack s;
+    s.register_phone("alice", "+15550221");
+    s.register_phone("bob", "+15550222");
+    auto drainer = s.sidecar.register_device("+15550223");
+    for (int i = 0; i < 60; ++i) {  // bob uploaded 50
+        auto r = s.sidecar.http().Get("/v1/keys/15550222", SidecarHarness::auth(drainer.token));
+        REQUIRE(r->status == 200);
+    }
+    auto status = body_of(s.sidecar.http().Get("/v1/keys/15550222", SidecarHarness::auth(drainer.token)));
+    REQUIRE_FALSE(status["devices"][0].contains("prekey"));
+    s.ok("alice", {"send", "15550222", "no one-time prekey needed"});
+    CHECK(s.ok("bob", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550221 no one-time prekey needed\n") !=
+          std::string::npos);
+    s.ok("bob", {"send", "15550221", "and back"});
+    CHECK(s.ok("alice", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550222 and back\n") != std::string::npos);
+}
+
+TEST_CASE("chat-client: a group of three, a removed member is not in the next message's envelope") {
+    Stack s;
+    s.register_phone("alice", "+15550231");
+    s.register_phone("bob", "+15550232");
+    s.register_phone("carol", "+15550233");
+    std::smatch m;
+    auto created = s.ok("alice", {"group-create", "trio", "15550232", "15550233"});
+    REQUIRE(std::regex_search(created, m, std::regex("group (\\S+)")));
+    const std::string gid = m[1];
+
+    s.ok("alice", {"group-send", gid, "before the removal"});
+    for (const auto* who : {"bob", "carol"}) {
+        CHECK(s.ok(who, {"recv", "--count", "1", "--timeout", "20"}).find(" 15550231@" + gid + " before the removal\n") !=
+              std::string::npos);
+    }
+    s.ok("alice", {"group-remove", gid, "15550233"});
+    s.ok("alice", {"group-send", gid, "after the removal"});
+    CHECK(s.ok("bob", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550231@" + gid + " after the removal\n") !=
+          std::string::npos);
+    // The envelope bob received names no device of carol's: she has nothing to decrypt.
+    auto stored = s.bodies("15550232");
+    auto envelope = chat::e2e::unpack(stored.back());
+    REQUIRE(envelope);
+    for (const auto& c : envelope->recipients) CHECK(c.user != "15550233");
+    std::string out;
+    CHECK(s.run("carol", {"recv", "--count", "1", "--timeout", "3"}, out) == 1);
+    CHECK(out.find("after the removal") == std::string::npos);
+}
+
+TEST_CASE("chat-client: a file sealed before upload arrives intact, the stored blob is ciphertext") {
+    Stack s;
+    s.register_phone("alice", "+15550241");
+    s.register_phone("bob", "+15550242");
+    std::string content(700 * 1024 + 3, '\0');  // three upload chunks
+    for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>("secret plans "[i % 13]);
+    auto source = s.clients.path() / "plans.txt";
+    {
+        std::ofstream out(source, std::ios::binary);
+        out << content;
+    }
+    s.ok("alice", {"send-file", "15550242", source.string()});
+    auto inbox = s.clients.path() / "bob-files";
+    std::filesystem::create_directory(inbox);
+    auto out = s.ok("bob", {"recv-file", "--dir", inbox.string(), "--count", "1", "--timeout", "30"});
+    CHECK(out.find("file ") != std::string::npos);
+    CHECK(read_file(inbox / "plans.txt") == content);
+    int blobs = 0;
+    for (const auto& blob : std::filesystem::recursive_directory_iterator(s.sidecar.data_dir())) {
+        if (!blob.is_regular_file() || blob.file_size() < content.size()) continue;
+        ++blobs;
+        CHECK(read_file(blob.path()).find("secret plans") == std::string::npos);
+    }
+    CHECK(blobs == 1);  // the stored upload, sealed
+}
