@@ -111,7 +111,7 @@ void ReceiptMarks::finish(const std::string& user, const ReceiptRun& run) {
 
 PushClaims::PushClaims(Database& db)
     : claim_(db, "INSERT INTO push_claims(user_id, last_ms) VALUES(?1, ?2) ON CONFLICT(user_id) DO UPDATE "
-                 "SET last_ms = excluded.last_ms WHERE push_claims.last_ms <= ?2 - ?3 RETURNING last_ms"),
+                 "SET last_ms = excluded.last_ms WHERE push_claims.last_ms + ?3 <= ?2 RETURNING last_ms"),
       last_(db, "SELECT last_ms FROM push_claims WHERE user_id = ?") {}
 
 std::optional<int64_t> PushClaims::claim(const std::string& user, int64_t now_ms, int64_t window_ms) {

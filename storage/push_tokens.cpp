@@ -18,7 +18,7 @@ PushTokens::PushTokens(Database& db)
                "WHERE p.user_id = ? AND d.revoked = 0 ORDER BY p.device_id"),
       claim_(db,
              "UPDATE push_tokens SET last_push_ms = ?3 WHERE user_id = ?1 AND device_id = ?2 "
-             "AND last_push_ms <= ?3 - ?4"),
+             "AND last_push_ms + ?4 <= ?3"),
       reject_(db, "DELETE FROM push_tokens WHERE pushkey = ?") {}
 
 void PushTokens::put(const std::string& user, const std::string& device, const PushTarget& token, int64_t now_ms) {

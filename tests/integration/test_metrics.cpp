@@ -84,7 +84,7 @@ TEST_CASE("the plugin's metrics count connects, publishes and refusals by reason
     CHECK(m.health() == 200);
 }
 
-TEST_CASE("the plugin's /healthz fails while the import into SQLite lags, and recovers") {
+TEST_CASE("the plugin's /healthz fails while the import into SQLite lags, and recovers", "[sqlite]") {
     MeteredBroker m(PluginOptions{{"max_import_lag_ms", "200"}});
     auto alice_token = m.broker.add_device("15550001", "d1");
     m.broker.add_device("15550002", "d1");
