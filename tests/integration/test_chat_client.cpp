@@ -42,10 +42,12 @@ struct Stack {
         ok(who, {"register", phone, "--sms-outbox", (sidecar.data_dir() / "sms-outbox.log").string()});
     }
     // Every inbox body of `user` stored so far.
-    std::vector<std::string> bodies(const std::string& user) {
+    // Every stored body of the user's inbox, or only those of one kind of entry.
+    std::vector<std::string> bodies(const std::string& user, const std::string& kind = "") {
         chat::storage::Database db(broker.db_path().string());
-        chat::storage::Statement s(db, "SELECT body FROM inbox WHERE user_id = ? AND body IS NOT NULL ORDER BY seq");
-        s.bind(1, user);
+        chat::storage::Statement s(db, "SELECT body FROM inbox WHERE user_id = ? AND body IS NOT NULL "
+                                       "AND (? = '' OR kind = ?) ORDER BY seq");
+        s.bind(1, user).bind(2, kind).bind(3, kind);
         std::vector<std::string> out;
         while (s.step()) out.push_back(s.blob_at(0));
         return out;
@@ -157,7 +159,7 @@ TEST_CASE("chat-client: a group of three, a removed member is not in the next me
     CHECK(s.ok("bob", {"recv", "--count", "1", "--timeout", "20"}).find(" 15550231@" + gid + " after the removal\n") !=
           std::string::npos);
     // The envelope bob received names no device of carol's: she has nothing to decrypt.
-    auto stored = s.bodies("15550232");
+    auto stored = s.bodies("15550232", "msg");  // the membership notice may land after it
     auto envelope = chat::e2e::unpack(stored.back());
     REQUIRE(envelope);
     for (const auto& c : envelope->recipients) CHECK(c.user != "15550233");
