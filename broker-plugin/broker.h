@@ -160,6 +160,7 @@ private:
     std::optional<Entry> earlier_copy(const Session& s, const Entry& e, std::string_view conversation);
     static Entry sent_copy(const Session& s, Entry& e);
     MessageResult redeliver_duplicate(const Session& s, const Entry& sent);
+    MessageResult journal_for_fanout(const Session& s, Entry& sent, Entry& shared, std::string topic);
     // Asks a bridge to replay `user`'s inbox after `after` to one device (forwarded like s/).
     DirectPublish sync_forward(const std::string& user, const std::string& device, int64_t after);
     MessageResult bridge_publish(std::string_view topic, const std::string& payload);

@@ -243,11 +243,18 @@ MessageResult ChatBroker::group_message(const Session& s, std::string_view gid, 
         return deny(Refusal::pending_cap, "a member of " + e.gid + " has too many undelivered messages");
     }
     Entry sent = sent_copy(s, e);
+    return journal_for_fanout(s, sent, e, "g/" + e.gid);
+}
+
+// The sender's `sent` copy and the shared outbox record are durable in one journal batch before
+// the PUBACK; the publish goes on to `topic` for the bridge's fan-out.
+MessageResult ChatBroker::journal_for_fanout(const Session& s, Entry& sent, Entry& shared,
+                                             std::string topic) {
     storage::InboxLog::Batch batch(log_);
     batch.add(s.user, sent);
-    batch.add_outbox(e);
+    batch.add_outbox(shared);
     batch.commit();
-    MessageResult r = rewrite("g/" + e.gid, json_.write(e));
+    MessageResult r = rewrite(std::move(topic), json_.write(shared));
     r.extra = copies_to_own_devices(s, sent);
     return r;
 }
@@ -264,13 +271,7 @@ MessageResult ChatBroker::list_message(const Session& s, std::string_view list, 
     Entry shared = std::move(e);
     shared.to.clear();
     shared.gid = std::string(list);
-    storage::InboxLog::Batch batch(log_);
-    batch.add(s.user, sent);
-    batch.add_outbox(shared);
-    batch.commit();
-    MessageResult r = rewrite("l/" + shared.gid, json_.write(shared));
-    r.extra = copies_to_own_devices(s, sent);
-    return r;
+    return journal_for_fanout(s, sent, shared, "l/" + shared.gid);
 }
 
 // The sender's stored copy of an earlier publish with the same cid to the same recipient or
