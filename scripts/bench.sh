@@ -15,6 +15,7 @@ benches=(
   "chat-bench-replay 10000"
   "chat-bench-connect"
   "chat-bench-link"
+  "chat-bench-cluster --messages 1000"
 )
 
 filter=${1:-.}

@@ -7,6 +7,7 @@
 # Ctrl-C stops everything it started (the PostgreSQL cluster too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/stack-lib.sh
 scripts/install-deps.sh
 mkdir -p var
 # The build's output goes to a log; only a failure shows its end.
@@ -32,20 +33,11 @@ fi
 db_args=(--db var/chat.db)
 pg_stop() { :; }
 if [ "${CHAT_DB:-sqlite}" = postgres ]; then
-  pg_bin=/usr/lib/postgresql/15/bin
   pg_port=${CHAT_PG_PORT:-5433}
-  as_pg=()
-  # The server refuses to run as root: as root, var/pg belongs to (and runs as) postgres.
-  if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); mkdir -p var/pg; chown postgres: var/pg; fi
-  if [ ! -f var/pg/data/PG_VERSION ]; then
-    "${as_pg[@]}" "$pg_bin/initdb" -D "$PWD/var/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
-  fi
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$PWD/var/pg/data" -l "$PWD/var/pg/server.log" -w start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -k $PWD/var/pg" >/dev/null
-  pg_stop() { "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$PWD/var/pg/data" -m fast -w stop >/dev/null || true; }
+  pg_up var/pg "$pg_port"
+  pg_stop() { pg_down var/pg; }
   db_url="postgresql://postgres@127.0.0.1:$pg_port/chat"
-  psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chat'" | grep -q 1 ||
-    psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "CREATE DATABASE chat"
+  pg_database "$pg_port" chat
   db_args=(--db-url "$db_url")
   broker_pg_conf=var/mosquitto.pg.conf
   { cat "$broker_conf"; echo "plugin_opt_db_url $db_url"; } > "$broker_pg_conf"
@@ -67,7 +59,7 @@ pids+=($!)
 
 # The bridge (group fan-out, sync replay, receipts, expiry, push hook) logs in with the
 # bridge identity from the broker config, once the broker listens.
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
+wait_port 1883 || true
 build/bridge/chat-bridge --mosquitto-conf "$broker_conf" "${db_args[@]}" --metrics-port 9102 ${CHAT_PUSH_URL:+--push-url "$CHAT_PUSH_URL"} \
   ${CHAT_PUSH_GATEWAY:+--push-gateway "$CHAT_PUSH_GATEWAY"} &
 pids+=($!)

@@ -15,6 +15,15 @@ BridgeProcess::BridgeProcess(const BrokerFixture& broker, std::vector<std::strin
     start();
 }
 
+BridgeProcess::BridgeProcess(ClusterBridge, const BrokerFixture& node, std::string client_id,
+                             std::vector<std::string> extra_args)
+    : log_file_(node.data_dir() / ("bridge-" + client_id + ".log")) {
+    argv_ = {CHAT_BRIDGE_PATH, "--cluster", "--db-url",  node.db_location(), "--user", node.bridge_user(),
+             "--password-file", node.bridge_secret_file().string(), "--client-id", client_id};
+    argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
+    start();
+}
+
 BridgeProcess::~BridgeProcess() { stop(); }
 
 void BridgeProcess::start() {

@@ -3,6 +3,7 @@
 
 #include "common/identity.h"
 #include "kept_logs.h"
+#include "storage/db.h"
 #include "tools/operator_cli.h"
 
 #include <unistd.h>
@@ -32,8 +33,14 @@ std::string shipped_config_lines(const std::vector<std::string>& keys) {
 }
 
 BrokerFixture::BrokerFixture(BrokerOptions options) : options_(std::move(options)) {
-    port_ = free_port();
-    bridge_secret_ = new_device_token();
+    if (options_.database.empty()) {
+        own_db_ = std::make_unique<TestDatabase>(dir_.path() / "chat.db");
+        db_location_ = own_db_->location();
+    } else {
+        db_location_ = options_.database;
+    }
+    port_ = options_.port != 0 ? options_.port : free_port();
+    bridge_secret_ = options_.bridge_secret.empty() ? new_device_token() : options_.bridge_secret;
     remember_secret(bridge_secret_);
     {
         std::ofstream secret(bridge_secret_file());
@@ -45,6 +52,8 @@ BrokerFixture::BrokerFixture(BrokerOptions options) : options_(std::move(options
 }
 
 BrokerFixture::~BrokerFixture() { stop(); }
+
+bool BrokerFixture::postgres() const { return storage::backend_of(db_location_) == storage::Backend::postgres; }
 
 void BrokerFixture::write_config() {
     std::ofstream conf(dir_.path() / "mosquitto.conf");
@@ -62,7 +71,7 @@ void BrokerFixture::write_config() {
              << "plugin_opt_bridge_user " << bridge_user() << "\n"
              << "plugin_opt_bridge_password_file " << bridge_secret_file().string() << "\n"
              << "plugin_opt_bridge_clients " << options_.bridge_clients << "\n";
-        if (db_.postgres()) conf << "plugin_opt_db_url " << db_.location() << "\n";
+        if (postgres()) conf << "plugin_opt_db_url " << db_location_ << "\n";
         // Tests and benchmarks connect and publish from one address far above a phone's pace;
         // a test of the limits themselves sets its own values.
         std::map<std::string, std::string> plugin_options{{"publish_rate", "1000000/1000000"},

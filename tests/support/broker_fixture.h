@@ -20,6 +20,14 @@ struct BrokerOptions {
     bool log_packets = true;
     // Bridge client ids the broker accepts (plugin_opt_bridge_clients).
     std::string bridge_clients = "chat-bridge-1,chat-bridge-2";
+    // The loopback port; 0: a free one. A cluster node names its address in its options before
+    // it starts, and keeps it across a crash and restart either way.
+    int port = 0;
+    // A database shared with other fixtures (a cluster's nodes: a PostgreSQL URL); empty: its own
+    // TestDatabase. The journal stays in this fixture's own folder whichever.
+    std::string database;
+    // The bridge identity's secret (a cluster's nodes share one); empty: a fresh one.
+    std::string bridge_secret;
 };
 
 class BrokerFixture {
@@ -31,9 +39,9 @@ public:
     const std::filesystem::path& data_dir() const { return dir_.path(); }
     // What Database and chatctl --db open: the SQLite file, or on the .pg run the PostgreSQL URL
     // (kept as a path so that tests written for SQLite pass it along unchanged).
-    std::filesystem::path db_path() const { return db_.location(); }
-    const std::string& db_location() const { return db_.location(); }
-    bool postgres() const { return db_.postgres(); }
+    std::filesystem::path db_path() const { return db_location_; }
+    const std::string& db_location() const { return db_location_; }
+    bool postgres() const;
     std::string bridge_user() const { return "bridge"; }
     // A fresh secret per fixture, in a 0600 file as the set-up writes it.
     const std::string& bridge_password() const { return bridge_secret_; }
@@ -56,7 +64,8 @@ private:
     void write_config();
     BrokerOptions options_;
     TempDir dir_;
-    TestDatabase db_{dir_.path() / "chat.db"};
+    std::unique_ptr<TestDatabase> own_db_;  // unless options_.database names a shared one
+    std::string db_location_;
     int port_ = 0;
     std::string bridge_secret_;
     std::unique_ptr<Process> broker_;
