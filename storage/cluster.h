@@ -44,8 +44,10 @@ public:
     // Ends the lease now (a clean stop): its users move at their next settle_home().
     void release_lease(const std::string& node, int64_t now_ms);
     // In `node`'s import transaction: locks its row until the commit, so no settle_home() moves
-    // one of its users meanwhile, and answers whether its lease still runs at `now_ms`.
-    bool hold_lease(const std::string& node, int64_t now_ms);
+    // one of its users meanwhile.
+    void hold_lease(const std::string& node);
+    // Which of `users` are homed on a node other than `node` (they moved while it was away).
+    std::vector<std::string> homed_elsewhere(const std::vector<std::string>& users, const std::string& node);
     std::vector<NodeInfo> nodes();
     std::vector<NodeInfo> live_nodes(int64_t now_ms);
 
@@ -69,7 +71,7 @@ public:
 private:
     Database& db_;
     Statement renew_, release_, hold_, nodes_, live_nodes_, home_of_, user_exists_, lock_home_, node_lease_,
-        set_home_, record_change_, hand_off_, handoffs_, handoff_done_;
+        set_home_, record_change_, hand_off_, handoffs_, handoff_done_, route_, elsewhere_;
 };
 
 }  // namespace chat::storage

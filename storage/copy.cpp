@@ -25,7 +25,7 @@ const std::vector<Table>& tables() {
         {"groups", {{"id", 't'}, {"name", 't'}, {"created_ms", 'i'}}},
         {"group_members", {{"gid", 't'}, {"user_id", 't'}, {"is_admin", 'i'}}},
         {"group_outbox", {{"id", 't'}, {"gid", 't'}, {"from_user", 't'}, {"ts", 'i'}, {"kind", 't'}, {"body", 'b'},
-                          {"ref", 't'}, {"expires_ms", 'i'}, {"done", 'i'}}},
+                          {"ref", 't'}, {"expires_ms", 'i'}, {"done", 'i'}, {"to_user", 't'}}},
         {"blocks", {{"blocker", 't'}, {"blocked", 't'}}},
         {"acl_changes", {{"id", 'i'}, {"user_id", 't'}}},
         {"verification_codes", {{"phone", 't'}, {"code_hash", 'b'}, {"expires_ms", 'i'}, {"attempts_left", 'i'},

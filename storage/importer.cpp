@@ -3,6 +3,7 @@
 #include "importer.h"
 
 #include "accounts.h"
+#include "cluster.h"
 #include "common/log.h"
 #include "inbox.h"
 #include "outbox.h"
@@ -58,16 +59,27 @@ bool before_mark(const JournalPosition& at, const JournalPosition& mark) {
 }  // namespace
 
 // Applies records inside the caller's transaction; finish() then raises each user's last_seq
-// once per transaction rather than once per entry.
+// once per transaction rather than once per entry. On a cluster node (`node` not empty), the
+// inbox entries and acks of users homed on another node by now (they moved while this node's
+// lease had lapsed) are not imported: the entries are handed to the new home, the acks (of this
+// node's seqs) dropped.
 class RecordApplier {
 public:
-    explicit RecordApplier(Database& db)
-        : batch_inserts_(db.backend() == Backend::postgres),
+    RecordApplier(Database& db, std::string node)
+        : batch_inserts_(db.backend() == Backend::postgres || !node.empty()),
+          node_(std::move(node)),
           inbox_(db), outbox_(db), policy_(db), accounts_(db),
           // "only" and "offset" are reserved words in PostgreSQL: quoted (both dialects accept it).
           mark_(db, R"(SELECT segment, "offset" FROM journal_mark)"),
           set_mark_(db, R"(INSERT INTO journal_mark("only", segment, "offset") VALUES(1, ?, ?) )"
-                        R"(ON CONFLICT("only") DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")") {}
+                        R"(ON CONFLICT("only") DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")") {
+        if (!node_.empty()) cluster_ = std::make_unique<Cluster>(db);
+    }
+
+    // Starts a transaction's work: on a cluster node, no user of this node moves until the commit.
+    void begin() {
+        if (cluster_) cluster_->hold_lease(node_);
+    }
 
     JournalPosition mark() {
         ResetOnExit r(mark_);
@@ -84,14 +96,17 @@ public:
                     pending_.push_back(&r);
                 } else {
                     insert(r);
+                    raise_last_seq(r);
                 }
-                int64_t& top = last_seqs_[r.owner];
-                top = std::max(top, r.entry.seq);
                 break;
             }
             case JournalRecord::Op::outbox: outbox_.enqueue(r.entry); break;
             case JournalRecord::Op::redact: policy_.redact(r.owner, r.entry.ref, r.entry.from); break;
-            case JournalRecord::Op::cursor: inbox_.advance_cursor(r.owner, r.device, r.entry.seq); break;
+            case JournalRecord::Op::cursor:
+                if (!cluster_ || cluster_->homed_elsewhere({r.owner}, node_).empty()) {
+                    inbox_.advance_cursor(r.owner, r.device, r.entry.seq);
+                }
+                break;
             case JournalRecord::Op::online:
             case JournalRecord::Op::offline: apply(PresenceChange{r.op, r.owner, r.device, r.entry.ts}); break;
         }
@@ -120,14 +135,40 @@ public:
     uint64_t take_conflicts() { return std::exchange(conflicts_, 0); }
 
 private:
-    // PostgreSQL: the inbox rows applied since the last other record, many per statement, as one
-    // round trip per Inbox::import_chunk rows instead of one per row. SQLite, in-process, keeps
-    // its row-by-row inserts.
+    void raise_last_seq(const JournalRecord& r) {
+        int64_t& top = last_seqs_[r.owner];
+        top = std::max(top, r.entry.seq);
+    }
+
+    // Hands the pending entries of users homed elsewhere to their new home; keeps the others.
+    void hand_off_moved() {
+        std::vector<std::string> owners;
+        for (const JournalRecord* r : pending_) owners.push_back(r->owner);
+        std::sort(owners.begin(), owners.end());
+        owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+        auto moved = cluster_->homed_elsewhere(owners, node_);
+        if (moved.empty()) return;
+        std::sort(moved.begin(), moved.end());
+        std::erase_if(pending_, [&](const JournalRecord* r) {
+            if (!std::binary_search(moved.begin(), moved.end(), r->owner)) return false;
+            cluster_->hand_off(r->owner, r->entry);
+            log::log(log::Level::notice, "entry_handed_off", {{"entry", r->entry.id}, {"user", r->owner}});
+            return true;
+        });
+    }
+
+    // PostgreSQL and cluster nodes: the inbox rows applied since the last other record, many per
+    // statement, as one round trip per Inbox::import_chunk rows instead of one per row. A single
+    // SQLite node, in-process, keeps its row-by-row inserts.
     void flush() {
         if (pending_.empty()) return;
+        if (cluster_) hand_off_moved();
         std::vector<ImportRow> rows;
         rows.reserve(pending_.size());
-        for (const JournalRecord* r : pending_) rows.push_back(ImportRow{&r->owner, &r->entry, &r->device});
+        for (const JournalRecord* r : pending_) {
+            rows.push_back(ImportRow{&r->owner, &r->entry, &r->device});
+            raise_last_seq(*r);
+        }
         for (size_t i : inbox_.insert_imported_many(rows)) {
             const JournalRecord& r = *pending_[i];
             log::log(log::Level::error, "import_conflict",
@@ -152,6 +193,8 @@ private:
     }
 
     bool batch_inserts_;
+    std::string node_;
+    std::unique_ptr<Cluster> cluster_;  // on a cluster node only
     std::vector<const JournalRecord*> pending_;
     Inbox inbox_;
     GroupOutbox outbox_;
@@ -162,8 +205,8 @@ private:
     Statement mark_, set_mark_;
 };
 
-uint64_t recover_journal(Database& db, const fs::path& dir) {
-    RecordApplier applier(db);
+uint64_t recover_journal(Database& db, const fs::path& dir, const std::string& node) {
+    RecordApplier applier(db, node);
     JournalPosition mark = applier.mark();
     uint64_t next = mark.segment + 1;
     auto segments = journal_segments(dir);
@@ -172,6 +215,7 @@ uint64_t recover_journal(Database& db, const fs::path& dir) {
         next = std::max(next, number + 1);
         JournalPosition last = mark;
         Transaction tx(db);
+        applier.begin();
         auto records = read_journal_segment(segment);  // alive until finish(): rows may wait in the applier
         for (const auto& r : records) {
             JournalPosition at{number, r.end};
@@ -188,9 +232,10 @@ uint64_t recover_journal(Database& db, const fs::path& dir) {
     return next;
 }
 
-Importer::Importer(const std::string& db_path, fs::path journal_dir, uint64_t first_segment,
+Importer::Importer(const std::string& db_path, fs::path journal_dir, uint64_t first_segment, std::string node,
                    std::chrono::milliseconds interval)
-    : db_path_(db_path), dir_(std::move(journal_dir)), oldest_segment_(first_segment), interval_(interval) {
+    : db_path_(db_path), dir_(std::move(journal_dir)), node_(std::move(node)), oldest_segment_(first_segment),
+      interval_(interval) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -276,7 +321,7 @@ void Importer::run() {
     for (int failures = 1;; ++failures) {
         try {
             Database db(db_path_);
-            RecordApplier applier(db);
+            RecordApplier applier(db, node_);
             serve(applier, db);
             return;  // stopping
         } catch (const std::exception& e) {
@@ -323,6 +368,7 @@ void Importer::serve(RecordApplier& applier, Database& db) {
             try {
                 records = 0;
                 Transaction tx(db);
+                applier.begin();
                 for (const auto& p : in_hand_) {
                     for (const auto& r : p.records) applier.apply(r);
                     for (const auto& c : p.presence) applier.apply(c);

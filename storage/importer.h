@@ -35,16 +35,18 @@ struct PresenceChange {
 
 // Imports the records in `dir` that SQLite has not seen (past the mark the importer keeps in
 // the same transactions as the data), deletes the segments, and returns the number the next
-// segment must have (past every segment the mark or the folder ever named).
-uint64_t recover_journal(Database& db, const std::filesystem::path& dir);
+// segment must have (past every segment the mark or the folder ever named). On cluster node
+// `node` (empty: a single node), entries of users homed elsewhere by now are handed off.
+uint64_t recover_journal(Database& db, const std::filesystem::path& dir, const std::string& node = {});
 
 class Importer {
 public:
     // How often the importer wakes by itself to import what is queued (see importer.cpp).
     static constexpr std::chrono::milliseconds default_interval{25};
 
+    // `node`: this cluster node's id (empty: a single node), as for recover_journal().
     Importer(const std::string& db_path, std::filesystem::path journal_dir, uint64_t first_segment,
-             std::chrono::milliseconds interval = default_interval);
+             std::string node = {}, std::chrono::milliseconds interval = default_interval);
     // Imports what is queued, then deletes the segments (they stay if SQLite refused them).
     ~Importer();
     Importer(const Importer&) = delete;
@@ -104,6 +106,7 @@ private:
 
     std::string db_path_;
     std::filesystem::path dir_;
+    std::string node_;
     uint64_t oldest_segment_;
     std::chrono::milliseconds interval_;
     std::mutex mu_;

@@ -17,11 +17,12 @@ uint64_t key_of(KeyKind kind, std::string_view owner, std::string_view name) {
 
 }  // namespace
 
-InboxLog::InboxLog(Database& db, const std::string& db_location, const std::filesystem::path& journal_dir)
+InboxLog::InboxLog(Database& db, const std::string& db_location, const std::filesystem::path& journal_dir,
+                   const std::string& node)
     : dir_(journal_dir), inbox_(db), outbox_(db), written_by_batch_(key_slots, 0) {
-    uint64_t next_segment = recover_journal(db, dir_);
+    uint64_t next_segment = recover_journal(db, dir_, node);
     writer_ = std::make_unique<JournalWriter>(dir_, next_segment);
-    importer_ = std::make_unique<Importer>(db_location, dir_, next_segment);
+    importer_ = std::make_unique<Importer>(db_location, dir_, next_segment, node);
 }
 
 InboxLog::Batch::~Batch() {

@@ -32,8 +32,10 @@ class InboxLog {
 public:
     // `db` is the broker thread's connection, for lookups. Imports what an earlier run left in
     // the journal (kill -9) before anything else reads a seq. The importer opens `db_location`
-    // (SQLite path or PostgreSQL URL); the journal lives in `journal_dir`.
-    InboxLog(Database& db, const std::string& db_location, const std::filesystem::path& journal_dir);
+    // (SQLite path or PostgreSQL URL); the journal lives in `journal_dir`. On cluster node `node`
+    // (empty: a single node), what the journal holds for users homed elsewhere is handed off.
+    InboxLog(Database& db, const std::string& db_location, const std::filesystem::path& journal_dir,
+             const std::string& node = {});
 
     // The records of one publish: one journal batch, so all of them become durable or none do.
     class Batch {
@@ -62,6 +64,9 @@ public:
         bool committed_ = false;
     };
 
+    // Forgets what memory holds about `user`, who is homed on another node now: if the user comes
+    // back, the counters are read again from the database, where the other node left them.
+    void forget(const std::string& user) { counters_.erase(user); }
     // The highest seq handed out to `user`, 0 for an unknown user.
     int64_t last_seq(const std::string& user);
     // The highest seq any of the user's devices acked.

@@ -4,7 +4,7 @@
 namespace chat::storage {
 namespace {
 
-constexpr const char* columns = "id, gid, from_user, ts, kind, body, ref, expires_ms";
+constexpr const char* columns = "id, gid, from_user, ts, kind, body, ref, expires_ms, to_user";
 
 Entry entry_from(const Statement& s) {
     Entry e;
@@ -16,14 +16,15 @@ Entry entry_from(const Statement& s) {
     e.body = s.blob_at(5);
     e.ref = s.text_at(6);
     e.expires_ms = s.int_at(7);
+    e.to = s.text_at(8);
     return e;
 }
 
 }  // namespace
 
 GroupOutbox::GroupOutbox(Database& db)
-    : insert_(db, "INSERT INTO group_outbox(id, gid, from_user, ts, kind, body, ref, expires_ms) "
-                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING"),
+    : insert_(db, "INSERT INTO group_outbox(id, gid, from_user, ts, kind, body, ref, expires_ms, to_user) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING"),
       find_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE id = ?"),
       is_done_(db, "SELECT done FROM group_outbox WHERE id = ?"),
       pending_(db, std::string("SELECT ") + columns + " FROM group_outbox WHERE done = 0 ORDER BY ts, id LIMIT ?"),
@@ -32,7 +33,7 @@ GroupOutbox::GroupOutbox(Database& db)
 
 void GroupOutbox::enqueue(const Entry& e) {
     insert_.bind(1, e.id).bind(2, e.gid).bind(3, e.from).bind(4, e.ts).bind(5, e.kind).bind_blob(6, e.body);
-    insert_.bind_or_null(7, e.ref).bind_or_null(8, e.expires_ms).run();
+    insert_.bind_or_null(7, e.ref).bind_or_null(8, e.expires_ms).bind_or_null(9, e.to).run();
 }
 
 std::optional<Entry> GroupOutbox::find(const std::string& id) {

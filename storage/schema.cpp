@@ -583,6 +583,67 @@ CREATE TABLE one_time_prekeys(
   PRIMARY KEY(user_id, device_id, key_id)
 );
 )sql"},
+        // v15: several broker nodes (docs/PROTOCOL.md "Cluster"): each node's lease, each user's
+        // home node, entries a restarted node hands to users' new homes, and the recipient of
+        // a direct message relayed to another node through the outbox.
+        {R"sql(
+CREATE TABLE nodes(
+  node_id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  lease_until_ms INTEGER NOT NULL
+);
+CREATE TABLE user_homes(
+  user_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  since_ms INTEGER NOT NULL
+);
+CREATE TABLE handoffs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner_id TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  from_user TEXT NOT NULL,
+  to_user TEXT,
+  gid TEXT,
+  ts INTEGER NOT NULL,
+  body BLOB,
+  ref TEXT,
+  cid TEXT,
+  expires_ms INTEGER,
+  device TEXT,
+  UNIQUE(owner_id, entry_id)
+);
+ALTER TABLE group_outbox ADD COLUMN to_user TEXT;
+)sql",
+         R"sql(
+CREATE TABLE nodes(
+  node_id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  lease_until_ms BIGINT NOT NULL
+);
+CREATE TABLE user_homes(
+  user_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  since_ms BIGINT NOT NULL
+);
+CREATE TABLE handoffs(
+  id BIGSERIAL PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  from_user TEXT NOT NULL,
+  to_user TEXT,
+  gid TEXT,
+  ts BIGINT NOT NULL,
+  body BYTEA,
+  ref TEXT,
+  cid TEXT,
+  expires_ms BIGINT,
+  device TEXT,
+  UNIQUE(owner_id, entry_id)
+);
+ALTER TABLE group_outbox ADD COLUMN to_user TEXT;
+)sql"},
     };
     return steps;
 }

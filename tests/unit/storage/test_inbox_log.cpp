@@ -435,7 +435,7 @@ TEST_CASE("an ack is imported at once, with what was queued before it, without w
     std::filesystem::create_directories(t.journal());
     // An interval no test waits out: only the ack can start this import. The bridge waits for
     // the ack in SQLite before it makes the sender's delivered receipt.
-    Importer importer(t.path, t.journal(), 0, std::chrono::hours(1));
+    Importer importer(t.path, t.journal(), 0, {}, std::chrono::hours(1));
     importer.push({JournalRecord{JournalRecord::Op::inbox, "1", e}}, JournalPosition{0, 0});
     JournalRecord ack{JournalRecord::Op::cursor, "1", chat::Entry{}, "d1"};
     ack.entry.seq = 1;
