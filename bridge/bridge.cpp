@@ -1,95 +1,32 @@
-// Bridge: Paho adapter, consume loop on the live thread, paged replay on the sync thread.
+// Bridge: the node connections, the consume loop on the live thread, paged replay on the sync thread.
 #include "bridge.h"
 
+#include "cluster_publisher.h"
 #include "expiry.h"
 #include "group_fanout.h"
-#include "nodelay.h"
+#include "handoffs.h"
+#include "paho_publisher.h"
 #include "profile_notices.h"
 #include "push_hook.h"
 #include "receipts.h"
+#include "relays.h"
 #include "sync_replay.h"
+#include "thread_links.h"
 
 #include "common/identity.h"
 #include "common/log.h"
 #include "storage/backup.h"
+#include "storage/cluster.h"
 #include "storage/fanout.h"
 
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <vector>
 
 namespace chat::bridge {
 namespace {
-
-constexpr int session_expiry_s = 7 * 86400;
-// The last one delivers nothing (the plugin refuses the bridge every u/ entry): it only gives
-// every inbox topic a subscriber, so a PUBACK does not tell whether the recipient is online.
-const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share/bridge/s/+", "$share/bridge/u/+/i",
-                               "$share/bridge/l/+", "$share/bridge/st/+"};
-
-// Publishes QoS 1 without waiting; keeps the tokens so flush() can wait for the broker's
-// acks, and waits by itself once `window` publishes are outstanding (bounded memory).
-class PahoPublisher : public Publisher {
-public:
-    PahoPublisher(mqtt::async_client& client, std::function<int64_t()> clock, size_t window, BridgeMetrics& metrics)
-        : client_(client), clock_(std::move(clock)), window_(window), metrics_(metrics) {}
-
-    void publish(const std::string& topic, std::string payload, int64_t expires_ms) override {
-        auto msg = mqtt::make_message(topic, std::move(payload), 1, false);
-        if (expires_ms > 0) {
-            int64_t left_s = std::max<int64_t>(1, (expires_ms - clock_() + 999) / 1000);
-            mqtt::properties props;
-            props.add(mqtt::property(mqtt::property::MESSAGE_EXPIRY_INTERVAL, static_cast<int>(left_s)));
-            msg->set_properties(props);
-        }
-        pending_.push_back(client_.publish(msg));
-        metrics_.batches_sent.inc();
-        if (pending_.size() >= window_) earlier_ = worse(earlier_, wait_pending());
-    }
-
-    // Also reports publishes that an automatic wait (a full window) found unacknowledged.
-    Acks flush() override {
-        Acks acks = worse(wait_pending(), earlier_);
-        earlier_ = Acks::all;
-        return acks;
-    }
-
-private:
-    static Acks worse(Acks a, Acks b) {
-        if (a == Acks::missing || b == Acks::missing) return Acks::missing;
-        return a == Acks::refused || b == Acks::refused ? Acks::refused : Acks::all;
-    }
-
-    Acks wait_pending() {
-        Acks acks = Acks::all;
-        for (auto& t : pending_) {
-            try {
-                if (t->wait_for(std::chrono::seconds(10))) {
-                    metrics_.batches_acked.inc();
-                } else {
-                    metrics_.batches_unanswered.inc();
-                    acks = Acks::missing;
-                }
-            } catch (const mqtt::exception& e) {
-                log::log(log::Level::warning, "batch_not_acknowledged", {{"error", e.what()}});
-                // A reason code is the broker's answer; without one the connection failed.
-                bool refused = e.get_reason_code() >= 0x80;
-                (refused ? metrics_.batches_refused : metrics_.batches_unanswered).inc();
-                acks = worse(acks, refused ? Acks::refused : Acks::missing);
-            }
-        }
-        pending_.clear();
-        return acks;
-    }
-
-    mqtt::async_client& client_;
-    std::function<int64_t()> clock_;
-    size_t window_;
-    BridgeMetrics& metrics_;
-    std::vector<mqtt::delivery_token_ptr> pending_;
-    Acks earlier_ = Acks::all;
-};
 
 std::string level(const std::string& topic, size_t index) {
     size_t start = 0;
@@ -108,42 +45,37 @@ Bridge::Bridge(BridgeConfig config, std::function<int64_t()> clock)
 
 Bridge::~Bridge() { stop(); }
 
+// A thread's way to the broker node(s): the one connection's publisher, or a ClusterPublisher
+// over the thread's links to every node (with the thread's Cluster statements).
+struct Bridge::Outlet {
+    Outlet(Bridge& bridge, storage::Database& db, size_t window) {
+        if (!bridge.config_.cluster) {
+            out = std::make_unique<PahoPublisher>(bridge.broker_->client(), bridge.clock_, window, bridge.metrics_);
+            return;
+        }
+        cluster.emplace(db);
+        links.emplace(*bridge.nodes_, bridge.clock_, window, bridge.metrics_);
+        out = std::make_unique<ClusterPublisher>(*cluster, *links, bridge.clock_);
+    }
+    std::optional<storage::Cluster> cluster;
+    std::optional<ThreadLinks> links;
+    std::unique_ptr<Publisher> out;
+};
+
 void Bridge::start() {
-    std::string uri = (config_.tls ? "ssl://" : "tcp://") + config_.host + ":" + std::to_string(config_.port);
-    client_ = std::make_unique<mqtt::async_client>(uri, config_.client_id, mqtt::create_options(MQTTVERSION_5));
-    client_->start_consuming();
-    // Runs on a Paho thread: only issue the (asynchronous) subscribes and flag the catch-up.
-    client_->set_connected_handler([this](const std::string&) {
-        if (!running_) return;
-        set_nodelay_to_port(config_.port);
-        subscribe_all(false);
-        reconnected_ = true;
-    });
-    auto opts = mqtt::connect_options_builder()
-                    .mqtt_version(MQTTVERSION_5)
-                    .user_name(config_.user)
-                    .password(config_.password)
-                    .clean_start(false)
-                    .properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, session_expiry_s)})
-                    .automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5))
-                    .max_inflight(1000)
-                    .connect_timeout(std::chrono::seconds(5))
-                    .finalize();
-    if (config_.tls) {
-        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
-        if (!config_.ca_file.empty()) ssl.trust_store(config_.ca_file);
-        opts.set_ssl(ssl.finalize());
+    stopping_ = false;
+    if (config_.cluster) {
+        // The live thread adds the nodes from the nodes table at its first sweep.
+        nodes_ = std::make_unique<NodeRegistry>(
+            [this](const std::string& node, const std::string& host, int port) { return connection(node, host, port); });
+    } else {
+        broker_ = connection("", config_.host, config_.port);
+        broker_->connect();
     }
-    try {
-        client_->connect(opts)->wait();
-    } catch (const mqtt::exception& e) {
-        throw std::runtime_error("cannot connect to " + uri + " as " + config_.user + ": " + e.what());
-    }
-    set_nodelay_to_port(config_.port);
-    subscribe_all(true);
     if (config_.metrics_port > 0) {
         endpoint_ = std::make_unique<metrics::Endpoint>(registry_, config_.metrics_port, [this]() -> std::optional<std::string> {
-            if (!client_->is_connected()) return "not connected to the broker";
+            if (broker_ && !broker_->connected()) return "not connected to the broker";
+            if (nodes_ && nodes_->connected().first == 0) return "not connected to any broker node";
             return std::nullopt;
         });
     }
@@ -152,29 +84,32 @@ void Bridge::start() {
     sync_ = std::thread([this] { guarded("the sync thread", [this] { sync_loop(); }); });
 }
 
-void Bridge::subscribe_all(bool wait) {
-    for (const char* f : filters) {
-        auto tok = client_->subscribe(f, 1);
-        if (!wait) continue;
-        tok->wait();
-        auto response = tok->get_subscribe_response();
-        auto codes = response.get_reason_codes();
-        if (codes.empty() || codes[0] >= 0x80) throw std::runtime_error(std::string("subscription refused: ") + f);
-    }
+std::shared_ptr<NodeConnection> Bridge::connection(const std::string& node, const std::string& host, int port) {
+    NodeConnection::Handlers handlers;
+    handlers.hand_over = [this](Arrival arrival) { hand_over(std::move(arrival)); };
+    // A (re)connect: catch up on what was missed meanwhile.
+    handlers.connected = [this] {
+        if (running_) reconnected_ = true;
+    };
+    return std::make_shared<NodeConnection>(node, host, port, config_, config_.cluster, std::move(handlers));
+}
+
+void Bridge::hand_over(Arrival arrival) {
+    // Paho acknowledges the publish once this returns: waiting here (rather than dropping)
+    // keeps the work; the broker holds the rest of that connection's messages meanwhile.
+    // (Paho 1.2's try_put_for does not compile for a non-pointer element: try_put and a pause.)
+    while (!stopping_ && !arrivals_.try_put(arrival)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 void Bridge::stop() {
     if (!running_.exchange(false)) return;
+    stopping_ = true;
     sync_cv_.notify_all();
     if (live_.joinable()) live_.join();
     if (sync_.joinable()) sync_.join();
     endpoint_.reset();
-    try {
-        client_->stop_consuming();
-        if (client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(5));
-    } catch (const mqtt::exception& e) {
-        log::log(log::Level::warning, "disconnect_failed", {{"error", e.what()}});
-    }
+    if (broker_) broker_->disconnect();
+    if (nodes_) nodes_->disconnect_all();
 }
 
 void Bridge::guarded(const char* name, const std::function<void()>& body) {
@@ -195,12 +130,28 @@ void Bridge::guarded(const char* name, const std::function<void()>& body) {
     }
 }
 
+namespace {
+
+// Set by a plugin on what it publishes for a b/live batch: never relayed again.
+bool was_relayed(const mqtt::message& m) {
+    const auto& props = m.get_properties();
+    for (size_t i = 0, n = props.count(mqtt::property::USER_PROPERTY); i < n; ++i) {
+        if (std::get<0>(mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i)) == relayed_property) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
 void Bridge::live_loop() {
     storage::InUseLock in_use(config_.db_path);  // chatctl restore refuses while the bridge runs
     storage::Database db(config_.db_path);
     // Group fan-out publishes one batch per chunk of members, so a few dozen outstanding
     // publishes keep the pipe full while bounding what a slow broker makes us hold.
-    PahoPublisher out(*client_, clock_, 64, metrics_);
+    Outlet outlet(*this, db, 64);
+    Publisher& out = *outlet.out;
     GroupFanout groups(db, out, clock_, config_.fanout_chunk);
     ProfileNotices profile_notices(db, out, config_.fanout_chunk);
     Receipts receipts(db, out);
@@ -211,6 +162,12 @@ void Bridge::live_loop() {
         push = std::make_unique<PushHook>(PushOptions{config_.push_url, config_.push_gateway, config_.push_debounce_ms},
                                           clock_, db, metrics_.pushes_sent, metrics_.pushes_failed);
     }
+    std::optional<Relays> relays;
+    std::optional<Handoffs> handoffs;
+    if (outlet.cluster) {
+        relays.emplace(*outlet.cluster, *outlet.links, clock_);
+        handoffs.emplace(*outlet.cluster, out);
+    }
 
     // Catch up on group messages, receipts and membership changes that arrived while no bridge ran.
     int64_t next_sweep = 0;
@@ -218,6 +175,7 @@ void Bridge::live_loop() {
     while (running_) {
         try {
             int64_t now = clock_();
+            if (now >= next_sweep && nodes_) nodes_->refresh(outlet.cluster->nodes());  // before the catch-up needs them
             if (catch_up || reconnected_.exchange(false)) {
                 metrics_.fanouts_done.inc(groups.catch_up(now));
                 while (receipts.catch_up(now) > 0) {
@@ -234,19 +192,31 @@ void Bridge::live_loop() {
                 // Acks whose receipts no bridge made (one died after the k/ PUBACK).
                 receipts.catch_up(now);
                 metrics_.expired_entries.inc(static_cast<uint64_t>(expiry.sweep(now)));
+                if (handoffs) handoffs->sweep();
             }
             metrics_.receipts.inc(receipts.take_created());
             if (push) push->drop_rejected();
-            mqtt::const_message_ptr msg;
+            Arrival arrival;
             auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
                                                                     std::min<int64_t>(config_.sweep_ms, 200));
-            if (!client_->try_consume_message_until(&msg, deadline) || !msg) continue;
+            if (!arrivals_.try_get_until(&arrival, deadline) || !arrival.message) continue;
+            const mqtt::const_message_ptr& msg = arrival.message;
+            if (relays && was_relayed(*msg)) continue;
             const std::string& topic = msg->get_topic();
             std::string kind = level(topic, 0);
             if (kind == "g" || kind == "l" || kind == "st") {  // a group's, a broadcast list's, a status
                 auto result = groups.fan_out(entry_from_json(msg->to_string()));
                 metrics_.fanout_entries.inc(result.members);
                 if (result.finished) metrics_.fanouts_done.inc();
+            } else if ((kind == "m" || kind == "r") && relays) {  // to a user homed on another node
+                Entry relay = entry_from_json(msg->to_string());
+                if (relay.to.empty()) relay.to = level(topic, 1);
+                auto result = groups.fan_out(relay);
+                if (result.finished) metrics_.fanouts_done.inc();
+            } else if (kind == "t" && relays) {
+                relays->typing(level(topic, 1), msg->to_string());
+            } else if (kind == "p" && relays) {
+                relays->presence(arrival.node, level(topic, 1), msg->to_string(), msg->is_retained());
             } else if (kind == "k") {
                 auto j = nlohmann::json::parse(msg->to_string());
                 receipts.on_ack(level(topic, 1), j.at("delivered").get<int64_t>(), j.at("ts").get<int64_t>());
@@ -279,8 +249,8 @@ void Bridge::live_loop() {
 
 void Bridge::sync_loop() {
     storage::Database db(config_.db_path);
-    PahoPublisher out(*client_, clock_, 64, metrics_);  // replay flushes after every page anyway
-    SyncReplay replay(db, out, config_.sync_page);
+    Outlet outlet(*this, db, 64);  // replay flushes after every page anyway
+    SyncReplay replay(db, *outlet.out, config_.sync_page);
     while (running_) {
         try {
             std::deque<SyncRequest> fresh;

@@ -1,13 +1,20 @@
 // The bridge service: a Paho MQTT v5 client with the bridge identity that consumes the
 // shared subscriptions $share/bridge/{g,k,s}/+ and the plugin's push signals, and runs
 // group fan-out, receipts, notices and expiry on a live thread and sync replay on a sync
-// thread, each with its own SQLite connection. Paho callbacks only hand work over.
+// thread, each with its own SQLite connection. Paho callbacks only hand work over (a bounded
+// queue to the live thread). With --cluster: one such client per broker node of the nodes
+// table, batches routed to their users' home nodes, and the cross-node relays and hand-offs.
 // start()/stop() are called from one owning thread; counters may be read from any thread.
 #pragma once
 
 #include "bridge_metrics.h"
 #include "config.h"
+#include "node_connection.h"
+#include "node_registry.h"
+#include "publisher.h"
 #include "sync_replay.h"
+
+#include <mqtt/thread_queue.h>
 
 #include "metrics/endpoint.h"
 
@@ -20,10 +27,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-namespace mqtt {
-class async_client;
-}
 
 namespace chat::bridge {
 
@@ -42,7 +45,11 @@ public:
     int metrics_port() const { return endpoint_ ? endpoint_->port() : 0; }
 
 private:
-    void subscribe_all(bool wait);
+    struct Outlet;
+    // Paho threads: into the live thread's queue, waiting while it is full (back pressure on
+    // that connection) unless the bridge stops.
+    void hand_over(Arrival arrival);
+    std::shared_ptr<NodeConnection> connection(const std::string& node, const std::string& host, int port);
     // A thread's body: runs `body` until stopped, starting it again after any exception.
     void guarded(const char* name, const std::function<void()>& body);
     void live_loop();
@@ -50,11 +57,14 @@ private:
 
     BridgeConfig config_;
     std::function<int64_t()> clock_;
-    std::unique_ptr<mqtt::async_client> client_;
+    std::shared_ptr<NodeConnection> broker_;  // the one --broker connection, without --cluster
+    std::unique_ptr<NodeRegistry> nodes_;     // the nodes' connections, with --cluster
+    mqtt::thread_queue<Arrival> arrivals_{10'000};
     metrics::Registry registry_;
     BridgeMetrics metrics_{registry_};
     std::unique_ptr<metrics::Endpoint> endpoint_;
     std::atomic<bool> running_{false};
+    std::atomic<bool> stopping_{false};
     std::atomic<bool> reconnected_{false};
     std::mutex sync_mu_;
     std::condition_variable sync_cv_;

@@ -12,13 +12,15 @@
 namespace chat::bridge {
 
 const char* const usage =
-    "usage: chat-bridge [--broker [tcp://|ssl://]HOST:PORT] [--ca-file PEM]\n"
+    "usage: chat-bridge [--broker [tcp://|ssl://]HOST:PORT | --cluster] [--ca-file PEM]\n"
     "                   (--user U --password-file FILE | --mosquitto-conf PATH)\n"
     "                   [--client-id ID] [--db PATH] [--push-url URL] [--push-gateway URL]\n"
     "                   [--push-debounce-ms N]\n"
     "                   [--expiry DURATION] [--retention DURATION] [--sweep DURATION]\n"
     "                   [--metrics-port N]  (/metrics and /healthz on 127.0.0.1:N) [--log-level LEVEL]\n"
-    "  durations: 30d, 12h, 15m, 90s, 500ms or plain milliseconds\n";
+    "  durations: 30d, 12h, 15m, 90s, 500ms or plain milliseconds\n"
+    "  --cluster: connect to every broker node in the database's nodes table (needs --db-url;\n"
+    "             with --ca-file over TLS)\n";
 
 namespace {
 
@@ -96,12 +98,18 @@ void parse_broker_address(const std::string& address, BridgeConfig& c) {
 BridgeConfig parse_args(const std::vector<std::string>& args) {
     BridgeConfig c;
     std::string conf;
+    bool broker = false, db_url = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& flag = args[i];
+        if (flag == "--cluster") {
+            c.cluster = true;
+            continue;
+        }
         if (i + 1 >= args.size()) throw std::invalid_argument(flag + " needs a value");
         const std::string& v = args[++i];
         if (flag == "--broker") {
             parse_broker_address(v, c);
+            broker = true;
         } else if (flag == "--ca-file") {
             c.ca_file = v;
         } else if (flag == "--user") {
@@ -117,6 +125,7 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
         } else if (flag == "--db-url") {
             storage::check_db_url(v);
             c.db_path = v;
+            db_url = true;
         } else if (flag == "--push-url") {
             c.push_url = v;
         } else if (flag == "--push-gateway") {
@@ -146,6 +155,9 @@ BridgeConfig parse_args(const std::vector<std::string>& args) {
         throw std::invalid_argument("give --user and --password-file, or --mosquitto-conf with the bridge identity");
     }
     if (c.sweep_ms == 0) throw std::invalid_argument("--sweep must be positive");
+    if (c.cluster && broker) throw std::invalid_argument("--cluster connects to the nodes in the database: drop --broker");
+    if (c.cluster && !db_url) throw std::invalid_argument("--cluster needs --db-url (the nodes share one PostgreSQL database)");
+    if (c.cluster) c.tls = !c.ca_file.empty();
     return c;
 }
 

@@ -29,10 +29,14 @@ struct BridgeConfig {
     int sync_page = 100;                     // entries per replay page
     log::Level log_level = log::Level::info;
     int metrics_port = 0;                    // 127.0.0.1 port of /metrics and /healthz; 0: none
+    // --cluster: one connection per broker node of the `nodes` table (PostgreSQL, --db-url)
+    // instead of one to --broker; TLS to every node when --ca-file is given.
+    bool cluster = false;
 };
 
 // Parses --broker [tcp://|ssl://]host:port [--ca-file PEM] --user U --password-file F | --mosquitto-conf PATH, --client-id, --db | --db-url,
-// --push-url, --push-gateway, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms).
+// --push-url, --push-gateway, --push-debounce-ms, --expiry, --retention, --sweep (durations like 30d, 12h, 90s, 500ms),
+// --cluster (no value; needs --db-url, excludes --broker).
 // Throws std::invalid_argument with a message naming the bad flag.
 BridgeConfig parse_args(const std::vector<std::string>& args);
 

@@ -2,7 +2,6 @@
 // per chunk, stored by the plugin.
 #include "group_fanout.h"
 
-#include "batch.h"
 #include "import_wait.h"
 
 #include "common/identity.h"
@@ -36,7 +35,7 @@ FanOutResult GroupFanout::fan_out(const Entry& message) {
     if (outbox_.done(message.id).value_or(false)) return {0, true};  // a redelivered g/ publish
     Delivery sent;
     if (!(message.expires_ms && message.expires_ms <= clock_())) {
-        sent = deliver(message, message.gid, {});
+        sent = is_relay(message) ? relay(message) : deliver(message, message.gid, {});
         // Not all stored: the pending scan tries again, the plugin skips repeats.
         if (sent.acks == Acks::missing) return {0, false};
     }
@@ -46,11 +45,22 @@ FanOutResult GroupFanout::fan_out(const Entry& message) {
     return {sent.acks == Acks::all ? sent.members : 0, finished};
 }
 
+GroupFanout::Delivery GroupFanout::relay(const Entry& message) {
+    // The recipient's copy, as the plugin stores it on one node: no seq, no cid, no device.
+    Entry copy = message;
+    copy.seq = 0;
+    copy.cid.clear();
+    copy.device.clear();
+    out_.fanout(copy, {message.to}, /*direct=*/true);
+    return {out_.flush(), 1};
+}
+
 GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::string& gid,
                                            const std::vector<std::string>& extra) {
     Entry copy = message;
     copy.to.clear();
     copy.cid.clear();
+    copy.device.clear();
     copy.seq = 0;
     // A broadcast list's message and a status go to each member as their own entry (to = the
     // member); a status's audience is in its outbox record, its delete goes to whoever holds it.
@@ -99,7 +109,7 @@ GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::stri
         std::erase(members, message.from);
         // One batch per chunk, stored and expanded by the plugin, which skips members that
         // have the message already (a retry after a crash): the in-flight window counts chunks.
-        if (!members.empty()) out_.publish(fanout_batch_topic, fanout_batch(copy, members, list || status), 0);
+        if (!members.empty()) out_.fanout(copy, members, list || status);
         sent += members.size();
         chunk = std::min(chunk_, chunk * 2);
     }

@@ -30,7 +30,9 @@ public:
     GroupFanout(storage::Database& db, Publisher& out, std::function<int64_t()> clock, int chunk = 100);
 
     // Fans out a group message the plugin stored (as published on g/{gid}, or read from the
-    // outbox) unless it is done already. A broadcast list's message (published on l/{list};
+    // outbox) unless it is done already. A relay (gid empty, `to` set: a direct message or read
+    // receipt published on m/{to} or r/{to} on a node that does not home `to`) goes to `to`
+    // alone as one direct batch, which the recipient's home stores with the recipient's seq. A broadcast list's message (published on l/{list};
     // its gid is the list id) goes to each list member who has not blocked the sender as a
     // 1:1 message; a status (gid status_outbox_gid, published on st/{user}) goes to its audience
     // but for blocks either way, and a status's delete to every holder of the status. A message the broker refuses (a batch answered with
@@ -53,6 +55,8 @@ private:
         size_t members = 0;
     };
     Delivery deliver(const Entry& message, const std::string& gid, const std::vector<std::string>& extra);
+    static bool is_relay(const Entry& message) { return message.gid.empty() && !message.to.empty(); }
+    Delivery relay(const Entry& message);
     // The notice's JSON body (PROTOCOL.md "Groups"): the group, its current name, the actor
     // ("by", null for the operator or the server) and the changes.
     std::string notice_body(const std::string& gid, const std::string& actor, const std::vector<std::string>& added,

@@ -3,7 +3,6 @@
 
 #include "common/log.h"
 
-#include "batch.h"
 
 #include "common/identity.h"
 
@@ -33,7 +32,7 @@ size_t ProfileNotices::emit(int limit) {
         for (size_t i = 0; i < contacts.size(); i += static_cast<size_t>(chunk_)) {
             auto end = std::min(contacts.size(), i + static_cast<size_t>(chunk_));
             std::vector<std::string> to(contacts.begin() + static_cast<long>(i), contacts.begin() + static_cast<long>(end));
-            out_.publish(fanout_batch_topic, fanout_batch(notice, to), 0);
+            out_.fanout(notice, to, false);
         }
         sent += contacts.size();
     }

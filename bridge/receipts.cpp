@@ -2,7 +2,6 @@
 // sender, stored by the plugin; the mark moves once every receipt of the run is stored.
 #include "receipts.h"
 
-#include "batch.h"
 #include "import_wait.h"
 
 #include "common/identity.h"
@@ -39,7 +38,7 @@ size_t Receipts::catch_up(int64_t now_ms, int limit) {
 bool Receipts::make(const std::string& user, int64_t now_ms) {
     auto run = marks_.take(user, now_ms);
     if (!run) return true;  // nothing owed (another bridge made them)
-    std::vector<std::string> batches;  // built once: a retry sends the same ids, which the plugin skips
+    std::vector<Entry> receipts;  // made once: a retry sends the same ids, which the plugin skips
     int64_t after = run->done;
     while (after < run->target) {
         int64_t next = run->target;
@@ -54,18 +53,18 @@ bool Receipts::make(const std::string& user, int64_t now_ms) {
             r.from = user;
             r.to = sender;
             r.body = nlohmann::json{{"delivered", ids}}.dump();
-            batches.push_back(fanout_batch(r, {sender}));
+            receipts.push_back(std::move(r));
         }
         after = next;
     }
     for (int attempt = 0; attempt < 3; ++attempt) {
-        for (const auto& b : batches) out_.publish(fanout_batch_topic, b, 0);  // the plugin stores them
+        for (const auto& r : receipts) out_.fanout(r, {r.to}, false);  // the plugin stores them
         Acks acks = out_.flush();
         if (acks == Acks::missing) continue;
         if (acks == Acks::refused) {
             log::log(log::Level::error, "receipts_refused", {{"user", user}, {"from_seq", run->done + 1}, {"to_seq", run->target}});
         } else {
-            created_ += batches.size();
+            created_ += receipts.size();
         }
         marks_.finish(user, *run);
         return true;

@@ -2,7 +2,6 @@
 // picks JSON or MessagePack for the device).
 #include "sync_replay.h"
 
-#include "batch.h"
 #include "import_wait.h"
 
 #include <algorithm>
@@ -62,7 +61,7 @@ SyncReplay::Step SyncReplay::step() {
         more = true;
     }
     // One b/replay publish per page; the plugin sends each entry to the device's connection.
-    if (!entries.empty()) out_.publish(replay_batch_topic, replay_batch(job.user, job.device, entries), 0);
+    if (!entries.empty()) out_.replay(job.user, job.device, entries);
     out_.flush();
     if (!more) return Step::finished;
     job.after = entries.back().seq;

@@ -45,8 +45,9 @@ std::string usage() {
            "                    [--lookups-per-device N] [--lookup-window-s N] [--media-bytes-per-day N]\n"
            "                    [--uploads-per-user N] [--groups-per-day N] [--log-level debug|info|notice|warning|error]\n"
            "                    [--turn-secret-file FILE] [--turn-uris URI,URI] [--turn-ttl-s N]\n"
-           "                    [--discover-per-request N] [--discover-per-day N]\n"
-           "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n";
+           "                    [--discover-per-request N] [--discover-per-day N] [--cluster]\n"
+           "  --port 0 picks a free port and prints it; limits of 0 disable the limit.\n"
+           "  --cluster (no value): answer each user's home broker node (several nodes, one database).\n";
 }
 
 std::optional<std::string> parse_args(const std::vector<std::string>& args, SidecarConfig& c) {
@@ -118,11 +119,16 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, Side
          }},
         {"--discover-per-day", [&](const std::string& v) { return to_int(v, c.discover_per_device.limit); }},
     };
-    for (size_t i = 0; i < args.size(); i += 2) {  // a flag and its value
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--cluster") {  // the one flag without a value
+            c.cluster = true;
+            continue;
+        }
         auto it = flags.find(args[i]);
         if (it == flags.end()) return "unknown flag " + args[i];
         if (i + 1 >= args.size()) return "missing value for " + args[i];
         if (!it->second(args[i + 1])) return "bad value for " + args[i] + ": " + args[i + 1];
+        ++i;  // its value
     }
     if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
     return std::nullopt;

@@ -58,6 +58,8 @@ struct SidecarConfig {
     std::string turn_secret_file;
     std::vector<std::string> turn_uris{"stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp"};
     int64_t turn_ttl_s = 24 * 3600;
+    // --cluster: the verify answer and GET /v1/me name the user's home broker node.
+    bool cluster = false;
 
     // What storage::Database opens: the PostgreSQL URL, else the SQLite path.
     std::string database() const {

@@ -10,6 +10,7 @@
 #include "common/periodic.h"
 #include "directory_service.h"
 #include "group_service.h"
+#include "home_service.h"
 #include "http_server.h"
 #include "http_util.h"
 #include "media_store.h"
@@ -104,6 +105,7 @@ struct Sidecar::Impl {
           lists(pool),
           accounts(pool),
           profiles(pool),
+          homes(pool, config.cluster),
           media(config.data_dir, pool, metrics, config.max_media_bytes),
           quotas(config, metrics),
           metrics_token_hash(config.metrics_token.empty() ? std::string() : hash_token(config.metrics_token)),
@@ -165,6 +167,7 @@ struct Sidecar::Impl {
     BroadcastService lists;
     AccountService accounts;
     ProfileService profiles;
+    HomeService homes;
     MediaStore media;
     Quotas quotas;
     std::string metrics_token_hash;  // empty = loopback peers only
@@ -256,7 +259,10 @@ void Sidecar::Impl::call_routes() {
 
 void Sidecar::Impl::self_routes() {
     server.Get("/v1/me", wrap("/v1/me", [this](const Request& req, Response& res) {
-        send_json(res, 200, accounts.me(auth(req)));
+        auto self = auth(req);
+        auto me = accounts.me(self);
+        if (homes.enabled()) me["node"] = homes.home(self.user, now_ms());
+        send_json(res, 200, me);
     }));
     server.Get("/v1/devices", wrap("/v1/devices", [this](const Request& req, Response& res) {
         send_json(res, 200, {{"devices", accounts.devices(auth(req))}});
@@ -315,8 +321,14 @@ void Sidecar::Impl::registration_routes() {
         auto body = json_object_body(req);
         auto phone = string_field(body, "phone");  // fields in order, so the error names the first bad one
         auto code = string_field(body, "code");
+        homes.require_live_node(now_ms());  // before the code is spent
         auto c = registration.verify(phone, code, req.remote_addr, now_ms());
-        send_json(res, 200, {{"user", c.user}, {"device", c.device}, {"token", c.token}, {"client_id", c.client_id()}});
+        json answer = {{"user", c.user}, {"device", c.device}, {"token", c.token}, {"client_id", c.client_id()}};
+        // Left out only if the last node died this very moment: the credentials stand, GET /v1/me tells.
+        if (homes.enabled()) {
+            if (auto node = homes.live_home(c.user, now_ms())) answer["node"] = *node;
+        }
+        send_json(res, 200, answer);
     }));
 }
 

@@ -4,6 +4,7 @@
 
 #include "storage/accounts.h"
 #include "storage/broadcast.h"
+#include "storage/cluster.h"
 #include "storage/contacts.h"
 #include "storage/conversations.h"
 #include "storage/db.h"
@@ -26,7 +27,7 @@ namespace chat::sidecar {
 struct Store {
     explicit Store(const std::string& path)
         : db(path), accounts(db), inbox(db), groups(db), blocks(db), registrations(db), directory(db), media(db),
-          lists(db), push_tokens(db), conversations(db), profiles(db), contacts(db), prekeys(db) {}
+          lists(db), push_tokens(db), conversations(db), profiles(db), contacts(db), prekeys(db), cluster(db) {}
     storage::Database db;
     storage::Accounts accounts;
     storage::Inbox inbox;
@@ -41,6 +42,7 @@ struct Store {
     storage::Profiles profiles;
     storage::Contacts contacts;
     storage::Prekeys prekeys;
+    storage::Cluster cluster;
 };
 
 // Thread-safe pool; grows to the number of threads that use it concurrently.

@@ -24,7 +24,7 @@ using namespace chat::bridge;
 
 namespace {
 
-struct Recorder : Publisher {
+struct Recorder : NodePublisher {
     std::vector<std::pair<std::string, std::string>> sent;
     int flushes = 0;
     void publish(const std::string& topic, std::string payload, int64_t) override {
