@@ -2,7 +2,9 @@
 // real MQTT clients, the real SQLite file.
 #include "bridge/bridge.h"
 #include "common/entry.h"
+#include "common/identity.h"
 #include "storage/accounts.h"
+#include "storage/cluster.h"
 #include "storage/db.h"
 #include "storage/inbox.h"
 #include "storage/policy.h"
@@ -561,4 +563,42 @@ TEST_CASE("two bridges side by side deliver every group message exactly once") {
         CHECK(seen.size() == static_cast<size_t>(messages));
         for (const auto& [id, n] : seen) CHECK(n == 1);
     }
+}
+
+TEST_CASE("a cluster bridge connects to the nodes the database lists, picked up while it runs") {
+    BrokerFixture broker;
+    auto ta = broker.add_device(alice, "d1");
+    auto tb = broker.add_device(bob, "d1");
+    REQUIRE(broker.chatctl({"group", "create", "gteam", "team", alice, bob}) == 0);
+    chat::bridge::BridgeConfig config;
+    config.cluster = true;
+    config.user = broker.bridge_user();
+    config.password = broker.bridge_password();
+    config.db_path = broker.db_location();
+    config.sweep_ms = 100;
+    chat::bridge::Bridge bridge(config);
+    bridge.start();  // no node is registered yet: it connects to none
+    auto a = connect(broker, alice, "d1", ta, {"u/" + alice + "/i"});
+    auto b = connect(broker, bob, "d1", tb, {"u/" + bob + "/i"});
+    REQUIRE(a.client->publish("g/gteam", "before the node registered") == 0);
+
+    // The broker registers as a node (as a cluster node's lease thread does): the bridge's next
+    // sweep connects to it, catches up on the pending group message, and routes to bob's home.
+    chat::storage::Database db(broker.db_location());
+    chat::storage::Cluster(db).renew_lease("n1", "127.0.0.1:" + std::to_string(broker.port()), chat::now_ms(), 600'000);
+    auto first = next_entry(*b.client, {"msg"}, 30s);
+    REQUIRE(first);
+    CHECK(first->body == "before the node registered");
+    REQUIRE(a.client->publish("g/gteam", "live") == 0);
+    auto second = next_entry(*b.client);
+    REQUIRE(second);
+    CHECK(second->body == "live");
+    CHECK(chat::storage::Cluster(db).home_of(bob, chat::now_ms())->node == "n1");
+    // Acks and receipts take the same way back to alice's home.
+    REQUIRE(b.client->publish("k/" + bob, nlohmann::json{{"seq", second->seq}}.dump()) == 0);
+    auto receipt = next_receipt(*a.client, 30s);
+    REQUIRE(receipt.contains("delivered"));
+    auto delivered = receipt["delivered"].get<std::vector<std::string>>();
+    CHECK(std::find(delivered.begin(), delivered.end(), second->id) != delivered.end());
+    bridge.stop();
 }
