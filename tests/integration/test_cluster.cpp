@@ -185,7 +185,7 @@ TEST_CASE("a group with members on all three nodes: every member gets every mess
     }
 }
 
-TEST_CASE("presence and typing reach watchers on other nodes; a retained presence reaches a late watcher") {
+TEST_CASE("presence and typing reach watchers on other nodes, and a retained presence a late watcher") {
     ClusterFixture cluster;
     auto alice = cluster.add_user_on("n1");
     auto bob = cluster.add_user_on("n2");
@@ -387,7 +387,7 @@ bool all_present(const std::vector<chat::Entry>& entries, const std::string& kin
 
 }  // namespace
 
-TEST_CASE("kill -9 of the recipient's home under a stream: rehome, reconnect, restart; every PUBACKed message once") {
+TEST_CASE("kill -9 of the recipient's home under a stream, rehome, reconnect, restart: every PUBACKed message once") {
     ClusterFixture cluster;  // leases of 1.5 s
     auto alice = cluster.add_user_on("n1");  // sends to bob throughout
     auto bob = cluster.add_user_on("n2");    // homed on the node that dies
