@@ -35,6 +35,7 @@ const std::vector<Table>& tables() {
         {"group_events", {{"id", 'i'}, {"gid", 't'}, {"user_id", 't'}, {"change", 't'}, {"ts", 'i'}}},
         {"bridge_state", {{"key", 't'}, {"value", 'i'}}},
         {"journal_mark", {{"only", 'i'}, {"segment", 'i'}, {"offset", 'i'}}},
+        {"node_journal_marks", {{"node_id", 't'}, {"segment", 'i'}, {"offset", 'i'}}},
         {"push_claims", {{"user_id", 't'}, {"last_ms", 'i'}}},
     };
     return all;

@@ -70,9 +70,14 @@ public:
           node_(std::move(node)),
           inbox_(db), outbox_(db), policy_(db), accounts_(db),
           // "only" and "offset" are reserved words in PostgreSQL: quoted (both dialects accept it).
-          mark_(db, R"(SELECT segment, "offset" FROM journal_mark)"),
-          set_mark_(db, R"(INSERT INTO journal_mark("only", segment, "offset") VALUES(1, ?, ?) )"
-                        R"(ON CONFLICT("only") DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")") {
+          // Each cluster node has its own journal, so its own mark (nodes share the database).
+          mark_(db, node_.empty() ? R"(SELECT segment, "offset" FROM journal_mark)"
+                                  : R"(SELECT segment, "offset" FROM node_journal_marks WHERE node_id = ?)"),
+          set_mark_(db, node_.empty()
+                            ? R"(INSERT INTO journal_mark("only", segment, "offset") VALUES(1, ?, ?) )"
+                              R"(ON CONFLICT("only") DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")"
+                            : R"(INSERT INTO node_journal_marks(segment, "offset", node_id) VALUES(?, ?, ?) )"
+                              R"(ON CONFLICT(node_id) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset")") {
         if (!node_.empty()) cluster_ = std::make_unique<Cluster>(db);
     }
 
@@ -83,6 +88,7 @@ public:
 
     JournalPosition mark() {
         ResetOnExit r(mark_);
+        if (!node_.empty()) mark_.bind(1, node_);
         if (!mark_.step()) return JournalPosition{0, 0};
         return JournalPosition{static_cast<uint64_t>(mark_.int_at(0)), static_cast<uint64_t>(mark_.int_at(1))};
     }
@@ -123,7 +129,9 @@ public:
         flush();
         for (const auto& [user, seq] : last_seqs_) inbox_.raise_last_seq(user, seq);
         last_seqs_.clear();
-        set_mark_.bind(1, static_cast<int64_t>(end.segment)).bind(2, static_cast<int64_t>(end.offset)).run();
+        set_mark_.bind(1, static_cast<int64_t>(end.segment)).bind(2, static_cast<int64_t>(end.offset));
+        if (!node_.empty()) set_mark_.bind(3, node_);
+        set_mark_.run();
     }
     // Forgets the work of a transaction that was rolled back.
     void discard() {

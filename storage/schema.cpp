@@ -644,6 +644,22 @@ CREATE TABLE handoffs(
 );
 ALTER TABLE group_outbox ADD COLUMN to_user TEXT;
 )sql"},
+        // v16: each cluster node's journal mark (its own journal on its own disk: one shared
+        // mark let a restarted node skip what it had not imported).
+        {R"sql(
+CREATE TABLE node_journal_marks(
+  node_id TEXT PRIMARY KEY,
+  segment INTEGER NOT NULL,
+  "offset" INTEGER NOT NULL
+);
+)sql",
+         R"sql(
+CREATE TABLE node_journal_marks(
+  node_id TEXT PRIMARY KEY,
+  segment BIGINT NOT NULL,
+  "offset" BIGINT NOT NULL
+);
+)sql"},
     };
     return steps;
 }
