@@ -376,7 +376,15 @@ MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
 }
 
 MessageResult ChatBroker::sync_request(const Session& s, const std::string& payload) {
-    DirectPublish forward = sync_forward(s.user, s.device, counter_field(payload, "after"));
+    int64_t after = counter_field(payload, "after");
+    // Past the inbox's end: the device saw seqs a failed cluster node never wrote to the
+    // database (its entries come back with new seqs, same ids), so the replay starts from the
+    // device's cursor as stored (docs/PROTOCOL.md "Cluster"). A rare read.
+    if (after > log_.last_seq(s.user)) {
+        auto row = accounts_.find_device(s.user, s.device);
+        after = row ? std::min(after, row->cursor) : 0;
+    }
+    DirectPublish forward = sync_forward(s.user, s.device, after);
     return rewrite(std::move(forward.message.topic), std::move(forward.message.payload));
 }
 
