@@ -186,3 +186,19 @@ TEST_CASE("a sync past the inbox's end (seqs a failed node never stored) replays
     CHECK(past["after"] == 2);
     CHECK(past["upto"] == 3);
 }
+
+TEST_CASE("a fan-out batch naming a user this node knows is homed elsewhere is not acknowledged") {
+    NodeWorld n;
+    World& w = *n.w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.auth(w.key(2), "bridge-1", "bridge", "pw"));
+    REQUIRE(w.broker->on_message(w.key(0), "m/15550002", "x", {}).rewritten.topic == "m/15550002");  // now cached
+    nlohmann::json entry = {{"id", chat::new_message_id(w.now)}, {"kind", "msg"}, {"from", "15550003"},
+                            {"ts", w.now}, {"body", "hi"}};
+    nlohmann::json batch = {{"entry", entry}, {"to", {"15550001", "15550002"}}};
+    // No PUBACK: the bridge sends it again after routing it anew; nothing was stored here.
+    CHECK_THROWS_AS(w.broker->on_message(w.key(2), "b/fanout", batch.dump(), {}), chat::storage::Error);
+    w.broker->wait_imported();
+    auto db = w.open();
+    CHECK(chat::storage::Inbox(db).entries_after("15550001", 0, 10).size() == 1);  // only the sent copy
+}
