@@ -36,7 +36,9 @@ bool may_watch_presence(const Principal& who, const Topic& t) {
 }
 
 // The batch topics the plugin expands (docs/PROTOCOL.md); only the bridge may publish them.
-bool is_bridge_batch_topic(std::string_view topic) { return topic == "b/fanout" || topic == "b/replay"; }
+bool is_bridge_batch_topic(std::string_view topic) {
+    return topic == "b/fanout" || topic == "b/replay" || topic == "b/live";
+}
 
 bool bridge_allowed(Access access, std::string_view topic) {
     if (topic.starts_with("$SYS")) return false;

@@ -10,6 +10,8 @@ namespace {
 
 // Idle rate-limit buckets are forgotten this often: each pass walks every bucket.
 constexpr int64_t prune_interval_ms = 1000;
+// Cluster: homes a node keeps in memory before it starts over.
+constexpr size_t max_cached_homes = 1'000'000;
 
 }  // namespace
 
@@ -26,7 +28,11 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
       acl_changes_(db_),
       checkpointer_(db_location(config_), std::chrono::milliseconds(100)),
       policy_(db_),
-      log_(db_, db_location(config_), journal_dir(config_)),
+      cluster_(db_),
+      lease_(config_.node_id.empty() ? nullptr
+                                     : std::make_unique<NodeLease>(db_location(config_), config_.node_id,
+                                                                   config_.node_address, config_.lease_ms, clock_)),
+      log_(db_, db_location(config_), journal_dir(config_), config_.node_id),
       publish_limits_(config_.publish_limit),
       connect_limits_(config_.connect_limit),
       address_connect_limits_(config_.address_connect_limit),
@@ -39,6 +45,38 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
     accounts_.clear_online();
     acl_change_id_ = acl_changes_.latest_id();
     metrics_.expose_storage(log_, checkpointer_);
+}
+
+// Homes cached here stay exact: a user moves only off a node whose lease has expired (this one
+// then takes nothing until it has re-read the moves), and every move records an acl change.
+ChatBroker::Where ChatBroker::where(const std::string& user) {
+    if (!clustered()) return Where::here;
+    if (auto it = homed_here_.find(user); it != homed_here_.end()) return it->second ? Where::here : Where::elsewhere;
+    auto home = cluster_.home_of(user, clock_());
+    if (!home) return Where::nobody;
+    // Bounded: forgetting costs one read per user when next needed.
+    if (homed_here_.size() >= max_cached_homes) homed_here_.clear();
+    bool here = home->node == config_.node_id;
+    homed_here_.emplace(user, here);
+    return here ? Where::here : Where::elsewhere;
+}
+
+bool ChatBroker::node_open() const {
+    return !clustered() || (lease_->holds(clock_()) && lease_->lapses() == lapses_handled_);
+}
+
+void ChatBroker::rehome(const std::string& user) {
+    homed_here_.erase(user);
+    if (where(user) == Where::here) return;
+    log_.forget(user);
+    auto it = users_.find(user);
+    if (it == users_.end()) return;
+    for (const auto& [device, key] : it->second.devices) {
+        auto session = sessions_.find(key);
+        if (session == sessions_.end()) continue;
+        kicks_.push_back(client_id_of(session->second));
+        metrics_.kicked(Kick::moved);
+    }
 }
 
 std::optional<std::string> ChatBroker::health() const {
@@ -90,6 +128,12 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
         metrics_.auth_failed(!row ? AuthFailure::unknown_device
                                   : row->revoked ? AuthFailure::revoked_device : AuthFailure::wrong_token);
         return AuthResult::refused;
+    }
+    // A cluster node takes only its own users, and nobody while fenced: closed unanswered, the
+    // phone asks the sidecar for its home (docs/PROTOCOL.md "Cluster").
+    if (!node_open() || where(user) != Where::here) {
+        metrics_.connects_elsewhere.inc();
+        return AuthResult::unavailable;
     }
     // A closed session may still hold this handle until the tick: the new one replaces it.
     if (auto old = sessions_.find(client); old != sessions_.end()) drop_session(old);
@@ -237,15 +281,20 @@ void ChatBroker::tick() {
         log_.release_journal_pages();
     }
     expire_calls(now);
-    if (now < next_refresh_ms_) return;
+    // After a lapse, the moves other nodes made meanwhile are read before anything is taken.
+    bool lapsed = clustered() && lease_->lapses() != lapses_handled_;
+    if (now < next_refresh_ms_ && !lapsed) return;
     next_refresh_ms_ = now + config_.acl_refresh_ms;
+    uint64_t lapses = clustered() ? lease_->lapses() : 0;
     refresh_changed_users();
+    lapses_handled_ = lapses;
 }
 
 void ChatBroker::refresh_changed_users() {
     auto batch = acl_changes_.since(acl_change_id_);
     acl_change_id_ = batch.last_id;
     for (const auto& user : batch.users) {
+        if (clustered()) rehome(user);
         auto it = users_.find(user);
         if (it == users_.end()) continue;
         it->second.perms = load_permissions(user);

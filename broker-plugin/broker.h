@@ -7,6 +7,7 @@
 #include "broker_metrics.h"
 #include "config.h"
 #include "device_connections.h"
+#include "node_lease.h"
 #include "rate_limits.h"
 #include "common/entry.h"
 #include "common/identity.h"
@@ -14,6 +15,7 @@
 #include "storage/broadcast.h"
 #include "storage/backup.h"
 #include "storage/checkpointer.h"
+#include "storage/cluster.h"
 #include "storage/db.h"
 #include "storage/inbox_log.h"
 #include "storage/policy.h"
@@ -45,6 +47,8 @@ struct DirectPublish {
     Publish message;
     uint32_t expiry_s = 0;  // MQTT v5 Message Expiry Interval; 0 = none
     int qos = 1;
+    bool retain = false;
+    bool relayed = false;  // from another node (b/live): carries the user property relayed=1
 };
 
 // How a CONNECT ends: accepted, refused for its credentials ("not authorised"), or closed
@@ -119,6 +123,19 @@ private:
 
     MessageResult handle_message(ClientKey client, std::string_view topic, std::string payload,
                                  const UserProperties& props);
+    // Cluster (docs/PROTOCOL.md "Cluster"): where a user's home is, as far as this node knows.
+    enum class Where { here, elsewhere, nobody };
+    Where where(const std::string& user);
+    bool clustered() const { return lease_ != nullptr; }
+    // Whether this node may take publishes and CONNECTs now: its lease runs and, after a lapse,
+    // it has re-read which of its users moved.
+    bool node_open() const;
+    // After a lapse or a move: forgets cached homes and seqs of users homed elsewhere now, and
+    // disconnects their devices.
+    void rehome(const std::string& user);
+    // A direct message or receipt to a user homed on another node: the shared entry goes into
+    // the outbox (with `sent`, the sender's own copy) and the publish on to `topic` for a bridge.
+    MessageResult relay(const Session& s, Entry* sent, Entry& shared, std::string topic);
     static std::string client_id_of(const Session& s) {
         return s.bridge || s.sys_operator ? s.device : s.user + "/" + s.device;
     }
@@ -168,6 +185,8 @@ private:
     // expanded here into one live copy per member or per replayed entry.
     MessageResult expand_fanout(const std::string& payload);
     MessageResult expand_replay(const std::string& payload);
+    // b/live: a presence or typing publish from another node, published here as it came.
+    MessageResult expand_live(const std::string& payload);
     // The seconds left before an entry's absolute expiry "exp" (0 = none), or nullopt when due.
     std::optional<uint32_t> expiry_left(int64_t expires_ms) const;
     // Live-delivery extras for an entry landing in `user`'s inbox: direct copies for the user's
@@ -194,7 +213,9 @@ private:
     storage::AclChanges acl_changes_;
     storage::WalCheckpointer checkpointer_;
     storage::Policy policy_;
-    storage::InboxLog log_;  // after db_: it imports an earlier run's journal through it
+    storage::Cluster cluster_;
+    std::unique_ptr<NodeLease> lease_;  // a cluster node's only; taken before the journal is imported
+    storage::InboxLog log_;  // after db_ and lease_: it imports an earlier run's journal through them
     std::string bridge_password_hash_;
     std::string operator_password_hash_;  // empty: no operator identity
     int64_t acl_change_id_ = 0;
@@ -212,6 +233,8 @@ private:
     int64_t next_prune_ms_ = 0;        // when idle rate-limit buckets are next forgotten
     const Permissions no_permissions_; // a user in no group and blocked by nobody
     CallTable calls_;
+    std::unordered_map<std::string, bool> homed_here_;  // cluster: user -> homed on this node
+    uint64_t lapses_handled_ = 0;
 };
 
 }  // namespace chat::broker

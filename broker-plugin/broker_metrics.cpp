@@ -10,7 +10,7 @@ constexpr const char* auth_failure_names[] = {"bad_client_id", "unknown_device",
                                               "bridge_identity", "operator_identity"};
 constexpr const char* topic_kind_names[] = {"direct", "group", "receipt", "typing", "ack",
                                             "sync",   "presence", "fanout", "replay", "other"};
-constexpr const char* kick_names[] = {"revoked", "rate_limit"};
+constexpr const char* kick_names[] = {"revoked", "rate_limit", "moved"};
 static_assert(std::size(refusal_names) == static_cast<size_t>(Refusal::count_));
 static_assert(std::size(auth_failure_names) == static_cast<size_t>(AuthFailure::count_));
 static_assert(std::size(topic_kind_names) == static_cast<size_t>(TopicKind::count_));
@@ -24,7 +24,8 @@ void labelled(metrics::Registry& r, std::array<metrics::Counter*, N>& out, const
 }
 
 constexpr const char* connects = "chat_broker_connects_total";
-constexpr const char* connects_help = "CONNECTs by result (accepted, refused: not authorised, throttled: closed unanswered).";
+constexpr const char* connects_help =
+    "CONNECTs by result (accepted, refused: not authorised, throttled and elsewhere: closed unanswered).";
 
 }  // namespace
 
@@ -32,6 +33,9 @@ BrokerMetrics::BrokerMetrics(metrics::Registry& registry)
     : connected_devices(registry.gauge("chat_broker_connected_devices", "Device connections open now (bridges not counted).")),
       connects_accepted(registry.counter(connects, connects_help, {{"result", "accepted"}})),
       connects_throttled(registry.counter(connects, connects_help, {{"result", "throttled"}})),
+      connects_elsewhere(registry.counter(connects, connects_help, {{"result", "elsewhere"}})),
+      relayed(registry.counter("chat_broker_relayed_total",
+                               "Messages, receipts and typing for users homed on another node, handed to a bridge.")),
       live_copies_dropped(registry.counter("chat_broker_live_copies_dropped_total",
                                            "Live copies the broker could not queue (the entry is stored; a sync replays it).")),
       connects_refused_(registry.counter(connects, connects_help, {{"result", "refused"}})),

@@ -20,7 +20,7 @@ enum class AuthFailure : size_t {
 // What a client publish was, by its topic: the `kind` of chat_broker_publishes_total.
 enum class TopicKind : size_t { direct, group, receipt, typing, ack, sync, presence, fanout, replay, other, count_ };
 // Why the broker disconnected a session: the `reason` of chat_broker_kicks_total.
-enum class Kick : size_t { revoked, rate_limit, count_ };
+enum class Kick : size_t { revoked, rate_limit, moved, count_ };
 
 class BrokerMetrics {
 public:
@@ -39,6 +39,8 @@ public:
     metrics::Gauge& connected_devices;
     metrics::Counter& connects_accepted;
     metrics::Counter& connects_throttled;
+    metrics::Counter& connects_elsewhere;  // a user homed on another node, or this node fenced
+    metrics::Counter& relayed;
     metrics::Counter& live_copies_dropped;
 
 private:

@@ -116,6 +116,13 @@ Config parse_config(const std::map<std::string, std::string>& options) {
             c.status_lifetime_ms = parse_positive(key, value, 30LL * 86'400'000);
         } else if (key == "max_calls") {
             c.max_calls = static_cast<size_t>(parse_positive(key, value, 10'000'000));
+        } else if (key == "node_id") {
+            if (!is_device_id(value)) throw std::invalid_argument("plugin_opt_node_id must be 1 to 16 of a-z 0-9");
+            c.node_id = value;
+        } else if (key == "node_address") {
+            c.node_address = value;
+        } else if (key == "lease_ms") {
+            c.lease_ms = parse_positive(key, value, 600'000);
         } else {
             throw std::invalid_argument("unknown option plugin_opt_" + key);
         }
@@ -128,6 +135,9 @@ Config parse_config(const std::map<std::string, std::string>& options) {
     }
     if (!c.operator_user.empty() && (c.operator_user == c.bridge_user || is_user_id(c.operator_user))) {
         throw std::invalid_argument("plugin_opt_operator_user must differ from the bridge user and from every user id");
+    }
+    if (!c.node_id.empty() && (c.node_address.empty() || c.db_url.empty())) {
+        throw std::invalid_argument("plugin_opt_node_id needs plugin_opt_node_address and plugin_opt_db_url (a cluster shares PostgreSQL)");
     }
     if (c.bridge_clients.empty()) throw std::invalid_argument("plugin_opt_bridge_clients is required (the bridge client ids)");
     return c;

@@ -41,6 +41,9 @@ struct Config {
     log::Level log_level = log::Level::info;  // lines below it are not written
     int metrics_port = 0;                     // 127.0.0.1 port of /metrics and /healthz; 0: none
     int64_t max_import_lag_ms = 10000;        // /healthz fails when the import waits longer
+    std::string node_id;                      // a cluster node's id; empty: a single node
+    std::string node_address;                 // with node_id: where phones reach this node (host:port)
+    int64_t lease_ms = 5000;                  // with node_id: a dead node's users move after this
 };
 
 // What storage::Database opens: the PostgreSQL URL when set, else the SQLite path.

@@ -187,6 +187,8 @@ MessageResult ChatBroker::handle_message(ClientKey client, std::string_view topi
     if (log_.import_backlog_bytes() > config_.max_import_backlog) {
         throw storage::Error("the import into SQLite is behind by more than plugin_opt_max_import_backlog");
     }
+    // A fenced cluster node allocates no seq: its users may be moving to another node.
+    if (!node_open()) throw storage::Error("this node's lease has lapsed: its users may have moved");
     if (s.bridge) return bridge_publish(topic, payload);
     if (s.sys_operator) return deny(Refusal::acl, "the operator identity only reads $SYS");
     if (auto refused = rate_limited(s)) return *refused;
@@ -218,6 +220,11 @@ MessageResult ChatBroker::direct_message(const Session& s, std::string_view to, 
     Entry e = new_entry(s, std::move(payload), props);
     if (auto earlier = earlier_copy(s, e, to)) return redeliver_duplicate(s, *earlier);
     e.to = std::string(to);
+    if (Where w = where(e.to); w != Where::here) {
+        if (w == Where::nobody) return deny(Refusal::unknown_recipient, "unknown recipient " + e.to);
+        Entry sent = sent_copy(s, e);
+        return relay(s, &sent, e, "m/" + e.to);
+    }
     if (over_cap(e.to)) return deny(Refusal::pending_cap, "recipient " + e.to + " has too many undelivered messages");
     Entry sent = sent_copy(s, e);
     storage::InboxLog::Batch batch(log_);
@@ -259,6 +266,17 @@ MessageResult ChatBroker::journal_for_fanout(const Session& s, Entry& sent, Entr
     return r;
 }
 
+// The bridge hands `shared` to the recipient's home as a direct b/fanout batch; a delete's
+// redactions happen there and, for the sender's copy, when the bridge finishes it.
+MessageResult ChatBroker::relay(const Session& s, Entry* sent, Entry& shared, std::string topic) {
+    metrics_.relayed.inc();
+    if (sent) return journal_for_fanout(s, *sent, shared, std::move(topic));
+    storage::InboxLog::Batch batch(log_);
+    batch.add_outbox(shared);
+    batch.commit();
+    return rewrite(std::move(topic), json_.write(shared));
+}
+
 // One publish to a broadcast list: the sender's own `sent` copy names the list in `to`, and
 // one group_outbox record (its gid the list id) lets the bridge write a 1:1 copy per member
 // through b/fanout, as for a group; the publish goes on to l/{list} for the bridge.
@@ -294,9 +312,14 @@ Entry ChatBroker::sent_copy(const Session& s, Entry& e) {
 // confirm it again to a lean sender, whose first confirmation may be what it missed.
 MessageResult ChatBroker::redeliver_duplicate(const Session& s, const Entry& sent) {
     bool list = is_list_id(sent.to);  // a broadcast: its shared copy is in the outbox, like a group's
-    auto original = sent.gid.empty() && !list ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
+    // A direct message to a user homed on another node went through the outbox too.
+    bool remote = sent.gid.empty() && !list && where(sent.to) != Where::here;
+    auto original = sent.gid.empty() && !list && !remote ? log_.find_by_id(sent.to, sent.id) : log_.find_outbox(sent.id);
     if (!original) return deny(Refusal::malformed, "duplicate of an expired message");
-    std::string topic = list ? "l/" + sent.to : sent.gid.empty() ? inbox_topic(sent.to) : "g/" + sent.gid;
+    std::string topic = list     ? "l/" + sent.to
+                        : remote ? "m/" + sent.to
+                        : sent.gid.empty() ? inbox_topic(sent.to)
+                                           : "g/" + sent.gid;
     MessageResult r = rewrite(std::move(topic), json_.write(*original));
     if (s.encoding == Encoding::lean) {
         r.extra.push_back(DirectPublish{client_id_of(s), {lean::confirmation_topic, lean::confirmation(sent)}});
@@ -318,6 +341,7 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
         if (!got || got->from != e.to) throw std::invalid_argument("a receipt names a message you did not get from " + e.to);
     }
     e.body = body.dump();
+    if (where(e.to) == Where::elsewhere) return relay(s, nullptr, e, "r/" + e.to);
     storage::InboxLog::Batch batch(log_);
     if (!batch.add(e.to, e)) return deny(Refusal::unknown_recipient, "unknown recipient " + e.to);
     batch.commit();
@@ -329,6 +353,11 @@ MessageResult ChatBroker::receipt(const Session& s, std::string_view to, const s
 MessageResult ChatBroker::typing(const Session& s, std::string_view to, const std::string& payload) {
     if (!is_valid_utf8(payload)) throw std::invalid_argument("typing state must be UTF-8 text");
     nlohmann::json j = {{"kind", "typing"}, {"from", s.user}, {"ts", clock_()}, {"body", payload}};
+    std::string recipient(to);
+    if (where(recipient) == Where::elsewhere) {  // a bridge sends it on to the recipient's home
+        metrics_.relayed.inc();
+        return rewrite("t/" + recipient, j.dump());
+    }
     // Sent as the plugin's own QoS 0 publish; the client's publish goes on to t/{to}, where nobody
     // can subscribe, so its PUBACK is the same whether the recipient is online or not.
     MessageResult r;
@@ -347,7 +376,15 @@ MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
 }
 
 MessageResult ChatBroker::sync_request(const Session& s, const std::string& payload) {
-    DirectPublish forward = sync_forward(s.user, s.device, counter_field(payload, "after"));
+    int64_t after = counter_field(payload, "after");
+    // Past the inbox's end: the device saw seqs a failed cluster node never wrote to the
+    // database (its entries come back with new seqs, same ids), so the replay starts from the
+    // device's cursor as stored (docs/PROTOCOL.md "Cluster"). A rare read.
+    if (after > log_.last_seq(s.user)) {
+        auto row = accounts_.find_device(s.user, s.device);
+        after = row ? std::min(after, row->cursor) : 0;
+    }
+    DirectPublish forward = sync_forward(s.user, s.device, after);
     return rewrite(std::move(forward.message.topic), std::move(forward.message.payload));
 }
 
@@ -390,6 +427,7 @@ MessageResult ChatBroker::bridge_publish(std::string_view topic, const std::stri
     try {
         if (topic == "b/fanout") return expand_fanout(payload);
         if (topic == "b/replay") return expand_replay(payload);
+        if (topic == "b/live") return expand_live(payload);
     } catch (const storage::Error&) {
         throw;  // not stored: the plugin drops the connection and the bridge sends it again
     } catch (const std::exception& bad) {
@@ -414,6 +452,8 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     const auto& to = json.at("to");
     if (!json.at("entry").is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
     Entry shared = entry_from_object(json["entry"]);
+    // A `sent` entry handed off from a restarted cluster node keeps its sending device.
+    if (auto device = json["entry"].find("device"); device != json["entry"].end()) shared.device = device->get<std::string>();
     bool direct = json.value("direct", false);  // a broadcast list's message: 1:1 to each member
     std::vector<std::pair<std::string, Entry>> stored;  // member, their copy
     storage::InboxLog::Batch batch(log_);
@@ -421,6 +461,12 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     for (const auto& user : to) {
         const auto& member = user.get_ref<const std::string&>();
         if (!is_user_id(member)) throw std::invalid_argument("not a user id: " + member);
+        // Routed before the member moved (this node's lease had lapsed meanwhile): no PUBACK, so
+        // the bridge routes the batch again, to the member's new home.
+        // Only the cache is asked (a move is always cached, see rehome()): no read per member.
+        if (auto home = homed_here_.find(member); home != homed_here_.end() && !home->second) {
+            throw storage::Error("user " + member + " is homed on another node now");
+        }
         if (!listed.insert(member).second || log_.has_entry(member, shared.id)) continue;
         Entry copy = shared;
         if (direct) copy.to = member;
@@ -485,6 +531,26 @@ MessageResult ChatBroker::expand_replay(const std::string& payload) {
         r.extra.push_back(DirectPublish{client_id, {device_topic(user, device), msgpack_text(compact_page)}});
     }
     if (!lean_page.empty()) r.extra.push_back(DirectPublish{client_id, {lean::page_topic, lean_page.finish()}});
+    return r;
+}
+
+// {"topic": "u/{user}/e" | "p/{user}", "payload", "qos", "retain"}: published here as the plugin's
+// own message, routed normally (READ-checked, so blocks apply) and marked relayed.
+MessageResult ChatBroker::expand_live(const std::string& payload) {
+    auto j = parse_object(payload);
+    const auto& topic = j.at("topic").get_ref<const std::string&>();
+    Topic t = split_topic(topic);
+    bool typing = t.count == 3 && !t.too_deep && t[0] == "u" && is_user_id(t[1]) && t[2] == "e";
+    bool presence = t.is("p", 2) && is_user_id(t[1]);
+    int qos = j.value("qos", 0);
+    if ((!typing && !presence) || (qos != 0 && qos != 1)) {
+        throw std::invalid_argument("b/live carries only u/{user}/e or p/{user}, at QoS 0 or 1");
+    }
+    DirectPublish d{"", {topic, j.at("payload").get<std::string>()}, 0, qos};
+    d.retain = presence && j.value("retain", false);
+    d.relayed = true;
+    MessageResult r;
+    r.extra.push_back(std::move(d));
     return r;
 }
 

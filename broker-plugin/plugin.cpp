@@ -72,9 +72,11 @@ std::string_view view(const char* s) { return s ? std::string_view(s) : std::str
 void publish(ChatBroker& broker, const chat::broker::DirectPublish& d) {
     mosquitto_property* props = nullptr;
     if (d.expiry_s) mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, d.expiry_s);
+    // A bridge never relays a message marked so (docs/PROTOCOL.md "Cluster"): no loops.
+    if (d.relayed) mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "relayed", "1");
     int rc = mosquitto_broker_publish_copy(d.client_id.empty() ? nullptr : d.client_id.c_str(),
                                            d.message.topic.c_str(), static_cast<int>(d.message.payload.size()),
-                                           d.message.payload.data(), d.qos, false, props);
+                                           d.message.payload.data(), d.qos, d.retain, props);
     if (rc != MOSQ_ERR_SUCCESS) {
         mosquitto_property_free_all(&props);  // still ours when the broker refused it
         broker.live_copy_dropped();

@@ -7,6 +7,7 @@
 #include "support/pg_cluster.h"
 #include "support/process.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,7 +19,8 @@ struct World {
     chat::testing::TempDir dir;
     chat::testing::TestDatabase store{dir.path() / "chat.db"};
     std::string db_path = store.location();  // a PostgreSQL URL on the .pg run
-    int64_t now = 1'000'000;
+    // Read through atomic_ref: a cluster node's lease thread reads the clock too (set_now()).
+    alignas(std::atomic_ref<int64_t>::required_alignment) int64_t now = 1'000'000;
     std::unique_ptr<ChatBroker> broker;
     std::map<std::string, std::string> tokens;
     int keys[8] = {};
@@ -45,8 +47,10 @@ struct World {
         c.address_connect_limit = {1e6, 1e6};
         c.max_payload = 100;
         if (tweak) tweak(c);
-        broker = std::make_unique<ChatBroker>(c, [this] { return now; });
+        broker = std::make_unique<ChatBroker>(c, [this] { return std::atomic_ref<int64_t>(now).load(); });
     }
+    // Moves the clock while another thread may read it (a cluster node's lease thread).
+    void set_now(int64_t t) { std::atomic_ref<int64_t>(now).store(t); }
     ClientKey key(int i) { return &keys[i]; }
     bool login(int i, const std::string& client_id) {
         auto user = client_id.substr(0, client_id.find('/'));
