@@ -130,21 +130,6 @@ void Bridge::guarded(const char* name, const std::function<void()>& body) {
     }
 }
 
-namespace {
-
-// Set by a plugin on what it publishes for a b/live batch: never relayed again.
-bool was_relayed(const mqtt::message& m) {
-    const auto& props = m.get_properties();
-    for (size_t i = 0, n = props.count(mqtt::property::USER_PROPERTY); i < n; ++i) {
-        if (std::get<0>(mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i)) == relayed_property) {
-            return true;
-        }
-    }
-    return false;
-}
-
-}  // namespace
-
 void Bridge::live_loop() {
     storage::InUseLock in_use(config_.db_path);  // chatctl restore refuses while the bridge runs
     storage::Database db(config_.db_path);

@@ -18,31 +18,12 @@ const char* const filters[] = {"$share/bridge/g/+", "$share/bridge/k/+", "$share
 const char* const cluster_filters[] = {"$share/bridge/m/+", "$share/bridge/r/+", "$share/bridge/t/+",
                                        "$share/bridge/p/+"};
 
-mqtt::connect_options connect_options(const BridgeConfig& config) {
-    auto opts = mqtt::connect_options_builder()
-                    .mqtt_version(MQTTVERSION_5)
-                    .user_name(config.user)
-                    .password(config.password)
-                    .clean_start(false)
-                    .properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, session_expiry_s)})
-                    .automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5))
-                    .max_inflight(1000)
-                    .connect_timeout(std::chrono::seconds(5))
-                    .finalize();
-    if (config.tls) {
-        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
-        if (!config.ca_file.empty()) ssl.trust_store(config.ca_file);
-        opts.set_ssl(ssl.finalize());
-    }
-    return opts;
-}
-
 }  // namespace
 
 NodeConnection::NodeConnection(std::string node, std::string host, int port, const BridgeConfig& config, bool cluster,
                                Handlers handlers)
     : node_(std::move(node)), address_(host + ":" + std::to_string(port)), port_(port), cluster_(cluster),
-      handlers_(std::move(handlers)), options_(connect_options(config)),
+      config_(config), handlers_(std::move(handlers)),
       client_((config.tls ? "ssl://" : "tcp://") + address_, config.client_id, mqtt::create_options(MQTTVERSION_5)) {
     // Both run on Paho threads: only issue the (asynchronous) subscribes and hand things over.
     client_.set_connected_handler([this](const std::string&) {
@@ -67,14 +48,34 @@ NodeConnection::NodeConnection(std::string node, std::string host, int port, con
 
 NodeConnection::~NodeConnection() { disconnect(); }
 
+mqtt::token_ptr NodeConnection::start_connect() {
+    // Built where it is used, as the one-broker bridge always did: a connect_options kept in a
+    // member crashed Paho 1.2.0 inside connect() (the C struct's property pointer dangled).
+    auto opts = mqtt::connect_options_builder()
+                    .mqtt_version(MQTTVERSION_5)
+                    .user_name(config_.user)
+                    .password(config_.password)
+                    .clean_start(false)
+                    .properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, session_expiry_s)})
+                    .automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5))
+                    .max_inflight(1000)
+                    .connect_timeout(std::chrono::seconds(5))
+                    .finalize();
+    if (config_.tls) {
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+        if (!config_.ca_file.empty()) ssl.trust_store(config_.ca_file);
+        opts.set_ssl(ssl.finalize());
+    }
+    return client_.connect(opts);
+}
+
 void NodeConnection::connect() {
     subscribe_on_connect_ = false;
     try {
-        client_.connect(options_)->wait();
+        start_connect()->wait();
     } catch (const mqtt::exception& e) {
         subscribe_on_connect_ = true;
-        throw std::runtime_error("cannot connect to " + client_.get_server_uri() + " as " + options_.get_user_name() +
-                                 ": " + e.what());
+        throw std::runtime_error("cannot connect to " + client_.get_server_uri() + " as " + config_.user + ": " + e.what());
     }
     set_nodelay_to_port(port_);
     subscribe_all(true);
@@ -85,7 +86,7 @@ void NodeConnection::keep_trying() {
     if (ever_connected_ || client_.is_connected()) return;
     if (attempt_ && !attempt_->is_complete()) return;
     try {
-        attempt_ = client_.connect(options_);
+        attempt_ = start_connect();
     } catch (const mqtt::exception& e) {
         log::log(log::Level::warning, "node_connect_failed", {{"node", node_}, {"address", address_}, {"error", e.what()}});
     }

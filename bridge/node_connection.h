@@ -50,14 +50,15 @@ public:
     void disconnect() noexcept;
 
 private:
+    mqtt::token_ptr start_connect();
     void subscribe_all(bool wait);
 
     std::string node_;
     std::string address_;  // host:port as in the nodes table (or --broker)
     int port_;
     bool cluster_;
+    BridgeConfig config_;  // the identity and TLS settings, for every connect
     Handlers handlers_;
-    mqtt::connect_options options_;
     mqtt::async_client client_;
     mqtt::token_ptr attempt_;  // the owning thread's last connect
     std::atomic<bool> ever_connected_{false};

@@ -5,6 +5,16 @@
 
 namespace chat::bridge {
 
+bool was_relayed(const mqtt::message& m) {
+    const auto& props = m.get_properties();
+    for (size_t i = 0, n = props.count(mqtt::property::USER_PROPERTY); i < n; ++i) {
+        if (std::get<0>(mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i)) == relayed_property) {
+            return true;
+        }
+    }
+    return false;
+}
+
 Relays::Relays(storage::Cluster& cluster, NodeLinks& links, std::function<int64_t()> clock)
     : cluster_(cluster), links_(links), clock_(std::move(clock)) {}
 

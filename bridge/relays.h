@@ -7,6 +7,8 @@
 
 #include "storage/cluster.h"
 
+#include <mqtt/message.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,6 +18,8 @@ namespace chat::bridge {
 // The MQTT v5 user property a plugin puts on what it publishes for a b/live batch: the bridge
 // never relays such a message again (no loops between nodes).
 inline constexpr const char* relayed_property = "relayed";
+// Whether `m` carries that property (whatever its value).
+bool was_relayed(const mqtt::message& m);
 
 class Relays {
 public:

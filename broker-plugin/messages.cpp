@@ -376,7 +376,15 @@ MessageResult ChatBroker::ack(const Session& s, const std::string& payload) {
 }
 
 MessageResult ChatBroker::sync_request(const Session& s, const std::string& payload) {
-    DirectPublish forward = sync_forward(s.user, s.device, counter_field(payload, "after"));
+    int64_t after = counter_field(payload, "after");
+    // Past the inbox's end: the device saw seqs a failed cluster node never wrote to the
+    // database (its entries come back with new seqs, same ids), so the replay starts from the
+    // device's cursor as stored (docs/PROTOCOL.md "Cluster"). A rare read.
+    if (after > log_.last_seq(s.user)) {
+        auto row = accounts_.find_device(s.user, s.device);
+        after = row ? std::min(after, row->cursor) : 0;
+    }
+    DirectPublish forward = sync_forward(s.user, s.device, after);
     return rewrite(std::move(forward.message.topic), std::move(forward.message.payload));
 }
 
@@ -444,6 +452,8 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     const auto& to = json.at("to");
     if (!json.at("entry").is_object() || !to.is_array()) throw std::invalid_argument("expected {\"entry\":{},\"to\":[]}");
     Entry shared = entry_from_object(json["entry"]);
+    // A `sent` entry handed off from a restarted cluster node keeps its sending device.
+    if (auto device = json["entry"].find("device"); device != json["entry"].end()) shared.device = device->get<std::string>();
     bool direct = json.value("direct", false);  // a broadcast list's message: 1:1 to each member
     std::vector<std::pair<std::string, Entry>> stored;  // member, their copy
     storage::InboxLog::Batch batch(log_);
@@ -451,6 +461,12 @@ MessageResult ChatBroker::expand_fanout(const std::string& payload) {
     for (const auto& user : to) {
         const auto& member = user.get_ref<const std::string&>();
         if (!is_user_id(member)) throw std::invalid_argument("not a user id: " + member);
+        // Routed before the member moved (this node's lease had lapsed meanwhile): no PUBACK, so
+        // the bridge routes the batch again, to the member's new home.
+        // Only the cache is asked (a move is always cached, see rehome()): no read per member.
+        if (auto home = homed_here_.find(member); home != homed_here_.end() && !home->second) {
+            throw storage::Error("user " + member + " is homed on another node now");
+        }
         if (!listed.insert(member).second || log_.has_entry(member, shared.id)) continue;
         Entry copy = shared;
         if (direct) copy.to = member;

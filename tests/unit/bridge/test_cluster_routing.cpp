@@ -368,3 +368,15 @@ TEST_CASE("a b/live payload carries any text as a JSON string") {
     CHECK(j["payload"] == "a \"quoted\"\nline");
     CHECK(j["topic"] == "p/1001");
 }
+
+TEST_CASE("a message a plugin published for a b/live batch is recognised and never relayed again") {
+    auto plain = mqtt::make_message("p/1001", "online", 1, true);
+    CHECK_FALSE(was_relayed(*plain));
+    auto other = mqtt::make_message("p/1001", "online", 1, true);
+    other->set_properties({mqtt::property(mqtt::property::USER_PROPERTY, "kind", "msg")});
+    CHECK_FALSE(was_relayed(*other));
+    auto relayed = mqtt::make_message("p/1001", "online", 1, true);
+    relayed->set_properties({mqtt::property(mqtt::property::USER_PROPERTY, "kind", "msg"),
+                             mqtt::property(mqtt::property::USER_PROPERTY, "relayed", "1")});
+    CHECK(was_relayed(*relayed));
+}

@@ -161,3 +161,44 @@ TEST_CASE("a node whose lease lapsed takes nothing until it has renewed and re-r
     }
     CHECK(w.broker->on_message(w.key(0), "m/15550002", "after", {}).verdict == Verdict::rewrite);
 }
+
+TEST_CASE("a sync past the inbox's end (seqs a failed node never stored) replays from the device's stored cursor") {
+    NodeWorld n;
+    World& w = *n.w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.auth(w.key(2), "bridge-1", "bridge", "pw"));
+    for (int i = 0; i < 3; ++i) {
+        nlohmann::json entry = {{"id", chat::new_message_id(w.now)}, {"kind", "msg"}, {"from", "15550002"},
+                                {"ts", w.now}, {"body", "hi"}};
+        nlohmann::json batch = {{"entry", entry}, {"to", {"15550001"}}, {"direct", true}};
+        REQUIRE(w.broker->on_message(w.key(2), "b/fanout", batch.dump(), {}).verdict == Verdict::pass);
+    }
+    REQUIRE(w.broker->on_message(w.key(0), "k/15550001", "2", {}).verdict == Verdict::rewrite);
+    w.broker->wait_imported();
+    auto forward = [&](const char* after) {
+        auto r = w.broker->on_message(w.key(0), "s/15550001", after, {});
+        REQUIRE(r.verdict == Verdict::rewrite);
+        return nlohmann::json::parse(r.rewritten.payload);
+    };
+    CHECK(forward("1")["after"] == 1);   // within the inbox: as asked
+    CHECK(forward("3")["after"] == 3);
+    auto past = forward("9");            // past its end: from the cursor the device acked
+    CHECK(past["after"] == 2);
+    CHECK(past["upto"] == 3);
+}
+
+TEST_CASE("a fan-out batch naming a user this node knows is homed elsewhere is not acknowledged") {
+    NodeWorld n;
+    World& w = *n.w;
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.auth(w.key(2), "bridge-1", "bridge", "pw"));
+    REQUIRE(w.broker->on_message(w.key(0), "m/15550002", "x", {}).rewritten.topic == "m/15550002");  // now cached
+    nlohmann::json entry = {{"id", chat::new_message_id(w.now)}, {"kind", "msg"}, {"from", "15550003"},
+                            {"ts", w.now}, {"body", "hi"}};
+    nlohmann::json batch = {{"entry", entry}, {"to", {"15550001", "15550002"}}};
+    // No PUBACK: the bridge sends it again after routing it anew; nothing was stored here.
+    CHECK_THROWS_AS(w.broker->on_message(w.key(2), "b/fanout", batch.dump(), {}), chat::storage::Error);
+    w.broker->wait_imported();
+    auto db = w.open();
+    CHECK(chat::storage::Inbox(db).entries_after("15550001", 0, 10).size() == 1);  // only the sent copy
+}

@@ -192,3 +192,17 @@ TEST_CASE("/metrics: loopback peers only, or the bearer of the metrics token") {
     CHECK(status_of([&] { require_metrics_access("127.0.0.1", "", hash); }) == 401);  // the token binds loopback too
     CHECK(status_of([&] { require_metrics_access("127.0.0.1", "s3cret", hash); }) == 401);
 }
+
+TEST_CASE("the --cluster flag takes no value and leaves the flags around it intact") {
+    SidecarConfig c;
+    CHECK_FALSE(c.cluster);
+    CHECK(!parse_args({"--port", "0", "--cluster", "--threads", "8"}, c));
+    CHECK(c.cluster);
+    CHECK(c.port == 0);
+    CHECK(c.threads == 8);
+    SidecarConfig last;
+    CHECK(!parse_args({"--cluster"}, last));
+    CHECK(last.cluster);
+    SidecarConfig d;
+    CHECK(parse_args({"--port", "--cluster"}, d));  // --port's value is not a port
+}
