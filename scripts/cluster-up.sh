@@ -34,7 +34,6 @@ pg_database "$pg_port" chat
 # metrics port, the shared database, and the node's identity and lease.
 node_conf() {
   local n=$1 port=$2 dir=var/cluster/n$1
-  mkdir -p "$dir"
   sed -e "s|^listener 1883 127.0.0.1\$|listener $port 127.0.0.1|" \
       -e '/^listener 8883$/d' -e '/^certfile /d' -e '/^keyfile /d' -e '/^tls_version /d' \
       -e "s|^plugin_opt_db_path .*|plugin_opt_db_path $dir/chat.db|" \
@@ -49,6 +48,7 @@ node_conf() {
 
 for n in $(seq "$nodes"); do
   port=$((first_port + n - 1))
+  mkdir -p "var/cluster/n$n"
   node_conf "$n" "$port" > "var/cluster/n$n/mosquitto.conf"
   mosquitto -c "var/cluster/n$n/mosquitto.conf" > "var/cluster/n$n/mosquitto.log" 2>&1 &
   pids+=($!)
