@@ -42,7 +42,12 @@ ChatBroker::ChatBroker(Config config, std::function<int64_t()> clock)
     db_.retry_busy_quickly();
     bridge_password_hash_ = hash_token(config_.bridge_password);
     if (!config_.operator_password.empty()) operator_password_hash_ = hash_token(config_.operator_password);
-    accounts_.clear_online();
+    // Devices online here before a crash are not any more; on other nodes they may be.
+    if (clustered()) {
+        cluster_.clear_online(config_.node_id);
+    } else {
+        accounts_.clear_online();
+    }
     acl_change_id_ = acl_changes_.latest_id();
     metrics_.expose_storage(log_, checkpointer_);
 }

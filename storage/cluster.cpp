@@ -95,7 +95,9 @@ Cluster::Cluster(Database& db)
                     "device FROM handoffs ORDER BY id LIMIT ?"),
       handoff_done_(db, "DELETE FROM handoffs WHERE id = ?"),
       route_(db, route_sql()),
-      elsewhere_(db, elsewhere_sql()) {}
+      elsewhere_(db, elsewhere_sql()),
+      clear_online_(db, "UPDATE devices SET online = 0 WHERE online != 0 AND user_id IN "
+                        "(SELECT user_id FROM user_homes WHERE node_id = ?)") {}
 
 int64_t Cluster::renew_lease(const std::string& node, const std::string& address, int64_t now_ms, int64_t lease_ms) {
     Transaction tx(db_);
@@ -216,6 +218,8 @@ std::map<std::string, std::vector<std::string>> Cluster::route(const std::vector
     }
     return by_node;
 }
+
+void Cluster::clear_online(const std::string& node) { clear_online_.bind(1, node).run(); }
 
 void Cluster::hand_off(const std::string& owner, const Entry& e) {
     hand_off_.bind(1, owner).bind(2, e.id).bind(3, e.kind).bind(4, e.from).bind_or_null(5, e.to).bind_or_null(6, e.gid);

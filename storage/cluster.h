@@ -63,6 +63,9 @@ public:
     // order given). Users that do not exist, or for whom no node is live, are left out.
     std::map<std::string, std::vector<std::string>> route(const std::vector<std::string>& users, int64_t now_ms);
 
+    // A node starts: none of its users' devices is online any more (other nodes' users are).
+    void clear_online(const std::string& node);
+
     // Queues an entry for `owner`'s new home (idempotent per (owner, entry id)).
     void hand_off(const std::string& owner, const Entry& e);
     std::vector<Handoff> handoffs(int limit);
@@ -71,7 +74,7 @@ public:
 private:
     Database& db_;
     Statement renew_, release_, hold_, nodes_, live_nodes_, home_of_, user_exists_, lock_home_, node_lease_,
-        set_home_, record_change_, hand_off_, handoffs_, handoff_done_, route_, elsewhere_;
+        set_home_, record_change_, hand_off_, handoffs_, handoff_done_, route_, elsewhere_, clear_online_;
 };
 
 }  // namespace chat::storage

@@ -136,3 +136,20 @@ TEST_CASE("a restarted node imports its journal for its users and hands the move
     t.cluster.handoff_done(handed[0].id);
     CHECK(t.cluster.handoffs(10).empty());
 }
+
+TEST_CASE("a starting node clears the online flags of its own users only") {
+    Db t;
+    Accounts accounts(t.db);
+    accounts.add_device("1", "d1", "h1", 1);
+    accounts.add_device("2", "d1", "h2", 1);
+    t.cluster.renew_lease("n1", "a1", 0, 5000);
+    REQUIRE(t.cluster.settle_home("1", 1)->node == "n1");
+    t.cluster.release_lease("n1", 2);
+    t.cluster.renew_lease("n2", "a2", 2, 5000);
+    REQUIRE(t.cluster.settle_home("2", 3)->node == "n2");
+    accounts.set_online("1", "d1", true);
+    accounts.set_online("2", "d1", true);
+    t.cluster.clear_online("n1");
+    CHECK(accounts.online_devices("1") == 0);
+    CHECK(accounts.online_devices("2") == 1);
+}
