@@ -136,6 +136,9 @@ AuthResult ChatBroker::authenticate(ClientKey client, std::string_view client_id
     }
     // A cluster node takes only its own users, and nobody while fenced: closed unanswered, the
     // phone asks the sidecar for its home (docs/PROTOCOL.md "Cluster").
+    // A user cached as homed elsewhere is read again: it may have moved here a moment ago, before
+    // the acl change that says so was read (a CONNECT reads the database anyway).
+    if (auto cached = homed_here_.find(user); cached != homed_here_.end() && !cached->second) homed_here_.erase(cached);
     if (!node_open() || where(user) != Where::here) {
         metrics_.connects_elsewhere.inc();
         return AuthResult::unavailable;

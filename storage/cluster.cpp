@@ -1,6 +1,8 @@
-// Cluster: prepared statements over nodes, user_homes and handoffs. On PostgreSQL a move locks
-// the user's home row and shares the old node's row, which a renewal updates: a move and a
-// renewal of that node never interleave. SQLite serialises writers anyway (BEGIN IMMEDIATE).
+// Cluster: prepared statements over nodes, user_homes and handoffs. On PostgreSQL the row of a
+// node is the lock that keeps a move of its users apart from the rest: a move (settle_home)
+// locks it FOR UPDATE; a renewal (a plain UPDATE, FOR NO KEY UPDATE) and an import transaction
+// (FOR KEY SHARE) each wait for a move, never for each other, so a long import never holds a
+// renewal up. SQLite serialises writers anyway (BEGIN IMMEDIATE).
 #include "cluster.h"
 
 #include <algorithm>
@@ -71,11 +73,14 @@ Entry entry_from(const Statement& s) {
 
 Cluster::Cluster(Database& db)
     : db_(db),
-      renew_(db, "INSERT INTO nodes(node_id, address, lease_until_ms) VALUES(?, ?, ?) ON CONFLICT(node_id) "
-                 "DO UPDATE SET address = excluded.address, lease_until_ms = excluded.lease_until_ms"),
+      // ON CONFLICT DO UPDATE would lock the row as FOR UPDATE: an UPDATE first, and an INSERT
+      // only for a node's first lease.
+      renew_(db, "UPDATE nodes SET address = ?, lease_until_ms = ? WHERE node_id = ?"),
+      register_(db, "INSERT INTO nodes(node_id, address, lease_until_ms) VALUES(?, ?, ?) ON CONFLICT(node_id) DO NOTHING"),
+      lease_(db, "SELECT lease_until_ms FROM nodes WHERE node_id = ?"),
       release_(db, "UPDATE nodes SET lease_until_ms = ? WHERE node_id = ? AND lease_until_ms > ?"),
       hold_(db, Sql{"SELECT lease_until_ms FROM nodes WHERE node_id = ?",
-                    "SELECT lease_until_ms FROM nodes WHERE node_id = ? FOR UPDATE"}),
+                    "SELECT lease_until_ms FROM nodes WHERE node_id = ? FOR KEY SHARE"}),
       nodes_(db, "SELECT node_id, address, lease_until_ms FROM nodes ORDER BY node_id"),
       live_nodes_(db, "SELECT node_id, address, lease_until_ms FROM nodes WHERE lease_until_ms > ? ORDER BY node_id"),
       home_of_(db, "SELECT h.node_id, n.address, n.lease_until_ms FROM user_homes h "
@@ -84,7 +89,7 @@ Cluster::Cluster(Database& db)
       lock_home_(db, Sql{"SELECT node_id FROM user_homes WHERE user_id = ?",
                          "SELECT node_id FROM user_homes WHERE user_id = ? FOR UPDATE"}),
       node_lease_(db, Sql{"SELECT address, lease_until_ms FROM nodes WHERE node_id = ?",
-                          "SELECT address, lease_until_ms FROM nodes WHERE node_id = ? FOR SHARE"}),
+                          "SELECT address, lease_until_ms FROM nodes WHERE node_id = ? FOR UPDATE"}),
       set_home_(db, "INSERT INTO user_homes(user_id, node_id, since_ms) VALUES(?, ?, ?) ON CONFLICT(user_id) "
                     "DO UPDATE SET node_id = excluded.node_id, since_ms = excluded.since_ms"),
       record_change_(db, "INSERT INTO acl_changes(user_id) VALUES(?)"),
@@ -103,10 +108,12 @@ int64_t Cluster::renew_lease(const std::string& node, const std::string& address
     Transaction tx(db_);
     int64_t before = 0;
     {
-        ResetOnExit r(hold_);
-        if (hold_.bind(1, node).step()) before = hold_.int_at(0);
+        // Only this node writes its lease (a move only reads it): no lock needed to read it.
+        ResetOnExit r(lease_);
+        if (lease_.bind(1, node).step()) before = lease_.int_at(0);
     }
-    renew_.bind(1, node).bind(2, address).bind(3, now_ms + lease_ms).run();
+    renew_.bind(1, address).bind(2, now_ms + lease_ms).bind(3, node).run();
+    if (db_.changes() == 0) register_.bind(1, node).bind(2, address).bind(3, now_ms + lease_ms).run();
     tx.commit();
     return before;
 }

@@ -39,7 +39,8 @@ public:
 
     // Registers `node` or renews its lease until now + lease_ms (address updated); returns the
     // lease it held before (0: never registered). Waits for a settle_home() in progress that
-    // is moving one of its users, so a renewal and a move never interleave.
+    // is moving one of its users, so a renewal and a move never interleave; never waits for an
+    // import transaction.
     int64_t renew_lease(const std::string& node, const std::string& address, int64_t now_ms, int64_t lease_ms);
     // Ends the lease now (a clean stop): its users move at their next settle_home().
     void release_lease(const std::string& node, int64_t now_ms);
@@ -73,7 +74,7 @@ public:
 
 private:
     Database& db_;
-    Statement renew_, release_, hold_, nodes_, live_nodes_, home_of_, user_exists_, lock_home_, node_lease_,
+    Statement renew_, register_, lease_, release_, hold_, nodes_, live_nodes_, home_of_, user_exists_, lock_home_, node_lease_,
         set_home_, record_change_, hand_off_, handoffs_, handoff_done_, route_, elsewhere_, clear_online_;
 };
 
