@@ -43,7 +43,9 @@ FanOutResult GroupFanout::fan_out(const Entry& message) {
     // Off the delivery path: the row must be in SQLite before it can be marked done.
     bool finished = wait_until_imported([&] { return outbox_.done(message.id).has_value(); }) &&
                     finish(message, sent.acks);
-    return {sent.acks == Acks::all ? sent.members : 0, finished};
+    FanOutResult result{sent.acks == Acks::all ? sent.members : 0, finished};
+    members_sent_ += result.members;
+    return result;
 }
 
 GroupFanout::Delivery GroupFanout::deliver(const Entry& message, const std::string& gid,
