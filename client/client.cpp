@@ -124,7 +124,9 @@ void Client::connect(bool sync) {
     synced_seq_ = state_.last_seq();
     acked_ = synced_seq_;
     const auto& a = account();
-    mqtt_ = std::make_unique<mqtt::async_client>("tcp://" + options_.host + ":" + std::to_string(options_.mqtt_port),
+    const std::string scheme = options_.mqtt_tls ? "ssl://" : "tcp://";
+    const std::string& host = options_.mqtt_host.empty() ? options_.host : options_.mqtt_host;
+    mqtt_ = std::make_unique<mqtt::async_client>(scheme + host + ":" + std::to_string(options_.mqtt_port),
                                                  a.user + "/" + a.device, mqtt::create_options(MQTTVERSION_5));
     mqtt_->start_consuming();
     mqtt::properties props{mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, session_expiry_s)};
@@ -137,6 +139,11 @@ void Client::connect(bool sync) {
                     .connect_timeout(std::chrono::seconds(10))
                     .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(8))
                     .finalize();
+    if (options_.mqtt_tls) {  // the broker's certificate is checked, as the bridge does
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+        if (!options_.ca_file.empty()) ssl.trust_store(options_.ca_file);
+        opts.set_ssl(ssl.finalize());
+    }
     // On every connect, the first and each after a broker restart: subscribe and sync from the
     // last seq handled. Paho's thread: nothing here waits, and the state file is not touched.
     if (sync) {

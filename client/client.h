@@ -28,6 +28,9 @@ struct Options {
     std::string host = "127.0.0.1";
     int http_port = 8080;
     int mqtt_port = 1883;
+    std::string mqtt_host;  // empty: host
+    bool mqtt_tls = false;  // MQTT over TLS (the broker's TLS listener, e.g. 8883)
+    std::string ca_file;    // with TLS: the CA that signed the broker's certificate (else the system's)
 };
 
 // What recv prints, one line each (the scriptable interface tests read).

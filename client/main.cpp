@@ -1,6 +1,8 @@
 // chat-client: the terminal client's command line (scriptable subcommands and interactive mode).
 #include "client.h"
 
+#include "common/broker_address.h"
+
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -12,7 +14,10 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: chat-client [--state FILE] [--host ADDR] [--http-port N] [--mqtt-port N] COMMAND\n"
+    "usage: chat-client [--state FILE] [--host ADDR] [--http-port N] [--mqtt-port N]\n"
+    "                   [--broker [tcp://|ssl://]HOST:PORT] [--ca-file PEM] COMMAND\n"
+    "  (--broker: the MQTT broker, ssl:// for its TLS listener, checked against --ca-file or the\n"
+    "   system's CAs; default tcp://HOST:MQTT-PORT)\n"
     "  register PHONE [--sms-outbox FILE]   verify a phone (+E.164); the code is read from stdin, or for tests\n"
     "                                       from the development SMS outbox file\n"
     "  send USER TEXT                       encrypt for every device of USER and your other devices\n"
@@ -71,6 +76,16 @@ int run(const Args& a) {
     if (a.flags.count("host")) o.host = a.flags.at("host");
     o.http_port = number(a, "http-port", o.http_port);
     o.mqtt_port = number(a, "mqtt-port", o.mqtt_port);
+    if (a.flags.count("broker")) {
+        auto broker = chat::parse_broker_address("--broker", a.flags.at("broker"));
+        o.mqtt_tls = broker.tls;
+        o.mqtt_port = broker.port;
+        o.mqtt_host = broker.host;
+    }
+    if (a.flags.count("ca-file")) {
+        if (!o.mqtt_tls) throw std::invalid_argument("--ca-file needs an ssl:// --broker");
+        o.ca_file = a.flags.at("ca-file");
+    }
     const auto& cmd = a.words[0];
     chat::client::Client client(o);
     if (cmd == "register" && a.words.size() == 2) {

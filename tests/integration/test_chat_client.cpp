@@ -13,11 +13,13 @@
 #include <regex>
 
 using namespace chat::testing;
+using namespace std::chrono_literals;
 
 namespace {
 
 // The real stack and one state file per client device.
 struct Stack {
+    explicit Stack(BrokerOptions options = {}) : broker(std::move(options)) {}
     BrokerFixture broker;
     BridgeProcess bridge{broker};
     SidecarHarness sidecar{broker.db_path()};
@@ -192,4 +194,37 @@ TEST_CASE("chat-client: a file sealed before upload arrives intact, the stored b
         CHECK(read_file(blob.path()).find("secret plans") == std::string::npos);
     }
     CHECK(blobs == 1);  // the stored upload, sealed
+}
+
+TEST_CASE("chat-client: MQTT over the broker's TLS listener with its CA, and a broker signed by another CA is refused") {
+    TempDir secrets, other;
+    for (const auto* dir : {&secrets, &other}) {
+        std::string out;
+        REQUIRE(run_command({CHAT_SOURCE_DIR "/scripts/make-secrets.sh", dir->path().string()}, out) == 0);
+    }
+    const int tls_port = free_port();
+    BrokerOptions options;
+    options.extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncertfile " +
+                           (secrets.path() / "tls/server.crt").string() + "\nkeyfile " +
+                           (secrets.path() / "tls/server.key").string() + "\n";
+    Stack s(options);
+    REQUIRE(wait_for_port(tls_port, 5s));
+    s.register_phone("alice", "+15550251");
+    s.register_phone("bob", "+15550252");
+    const std::string broker = "ssl://127.0.0.1:" + std::to_string(tls_port);
+    auto over_tls = [&](const TempDir& ca, std::vector<std::string> args) {
+        std::vector<std::string> all{"--broker", broker, "--ca-file", (ca.path() / "tls/ca.crt").string()};
+        all.insert(all.end(), args.begin(), args.end());
+        return all;
+    };
+
+    s.ok("alice", over_tls(secrets, {"send", "15550252", "sent over TLS"}));
+    CHECK(s.ok("bob", over_tls(secrets, {"recv", "--count", "1", "--timeout", "20"})).find(" 15550251 sent over TLS\n") !=
+          std::string::npos);
+    // The client checks the broker's certificate: with another CA it does not connect, nothing is sent.
+    std::string out;
+    CHECK(s.run("alice", over_tls(other, {"send", "15550252", "must not leave"}), out) == 1);
+    CHECK(out.find("sent ") == std::string::npos);
+    // A CA file without ssl:// is a usage error.
+    CHECK(s.run("alice", {"--ca-file", (secrets.path() / "tls/ca.crt").string(), "send", "15550252", "x"}, out) == 2);
 }
