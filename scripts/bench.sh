@@ -66,11 +66,11 @@ awk '
     if (substr(target, 1, 2) == ">=") return value + 0 >= bound ? "yes" : "NO"
     return "?"
   }
-  BEGIN { printf "%-40s %10s %-16s %10s %8s %8s %4s\n", "figure", "value", "unit", "baseline", "ratio", "target", "met" }
+  BEGIN { printf "%-52s %10s %-16s %10s %8s %8s %4s\n", "figure", "value", "unit", "baseline", "ratio", "target", "met" }
   {
     # RESULT name figure unit baseline ratio target; the target bounds the ratio when there is one.
     checked = $6 == "-" ? $3 : $6
-    printf "%-40s %10s %-16s %10s %8s %8s %4s\n", $2, $3, $4, $5, $6, $7, met(checked, $7)
+    printf "%-52s %10s %-16s %10s %8s %8s %4s\n", $2, $3, $4, $5, $6, $7, met(checked, $7)
   }' "$results"
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'failed: %s\n' "${failed[@]}" >&2
