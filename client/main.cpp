@@ -28,8 +28,12 @@ constexpr const char* usage =
     "  send-file USER PATH                  encrypt the file, upload it (resumable), send a media message\n"
     "  recv-file --dir DIR [--count N] [--timeout S]   like recv; media files are verified, then written to DIR\n"
     "  verify USER                          print the safety number you and USER compare\n"
+    "  call USER [--media voice|video] [--hold S] [--timeout S]   ring USER (placeholder SDP), print ringing,\n"
+    "                                       answer and hangup; hang up S after the answer (exit 1 if unanswered)\n"
+    "  answer-call [--timeout S]            wait for a call, answer it, print signals until it ends\n"
+    "  reject-call [--timeout S]            wait for a call and reject it\n"
     "  interactive                          line mode: /to USER, /group GID, /send-file PATH,\n"
-    "                                       /verify USER, /quit, or text to send\n";
+    "                                       /verify USER, /call USER, /answer, /hangup, /quit, or text to send\n";
 
 struct Args {
     std::map<std::string, std::string> flags;
@@ -135,6 +139,17 @@ int run(const Args& a) {
     if (cmd == "verify" && a.words.size() == 2) {
         std::cout << client.safety_number(a.words[1]) << std::endl;
         return 0;
+    }
+    if (cmd == "call" && a.words.size() == 2) {
+        std::string media = a.flags.count("media") ? a.flags.at("media") : "voice";
+        if (media != "voice" && media != "video") throw std::invalid_argument("--media is voice or video");
+        return client.place_call(a.words[1], media, std::chrono::seconds(number(a, "hold", 0)),
+                                 std::chrono::seconds(number(a, "timeout", 30)))
+                   ? 0
+                   : 1;
+    }
+    if ((cmd == "answer-call" || cmd == "reject-call") && a.words.size() == 1) {
+        return client.take_call(cmd == "reject-call", std::chrono::seconds(number(a, "timeout", 30))) ? 0 : 1;
     }
     if (cmd == "interactive" && a.words.size() == 1) {
         client.interactive();
