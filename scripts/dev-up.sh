@@ -21,7 +21,8 @@ broker_conf=mosquitto.conf
 if [ "$(id -u)" -eq 0 ]; then
   touch var/chat.db
   if runuser -u mosquitto -- test -r "$PWD/build/broker-plugin/chat_plugin.so" 2>/dev/null; then
-    chown -R mosquitto: var
+    # All but the PostgreSQL cluster (CHAT_DB=postgres), which must stay the postgres user's.
+    find var -path var/pg -prune -o -exec chown mosquitto: {} +
   else
     broker_conf=var/mosquitto.root.conf
     { cat mosquitto.conf; echo "user root"; } > "$broker_conf"
@@ -36,7 +37,8 @@ if [ "${CHAT_DB:-sqlite}" = postgres ]; then
   pg_port=${CHAT_PG_PORT:-5433}
   as_pg=()
   # The server refuses to run as root: as root, var/pg belongs to (and runs as) postgres.
-  if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); mkdir -p var/pg; chown postgres: var/pg; fi
+  # (-R: a cluster an earlier version of this script handed to mosquitto is given back.)
+  if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); mkdir -p var/pg; chown -R postgres: var/pg; fi
   if [ ! -f var/pg/data/PG_VERSION ]; then
     "${as_pg[@]}" "$pg_bin/initdb" -D "$PWD/var/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
   fi
@@ -53,7 +55,8 @@ if [ "${CHAT_DB:-sqlite}" = postgres ]; then
 fi
 
 pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pg_stop; }
+# Once, whichever comes first: Ctrl-C/TERM or the end of the script.
+stop() { trap - EXIT INT TERM; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pg_stop; }
 trap stop EXIT INT TERM
 
 mosquitto -c "$broker_conf" &
@@ -82,5 +85,5 @@ echo "HTTP    http://127.0.0.1:8080                                chat-sidecar"
 echo "TURN    127.0.0.1:3478 (STUN/TURN, TURN REST credentials)     coturn"
 echo "bridge  MQTT client of the broker                            chat-bridge"
 echo "metrics http://127.0.0.1:9101/metrics (broker), :9102 (bridge), :8080/metrics (sidecar)"
-echo "data    var/chat.db, SMS codes in var/sms-outbox.log (Ctrl-C stops everything)"
+echo "data    ${db_url:-var/chat.db}, SMS codes in var/sms-outbox.log (Ctrl-C stops everything)"
 wait -n
