@@ -33,7 +33,9 @@ GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<in
 
 FanOutResult GroupFanout::fan_out(const Entry& message) {
     // The outbox row may still be on its way into SQLite: none yet means not done.
-    if (outbox_.done(message.id).value_or(false)) return {0, true};  // a redelivered g/ publish
+    // Done before (a redelivered g/ publish, or the catch-up got there first): nothing finished
+    // here, so the bridge's count of finished fan-outs counts it once.
+    if (outbox_.done(message.id).value_or(false)) return {0, false};
     Delivery sent;
     if (!(message.expires_ms && message.expires_ms <= clock_())) {
         sent = deliver(message, message.gid, {});

@@ -23,7 +23,7 @@ namespace chat::bridge {
 
 struct FanOutResult {
     size_t members = 0;     // sent to
-    bool finished = false;  // marked done: stored for every member, or refused by the broker
+    bool finished = false;  // marked done by this call: stored for every member, or refused by the broker
 };
 
 class GroupFanout {

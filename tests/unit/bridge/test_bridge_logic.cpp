@@ -336,7 +336,7 @@ TEST_CASE("bridge flags and durations parse, bad ones are refused") {
                     std::invalid_argument);
 }
 
-TEST_CASE("member copies sent by the catch-up count as the live fan-out's do (the bridge's metrics)") {
+TEST_CASE("the catch-up's copies and completions count once, as the live fan-out's do (the bridge's metrics)") {
     World w;
     {
         storage::Transaction tx(w.db);
@@ -353,4 +353,9 @@ TEST_CASE("member copies sent by the catch-up count as the live fan-out's do (th
     auto live = fanout.fan_out(live_message);
     CHECK(live.members > 0);
     CHECK(fanout.take_members_sent() == live.members);
+    // The same message again (a redelivered publish, or the live copy after the catch-up took
+    // it): sent to nobody, and not finished a second time.
+    auto again = fanout.fan_out(live_message);
+    CHECK(again.members == 0);
+    CHECK_FALSE(again.finished);
 }
