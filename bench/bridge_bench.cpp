@@ -7,6 +7,7 @@
 #include "storage/db.h"
 #include "storage/inbox.h"
 #include "storage/social.h"
+#include "backend.h"
 #include "result.h"
 #include "support/bridge_process.h"
 #include "support/broker_fixture.h"
@@ -22,6 +23,7 @@
 #include <iostream>
 #include <memory>
 #include <thread>
+#include <vector>
 
 using namespace chat;
 using Clock = std::chrono::steady_clock;
@@ -191,7 +193,7 @@ std::vector<int> member_counts(const std::string& list) {
 
 }  // namespace
 
-// Usage: chat-bench-bridge [--members 100,1000] [--rounds 7]
+// Usage: chat-bench-bridge [--members 100,1000] [--rounds 7] [--backend sqlite|postgres]
 int main(int argc, char** argv) {
     try {
         std::vector<std::string> args(argv + 1, argv + argc);
@@ -200,6 +202,7 @@ int main(int argc, char** argv) {
             return it != args.end() && it + 1 != args.end() ? *(it + 1) : def;
         };
         const int rounds = std::stoi(option("--rounds", "7"));
+        std::printf("database: %s\n", bench::select_backend(args) == "postgres" ? "PostgreSQL 15 (fsync off)" : "SQLite");
         std::printf("group fan-out, publish to LAST member, median of %d rounds (QoS 1, loopback)\n", rounds);
         std::fflush(stdout);
         for (int members : member_counts(option("--members", "100,1000"))) {

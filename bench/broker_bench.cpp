@@ -4,6 +4,7 @@
 // the lean load clients (load_client.h, each its own process) to the other.
 #include "callback_cost.h"
 #include "load_client.h"
+#include "backend.h"
 #include "result.h"
 #include "support/broker_fixture.h"
 #include "support/process.h"
@@ -312,11 +313,13 @@ void plugin_only(int count) {
     for (int users : {2, 1000}) {
         auto cost = chat::bench::measure_callback_cost(count, users);
         std::printf("plugin CPU per direct message, in-process (no broker), %d users: callback %.1f us on the broker "
-                    "thread, %.1f us in the background (journal import, checkpoints)\n",
-                    users, cost.callback_us, cost.background_us);
+                    "thread, %.1f us in the background (journal import, checkpoints); %.1f us wall per message "
+                    "until all are imported\n",
+                    users, cost.callback_us, cost.background_us, cost.imported_wall_us);
         auto name = "broker.plugin_only_" + std::to_string(users) + "_users";
         chat::bench::print_result(name + "_callback", cost.callback_us, "us/msg");
         chat::bench::print_result(name + "_background", cost.background_us, "us/msg");
+        chat::bench::print_result(name + "_imported_wall", cost.imported_wall_us, "us/msg");
     }
 }
 
@@ -358,20 +361,18 @@ int binary_vs_text(int count, int rounds) {
 
 int run_bench(const std::vector<std::string>& args) {
     if (!args.empty() && args[0] == "--load-client") return load_client_main({args.begin() + 1, args.end()});
+    // The plugin's database: the fixtures read CHAT_TEST_DB (postgres: a throwaway cluster of this
+    // process, initdb'd at the first fixture; fsync off, as for the tests).
+    std::printf("database: %s\n", chat::bench::select_backend(args) == "postgres" ? "PostgreSQL 15 (fsync off)" : "SQLite");
     if (!args.empty() && args[0] == "--binary-vs-text") {
         return binary_vs_text(args.size() > 1 && args[1][0] != '-' ? std::stoi(args[1]) : 30000, flag(args, "--rounds", 3));
     }
     if (!args.empty() && args[0] == "--plugin-only") {
-        plugin_only(args.size() > 1 ? std::stoi(args[1]) : 50000);
+        plugin_only(args.size() > 1 && args[1][0] != '-' ? std::stoi(args[1]) : 50000);
         return 0;
     }
     const int count = !args.empty() && args[0][0] != '-' ? std::stoi(args[0]) : 100000;
     const int rounds = flag(args, "--rounds", 3);
-    // The plugin's database: the fixture reads CHAT_TEST_DB (postgres: a throwaway cluster of
-    // this process, initdb'd at the first fixture).
-    auto backend = std::find(args.begin(), args.end(), "--backend");
-    if (backend != args.end() && backend + 1 != args.end()) setenv("CHAT_TEST_DB", (backend + 1)->c_str(), 1);
-    std::printf("database: %s\n", chat::testing::testing_postgres() ? "PostgreSQL 15" : "SQLite");
     if (std::thread::hardware_concurrency() < 2) throw std::runtime_error("the bench needs two cores to pin apart");
 
     // Both log what the repo's mosquitto.conf logs; a client may have 100 QoS 1 messages in flight.
@@ -426,7 +427,7 @@ int run_bench(const std::vector<std::string>& args) {
 }  // namespace
 
 // Usage: chat-bench-broker [messages] [--rounds 3] [--backend sqlite|postgres]   bare against mosquitto+chat, pinned
-//        chat-bench-broker --plugin-only [messages]    only the plugin's own CPU per message, in-process
+//        chat-bench-broker --plugin-only [messages] [--backend sqlite|postgres]   the plugin's own CPU per message
 //        chat-bench-broker --binary-vs-text [messages] [--rounds 3]   200-byte binary against text bodies
 int main(int argc, char** argv) {
     try {

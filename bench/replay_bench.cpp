@@ -1,6 +1,7 @@
 // chat-bench-replay: a backlog of 20-byte texts replayed to one device in each encoding (JSON,
 // compact, lean), through the real broker, plugin and bridge: time to the last entry, and the
 // MQTT bytes the device receives and sends per replayed entry. JSON is the baseline.
+#include "backend.h"
 #include "result.h"
 
 #include "common/identity.h"
@@ -22,6 +23,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace chat;
 using Clock = std::chrono::steady_clock;
@@ -110,8 +112,10 @@ Result replay(int entries, Encoding encoding) {
 
 int main(int argc, char** argv) {
     try {
-        int entries = argc > 1 ? std::atoi(argv[1]) : 10000;
-        if (entries <= 0) throw std::invalid_argument("usage: chat-bench-replay [ENTRIES]");
+        std::vector<std::string> args(argv + 1, argv + argc);
+        int entries = !args.empty() && args[0][0] != '-' ? std::atoi(args[0].c_str()) : 10000;
+        if (entries <= 0) throw std::invalid_argument("usage: chat-bench-replay [ENTRIES] [--backend sqlite|postgres]");
+        std::printf("database: %s\n", bench::select_backend(args) == "postgres" ? "PostgreSQL 15 (fsync off)" : "SQLite");
         std::printf("replay of %d missed 20-byte texts to one device (from CONNECT to the last entry)\n", entries);
         Result json;
         for (auto [name, encoding] : {std::pair{"json", Encoding::json}, std::pair{"compact", Encoding::compact},

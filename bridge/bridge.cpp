@@ -162,7 +162,10 @@ void Bridge::live_loop() {
             int64_t now = clock_();
             if (now >= next_sweep && nodes_) nodes_->refresh(outlet.cluster->nodes());  // before the catch-up needs them
             if (catch_up || reconnected_.exchange(false)) {
-                metrics_.fanouts_done.inc(groups.catch_up(now));
+                size_t caught_up = groups.catch_up(now);
+                // Copies before completions: a scrape in between never sees a fan-out done without its copies.
+                metrics_.fanout_entries.inc(groups.take_members_sent());
+                metrics_.fanouts_done.inc(caught_up);
                 while (receipts.catch_up(now) > 0) {
                 }
                 catch_up = false;
@@ -172,7 +175,9 @@ void Bridge::live_loop() {
                 metrics_.notices.inc(groups.emit_notices());
                 metrics_.notices.inc(profile_notices.emit());
                 // Messages another bridge took but did not finish (it crashed) are older than a sweep.
-                metrics_.fanouts_done.inc(groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000)));
+                size_t resumed = groups.fan_out_pending(now - std::max<int64_t>(config_.sweep_ms, 2000));
+                metrics_.fanout_entries.inc(groups.take_members_sent());
+                metrics_.fanouts_done.inc(resumed);
                 metrics_.fanouts_pending.set(outbox.pending_count());
                 // Acks whose receipts no bridge made (one died after the k/ PUBACK).
                 receipts.catch_up(now);
@@ -191,7 +196,7 @@ void Bridge::live_loop() {
             std::string kind = level(topic, 0);
             if (kind == "g" || kind == "l" || kind == "st") {  // a group's, a broadcast list's, a status
                 auto result = groups.fan_out(entry_from_json(msg->to_string()));
-                metrics_.fanout_entries.inc(result.members);
+                metrics_.fanout_entries.inc(groups.take_members_sent());
                 if (result.finished) metrics_.fanouts_done.inc();
             } else if ((kind == "m" || kind == "r") && relays) {  // to a user homed on another node
                 Entry relay = entry_from_json(msg->to_string());

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "storage/db.h"
 
+#include "common/broker_address.h"
 #include "common/secret_file.h"
 
 #include <fstream>
@@ -78,19 +79,10 @@ void read_credentials(const std::string& conf_path, BridgeConfig& config) {
 namespace {
 
 void parse_broker_address(const std::string& address, BridgeConfig& c) {
-    std::string rest = address;
-    if (rest.starts_with("ssl://")) {
-        c.tls = true;
-        rest = rest.substr(6);
-    } else if (rest.starts_with("tcp://")) {
-        rest = rest.substr(6);
-    }
-    auto colon = rest.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument("--broker needs [tcp://|ssl://]HOST:PORT");
-    c.host = rest.substr(0, colon);
-    int64_t port = parse_number("--broker", rest.substr(colon + 1));
-    if (port > 65535) throw std::invalid_argument("--broker port must be at most 65535");
-    c.port = static_cast<int>(port);
+    auto parsed = chat::parse_broker_address("--broker", address);
+    c.tls = parsed.tls;
+    c.host = parsed.host;
+    c.port = parsed.port;
 }
 
 }  // namespace

@@ -32,7 +32,9 @@ GroupFanout::GroupFanout(storage::Database& db, Publisher& out, std::function<in
 
 FanOutResult GroupFanout::fan_out(const Entry& message) {
     // The outbox row may still be on its way into SQLite: none yet means not done.
-    if (outbox_.done(message.id).value_or(false)) return {0, true};  // a redelivered g/ publish
+    // Done before (a redelivered g/ publish, or the catch-up got there first): nothing finished
+    // here, so the bridge's count of finished fan-outs counts it once.
+    if (outbox_.done(message.id).value_or(false)) return {0, false};
     Delivery sent;
     if (!(message.expires_ms && message.expires_ms <= clock_())) {
         sent = is_relay(message) ? relay(message) : deliver(message, message.gid, {});
@@ -42,7 +44,9 @@ FanOutResult GroupFanout::fan_out(const Entry& message) {
     // Off the delivery path: the row must be in SQLite before it can be marked done.
     bool finished = wait_until_imported([&] { return outbox_.done(message.id).has_value(); }) &&
                     finish(message, sent.acks);
-    return {sent.acks == Acks::all ? sent.members : 0, finished};
+    FanOutResult result{sent.acks == Acks::all ? sent.members : 0, finished};
+    members_sent_ += result.members;
+    return result;
 }
 
 GroupFanout::Delivery GroupFanout::relay(const Entry& message) {

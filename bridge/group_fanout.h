@@ -17,12 +17,13 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 namespace chat::bridge {
 
 struct FanOutResult {
     size_t members = 0;     // sent to
-    bool finished = false;  // marked done: stored for every member, or refused by the broker
+    bool finished = false;  // marked done by this call: stored for every member, or refused by the broker
 };
 
 class GroupFanout {
@@ -45,6 +46,8 @@ public:
     // fan_out_pending() until a pass finishes nothing (what is left waits for the next scan);
     // returns the messages finished.
     size_t catch_up(int64_t older_than_ms);
+    // Member copies sent by fan_out() (live, pending scan or catch-up) since the last call.
+    size_t take_members_sent() { return std::exchange(members_sent_, 0); }
     // Turns new group changes into `notice` entries for the members, one per group and actor
     // (who did it, what changed, the group's current name); returns members sent to.
     size_t emit_notices(int limit = 1000);
@@ -69,6 +72,7 @@ private:
     Publisher& out_;
     std::function<int64_t()> clock_;
     int chunk_;
+    size_t members_sent_ = 0;
     storage::Fanout fanout_;
     storage::BroadcastLists lists_;
     storage::Blocks blocks_;

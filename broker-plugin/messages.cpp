@@ -285,6 +285,10 @@ MessageResult ChatBroker::list_message(const Session& s, std::string_view list, 
     Entry e = new_entry(s, std::move(payload), props);
     if (auto earlier = earlier_copy(s, e, list)) return redeliver_duplicate(s, *earlier);
     e.to = std::string(list);
+    // As for a group: no copy while a member's queue is full (the other members would get theirs).
+    if (config_.max_pending > 0 && policy_.list_member_at_cap(s.user, e.to, config_.max_pending)) {
+        return deny(Refusal::pending_cap, "a member of list " + e.to + " has too many undelivered messages");
+    }
     Entry sent = sent_copy(s, e);
     Entry shared = std::move(e);
     shared.to.clear();

@@ -60,6 +60,13 @@ MessageResult ChatBroker::status_post(const Session& s, const std::string& paylo
     } else {
         if (e.kind != "msg") throw std::invalid_argument("a status has no kind but delete");
         auto [audience, body] = status_payload(payload, s.user);
+        if (config_.max_pending > 0 && policy_.audience_at_cap(s.user, audience, config_.max_pending)) {
+            MessageResult refused;
+            refused.verdict = MessageResult::Verdict::deny;
+            refused.reason = "a member of the audience has too many undelivered messages";
+            refused.refusal = Refusal::pending_cap;
+            return refused;
+        }
         e.kind = "status";
         e.body = std::move(body);
         e.expires_ms = e.ts + config_.status_lifetime_ms;

@@ -30,6 +30,8 @@ namespace {
 constexpr size_t prekey_batch = 50;
 constexpr size_t prekey_low_water = 10;
 constexpr int session_expiry_s = 7 * 24 * 3600;
+// What an offer or answer carries in place of a WebRTC SDP: the server passes it through unread.
+constexpr const char* placeholder_sdp = "v=0 (chat-client: signalling only, no media)";
 
 
 std::string bytes_field(const nlohmann::json& j, const char* name) {
@@ -124,7 +126,9 @@ void Client::connect(bool sync) {
     synced_seq_ = state_.last_seq();
     acked_ = synced_seq_;
     const auto& a = account();
-    mqtt_ = std::make_unique<mqtt::async_client>("tcp://" + options_.host + ":" + std::to_string(options_.mqtt_port),
+    const std::string scheme = options_.mqtt_tls ? "ssl://" : "tcp://";
+    const std::string& host = options_.mqtt_host.empty() ? options_.host : options_.mqtt_host;
+    mqtt_ = std::make_unique<mqtt::async_client>(scheme + host + ":" + std::to_string(options_.mqtt_port),
                                                  a.user + "/" + a.device, mqtt::create_options(MQTTVERSION_5));
     mqtt_->start_consuming();
     mqtt::properties props{mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, session_expiry_s)};
@@ -137,6 +141,11 @@ void Client::connect(bool sync) {
                     .connect_timeout(std::chrono::seconds(10))
                     .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(8))
                     .finalize();
+    if (options_.mqtt_tls) {  // the broker's certificate is checked, as the bridge does
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+        if (!options_.ca_file.empty()) ssl.trust_store(options_.ca_file);
+        opts.set_ssl(ssl.finalize());
+    }
     // On every connect, the first and each after a broker restart: subscribe and sync from the
     // last seq handled. Paho's thread: nothing here waits, and the state file is not touched.
     if (sync) {
@@ -405,13 +414,113 @@ void Client::drain(Counts& counts, std::chrono::steady_clock::time_point deadlin
         mqtt::const_message_ptr msg;
         if (!mqtt_->try_consume_message_until(&msg, deadline)) return;
         if (!msg) continue;  // a connection event
-        handle(msg->to_string(), counts);
+        dispatch(msg, counts);
         // Everything already waiting first, then one cumulative ack for the whole batch.
         while (!done() && mqtt_->try_consume_message(&msg)) {
-            if (msg) handle(msg->to_string(), counts);
+            if (msg) dispatch(msg, counts);
         }
         ack(state_.last_seq());
     }
+}
+
+void Client::dispatch(const mqtt::const_message_ptr& msg, Counts& counts) {
+    if (msg->get_topic() == "u/" + account().user + "/v") {
+        handle_signal(msg->to_string());
+    } else {
+        handle(msg->to_string(), counts);
+    }
+}
+
+void Client::send_signal(const std::string& to, nlohmann::json signal) {
+    connect(false);
+    auto token = mqtt_->publish("v/" + to, signal.dump(), 1, false);
+    token->wait();
+    if (token->get_reason_code() >= 0x80) {
+        throw std::runtime_error("call signal refused by the server (reason " +
+                                 std::to_string(token->get_reason_code()) + ")");
+    }
+}
+
+// One line per signal: TYPE CALL FROM [REASON]. An offer rings this device (or gets `busy`
+// while it is in another call); a signal of another call than this device's is only shown.
+void Client::handle_signal(const std::string& payload) {
+    auto signal = nlohmann::json::parse(payload, nullptr, false);
+    auto text = [&](const char* field) {
+        return signal.is_object() && signal.contains(field) && signal[field].is_string() ? signal[field].get<std::string>()
+                                                                                        : std::string();
+    };
+    const std::string type = text("type"), id = text("call"), from = text("from");
+    if (type.empty() || id.empty() || from.empty()) {
+        std::cout << "unreadable call signal" << std::endl;
+        return;
+    }
+    std::cout << type << " " << id << " " << from;
+    if (type == "offer") std::cout << " " << (text("media").empty() ? "voice" : text("media"));
+    if (!text("reason").empty()) std::cout << " " << text("reason");
+    std::cout << std::endl;
+    if (type == "offer") {
+        try {
+            if (call_) {
+                send_signal(from, {{"type", "busy"}, {"call", id}});
+                return;
+            }
+            send_signal(from, {{"type", "ringing"}, {"call", id}});
+            call_ = Call{id, from, false, false};
+        } catch (const std::exception& e) {  // the caller hung up meanwhile: the server refuses
+            std::cout << "error: " << e.what() << std::endl;
+        }
+        return;
+    }
+    if (!call_ || call_->id != id || call_->peer != from) return;
+    if (type == "answer") call_->answered = true;
+    if (type == "hangup" || type == "reject" || type == "busy") call_.reset();
+}
+
+bool Client::wait_for(const std::function<bool()>& ended, std::chrono::steady_clock::time_point deadline) {
+    Counts counts;
+    drain(counts, deadline, ended);
+    return ended();
+}
+
+void Client::offer_call(const std::string& user, const std::string& media) {
+    if (call_) throw std::runtime_error("already in a call: /hangup first");
+    const std::string id = random_token(12);
+    send_signal(user, {{"type", "offer"}, {"call", id}, {"media", media}, {"sdp", placeholder_sdp}});
+    call_ = Call{id, user, true, false};
+    std::cout << "calling " << id << " " << user << " " << media << std::endl;
+}
+
+bool Client::place_call(const std::string& user, const std::string& media, std::chrono::seconds hold,
+                        std::chrono::seconds timeout) {
+    offer_call(user, media);
+    const std::string id = call_->id;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool answered = wait_for([&] { return !call_ || call_->answered; }, deadline) && call_;
+    if (answered) wait_for([&] { return !call_; }, std::chrono::steady_clock::now() + hold);
+    if (call_) {  // still on: this side ends it
+        send_signal(user, {{"type", "hangup"}, {"call", id}});
+        std::cout << "hung-up " << id << std::endl;
+        call_.reset();
+    }
+    return answered;
+}
+
+bool Client::take_call(bool reject, std::chrono::seconds timeout) {
+    connect(false);  // signals reach a connected device without a subscription
+    std::cout << "waiting for a call" << std::endl;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!wait_for([&] { return call_.has_value(); }, deadline)) return false;
+    const Call ringing = *call_;
+    if (reject) {
+        send_signal(ringing.peer, {{"type", "reject"}, {"call", ringing.id}});
+        std::cout << "rejected " << ringing.id << std::endl;
+        call_.reset();
+        return true;
+    }
+    send_signal(ringing.peer, {{"type", "answer"}, {"call", ringing.id}, {"sdp", placeholder_sdp}});
+    call_->answered = true;
+    std::cout << "answered " << ringing.id << std::endl;
+    return wait_for([&] { return !call_; }, deadline);
 }
 
 bool Client::receive(int messages, int ticks, std::chrono::seconds timeout) {
@@ -454,8 +563,8 @@ void Client::interactive() {
     });
     std::string peer;
     Counts counts;
-    std::cout << "commands: /to USER, /group GID, /send-file PATH, /verify USER, /quit; anything else is sent to "
-                 "the current user or group"
+    std::cout << "commands: /to USER, /group GID, /send-file PATH, /verify USER, /call USER, /answer, /hangup, "
+                 "/quit; anything else is sent to the current user or group"
               << std::endl;
     while (true) {
         std::optional<std::string> line;
@@ -480,6 +589,18 @@ void Client::interactive() {
                 send_file(peer, line->substr(11));
             } else if (line->rfind("/verify ", 0) == 0) {
                 std::cout << "safety number with " << line->substr(8) << ": " << safety_number(line->substr(8)) << std::endl;
+            } else if (line->rfind("/call ", 0) == 0) {
+                offer_call(line->substr(6), "voice");
+            } else if (*line == "/answer") {
+                if (!call_ || call_->outgoing || call_->answered) throw std::runtime_error("no call is ringing");
+                send_signal(call_->peer, {{"type", "answer"}, {"call", call_->id}, {"sdp", placeholder_sdp}});
+                call_->answered = true;
+                std::cout << "answered " << call_->id << std::endl;
+            } else if (*line == "/hangup") {
+                if (!call_) throw std::runtime_error("no call");
+                send_signal(call_->peer, {{"type", "hangup"}, {"call", call_->id}});
+                std::cout << "hung-up " << call_->id << std::endl;
+                call_.reset();
             } else if (*line == "/quit") {
                 break;
             } else if (!line->empty()) {

@@ -28,6 +28,9 @@ struct Options {
     std::string host = "127.0.0.1";
     int http_port = 8080;
     int mqtt_port = 1883;
+    std::string mqtt_host;  // empty: host
+    bool mqtt_tls = false;  // MQTT over TLS (the broker's TLS listener, e.g. 8883)
+    std::string ca_file;    // with TLS: the CA that signed the broker's certificate (else the system's)
 };
 
 // What recv prints, one line each (the scriptable interface tests read).
@@ -60,6 +63,15 @@ public:
     bool receive(int messages, int ticks, std::chrono::seconds timeout);
     // The safety number of this user and `user` (both users' device identity keys).
     std::string safety_number(const std::string& user);
+    // Calls (PROTOCOL.md "Calls"): signalling only, with a placeholder SDP (the media is a
+    // phone's WebRTC). Places a call to `user` and prints its signals (ringing, answer, hangup)
+    // until it ends; hangs up `hold` after the answer, or at `timeout` if none came. True if
+    // it was answered.
+    bool place_call(const std::string& user, const std::string& media, std::chrono::seconds hold,
+                    std::chrono::seconds timeout);
+    // Waits for an offer, rings, answers (or rejects) it and prints the signals until the call
+    // ends; false on timeout.
+    bool take_call(bool reject, std::chrono::seconds timeout);
     // Line-oriented interactive mode on stdin.
     void interactive();
 
@@ -77,6 +89,14 @@ private:
     std::vector<std::pair<std::string, std::string>> session_devices(const std::string& user);
     void announce_identity_changes(const std::string& user);
     void handle(const std::string& payload, Counts& counts);
+    // A message from the broker: a call signal (on u/{self}/v) or an inbox entry.
+    void dispatch(const mqtt::const_message_ptr& msg, Counts& counts);
+    void handle_signal(const std::string& payload);
+    void send_signal(const std::string& to, nlohmann::json signal);
+    // Sends an offer with the placeholder SDP and makes it this device's call.
+    void offer_call(const std::string& user, const std::string& media);
+    // Consumes messages until `ended` or `deadline`; true if `ended`.
+    bool wait_for(const std::function<bool()>& ended, std::chrono::steady_clock::time_point deadline);
     void handle_message(const Entry& e, Counts& counts);
     void handle_receipt(const Entry& e, Counts& counts);
     void ack(int64_t seq);
@@ -94,6 +114,13 @@ private:
     int64_t acked_ = 0;
     std::string download_dir_;
     std::atomic<int64_t> synced_seq_{0};  // read by Paho's connected handler
+    // This device's one call at a time: the call id, the other party, and how far it got.
+    struct Call {
+        std::string id, peer;
+        bool outgoing = false;
+        bool answered = false;
+    };
+    std::optional<Call> call_;
 };
 
 }  // namespace chat::client

@@ -1,6 +1,8 @@
 // chat-client: the terminal client's command line (scriptable subcommands and interactive mode).
 #include "client.h"
 
+#include "common/broker_address.h"
+
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -12,7 +14,10 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: chat-client [--state FILE] [--host ADDR] [--http-port N] [--mqtt-port N] COMMAND\n"
+    "usage: chat-client [--state FILE] [--host ADDR] [--http-port N] [--mqtt-port N]\n"
+    "                   [--broker [tcp://|ssl://]HOST:PORT] [--ca-file PEM] COMMAND\n"
+    "  (--broker: the MQTT broker, ssl:// for its TLS listener, checked against --ca-file or the\n"
+    "   system's CAs; default tcp://HOST:MQTT-PORT)\n"
     "  register PHONE [--sms-outbox FILE]   verify a phone (+E.164); the code is read from stdin, or for tests\n"
     "                                       from the development SMS outbox file\n"
     "  send USER TEXT                       encrypt for every device of USER and your other devices\n"
@@ -23,8 +28,12 @@ constexpr const char* usage =
     "  send-file USER PATH                  encrypt the file, upload it (resumable), send a media message\n"
     "  recv-file --dir DIR [--count N] [--timeout S]   like recv; media files are verified, then written to DIR\n"
     "  verify USER                          print the safety number you and USER compare\n"
+    "  call USER [--media voice|video] [--hold S] [--timeout S]   ring USER (placeholder SDP), print ringing,\n"
+    "                                       answer and hangup; hang up S after the answer (exit 1 if unanswered)\n"
+    "  answer-call [--timeout S]            wait for a call, answer it, print signals until it ends\n"
+    "  reject-call [--timeout S]            wait for a call and reject it\n"
     "  interactive                          line mode: /to USER, /group GID, /send-file PATH,\n"
-    "                                       /verify USER, /quit, or text to send\n";
+    "                                       /verify USER, /call USER, /answer, /hangup, /quit, or text to send\n";
 
 struct Args {
     std::map<std::string, std::string> flags;
@@ -71,6 +80,16 @@ int run(const Args& a) {
     if (a.flags.count("host")) o.host = a.flags.at("host");
     o.http_port = number(a, "http-port", o.http_port);
     o.mqtt_port = number(a, "mqtt-port", o.mqtt_port);
+    if (a.flags.count("broker")) {
+        auto broker = chat::parse_broker_address("--broker", a.flags.at("broker"));
+        o.mqtt_tls = broker.tls;
+        o.mqtt_port = broker.port;
+        o.mqtt_host = broker.host;
+    }
+    if (a.flags.count("ca-file")) {
+        if (!o.mqtt_tls) throw std::invalid_argument("--ca-file needs an ssl:// --broker");
+        o.ca_file = a.flags.at("ca-file");
+    }
     const auto& cmd = a.words[0];
     chat::client::Client client(o);
     if (cmd == "register" && a.words.size() == 2) {
@@ -120,6 +139,17 @@ int run(const Args& a) {
     if (cmd == "verify" && a.words.size() == 2) {
         std::cout << client.safety_number(a.words[1]) << std::endl;
         return 0;
+    }
+    if (cmd == "call" && a.words.size() == 2) {
+        std::string media = a.flags.count("media") ? a.flags.at("media") : "voice";
+        if (media != "voice" && media != "video") throw std::invalid_argument("--media is voice or video");
+        return client.place_call(a.words[1], media, std::chrono::seconds(number(a, "hold", 0)),
+                                 std::chrono::seconds(number(a, "timeout", 30)))
+                   ? 0
+                   : 1;
+    }
+    if ((cmd == "answer-call" || cmd == "reject-call") && a.words.size() == 1) {
+        return client.take_call(cmd == "reject-call", std::chrono::seconds(number(a, "timeout", 30))) ? 0 : 1;
     }
     if (cmd == "interactive" && a.words.size() == 1) {
         client.interactive();

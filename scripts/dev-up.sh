@@ -22,7 +22,8 @@ broker_conf=mosquitto.conf
 if [ "$(id -u)" -eq 0 ]; then
   touch var/chat.db
   if runuser -u mosquitto -- test -r "$PWD/build/broker-plugin/chat_plugin.so" 2>/dev/null; then
-    chown -R mosquitto: var
+    # All but the PostgreSQL cluster (CHAT_DB=postgres), which must stay the postgres user's.
+    find var -path var/pg -prune -o -exec chown mosquitto: {} +
   else
     broker_conf=var/mosquitto.root.conf
     { cat mosquitto.conf; echo "user root"; } > "$broker_conf"
@@ -45,7 +46,8 @@ if [ "${CHAT_DB:-sqlite}" = postgres ]; then
 fi
 
 pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pg_stop; }
+# Once, whichever comes first: Ctrl-C/TERM or the end of the script.
+stop() { trap - EXIT INT TERM; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; pg_stop; }
 trap stop EXIT INT TERM
 
 mosquitto -c "$broker_conf" &
@@ -74,5 +76,5 @@ echo "HTTP    http://127.0.0.1:8080                                chat-sidecar"
 echo "TURN    127.0.0.1:3478 (STUN/TURN, TURN REST credentials)     coturn"
 echo "bridge  MQTT client of the broker                            chat-bridge"
 echo "metrics http://127.0.0.1:9101/metrics (broker), :9102 (bridge), :8080/metrics (sidecar)"
-echo "data    var/chat.db, SMS codes in var/sms-outbox.log (Ctrl-C stops everything)"
+echo "data    ${db_url:-var/chat.db}, SMS codes in var/sms-outbox.log (Ctrl-C stops everything)"
 wait -n

@@ -8,11 +8,12 @@ as_pg() {
 }
 
 # pg_up DIR PORT: starts the local cluster in DIR (made on first use; as root, DIR belongs to
-# postgres) on 127.0.0.1:PORT.
+# postgres, recursively: a cluster an earlier dev-up.sh handed to mosquitto is given back) on
+# 127.0.0.1:PORT.
 pg_up() {
   local dir=$1 port=$2
   mkdir -p "$dir"
-  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$dir"; fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_pg "$pg_bin/initdb" -D "$PWD/$dir/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
   fi

@@ -42,6 +42,8 @@ sed -e "s/^listener 1883 127.0.0.1$/listener $mqtt_port 127.0.0.1/" -e '/^listen
 # An ASan build's plugin needs the sanitizer runtimes preloaded into Debian's mosquitto (as the
 # test fixtures do); leak reports stay with the unit and integration tests.
 runtimes=$(ldd "$build/broker-plugin/chat_plugin.so" | awk '/libasan|libubsan/ {printf "%s%s", sep, $3; sep=":"}')
+# ... and the library that starts ASan before the other constructors (tests/support/asan_init_first.cpp).
+[ -n "$runtimes" ] && runtimes="$runtimes:$build/tests/libchat_asan_init_first.so"
 if [ -n "$runtimes" ]; then
   export ASAN_OPTIONS=detect_leaks=0
   LD_PRELOAD="$runtimes" mosquitto -c var/mosquitto.conf > broker.log 2>&1 &

@@ -10,26 +10,37 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <memory>
 #include <regex>
 
 using namespace chat::testing;
+using namespace std::chrono_literals;
 
 namespace {
 
 // The real stack and one state file per client device.
 struct Stack {
+    explicit Stack(BrokerOptions options = {}) : broker(std::move(options)) {}
     BrokerFixture broker;
     BridgeProcess bridge{broker};
     SidecarHarness sidecar{broker.db_path()};
     TempDir clients;
 
+    // chat-client's command line with the state file `who`.
+    std::vector<std::string> argv(const std::string& who, const std::vector<std::string>& args) {
+        std::vector<std::string> all = {CHAT_CLIENT_PATH, "--state", (clients.path() / (who + ".db")).string(),
+                                        "--http-port", std::to_string(sidecar.port()), "--mqtt-port",
+                                        std::to_string(broker.port())};
+        all.insert(all.end(), args.begin(), args.end());
+        return all;
+    }
     // Runs chat-client with the state file `who`; returns its exit code, output in `out`.
     int run(const std::string& who, std::vector<std::string> args, std::string& out) {
-        std::vector<std::string> argv = {CHAT_CLIENT_PATH, "--state", (clients.path() / (who + ".db")).string(),
-                                         "--http-port", std::to_string(sidecar.port()), "--mqtt-port",
-                                         std::to_string(broker.port())};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run_command(argv, out);
+        return run_command(argv(who, args), out);
+    }
+    // Starts chat-client in the background (a callee waiting for a call), output in a log.
+    std::unique_ptr<Process> start(const std::string& who, const std::vector<std::string>& args) {
+        return std::make_unique<Process>(argv(who, args), clients.path() / (who + "-" + args.front() + ".log"));
     }
     std::string ok(const std::string& who, std::vector<std::string> args) {
         std::string out;
@@ -192,4 +203,68 @@ TEST_CASE("chat-client: a file sealed before upload arrives intact, the stored b
         CHECK(read_file(blob.path()).find("secret plans") == std::string::npos);
     }
     CHECK(blobs == 1);  // the stored upload, sealed
+}
+
+TEST_CASE("chat-client: MQTT over the broker's TLS listener with its CA, and a broker signed by another CA is refused") {
+    TempDir secrets, other;
+    for (const auto* dir : {&secrets, &other}) {
+        std::string out;
+        REQUIRE(run_command({CHAT_SOURCE_DIR "/scripts/make-secrets.sh", dir->path().string()}, out) == 0);
+    }
+    const int tls_port = free_port();
+    BrokerOptions options;
+    options.extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncertfile " +
+                           (secrets.path() / "tls/server.crt").string() + "\nkeyfile " +
+                           (secrets.path() / "tls/server.key").string() + "\n";
+    Stack s(options);
+    REQUIRE(wait_for_port(tls_port, 5s));
+    s.register_phone("alice", "+15550251");
+    s.register_phone("bob", "+15550252");
+    const std::string broker = "ssl://127.0.0.1:" + std::to_string(tls_port);
+    auto over_tls = [&](const TempDir& ca, std::vector<std::string> args) {
+        std::vector<std::string> all{"--broker", broker, "--ca-file", (ca.path() / "tls/ca.crt").string()};
+        all.insert(all.end(), args.begin(), args.end());
+        return all;
+    };
+
+    s.ok("alice", over_tls(secrets, {"send", "15550252", "sent over TLS"}));
+    CHECK(s.ok("bob", over_tls(secrets, {"recv", "--count", "1", "--timeout", "20"})).find(" 15550251 sent over TLS\n") !=
+          std::string::npos);
+    // The client checks the broker's certificate: with another CA it does not connect, nothing is sent.
+    std::string out;
+    CHECK(s.run("alice", over_tls(other, {"send", "15550252", "must not leave"}), out) == 1);
+    CHECK(out.find("sent ") == std::string::npos);
+    // A CA file without ssl:// is a usage error.
+    CHECK(s.run("alice", {"--ca-file", (secrets.path() / "tls/ca.crt").string(), "send", "15550252", "x"}, out) == 2);
+}
+
+TEST_CASE("chat-client: /call rings the callee, shows ringing, the answer and the hangup, and a rejected call ends") {
+    Stack s;
+    s.register_phone("alice", "+15550261");
+    s.register_phone("bob", "+15550262");
+    auto bob = s.start("bob", {"answer-call", "--timeout", "30"});
+    REQUIRE(eventually([&] { return bob->log().find("waiting for a call") != std::string::npos; }));
+
+    auto out = s.ok("alice", {"call", "15550262", "--media", "video", "--hold", "1", "--timeout", "20"});
+    std::smatch m;
+    REQUIRE(std::regex_search(out, m, std::regex("calling (\\S+) 15550262 video\n")));
+    const std::string call = m[1];
+    CHECK(out.find("ringing " + call + " 15550262\n") != std::string::npos);
+    CHECK(out.find("answer " + call + " 15550262\n") != std::string::npos);
+    CHECK(out.find("hung-up " + call + "\n") != std::string::npos);
+    // The callee's side: the offer (from the server-stamped caller), its answer, the caller's hangup.
+    REQUIRE(eventually([&] { return !bob->running(); }, std::chrono::seconds(20)));
+    auto bob_log = bob->log();
+    INFO(bob_log);
+    CHECK(bob_log.find("offer " + call + " 15550261 video\n") != std::string::npos);
+    CHECK(bob_log.find("answered " + call + "\n") != std::string::npos);
+    CHECK(bob_log.find("hangup " + call + " 15550261\n") != std::string::npos);
+
+    // Rejected: the caller sees the reject and exits 1 (not answered).
+    auto rejecting = s.start("bob", {"reject-call", "--timeout", "30"});
+    REQUIRE(eventually([&] { return rejecting->log().find("waiting for a call") != std::string::npos; }));
+    std::string rejected;
+    CHECK(s.run("alice", {"call", "15550262", "--timeout", "20"}, rejected) == 1);
+    CHECK(std::regex_search(rejected, m, std::regex("reject (\\S+) 15550262\n")));
+    CHECK(rejected.find("answer ") == std::string::npos);
 }

@@ -25,9 +25,9 @@ struct BrokerOptions {
     int port = 0;
     // A database shared with other fixtures (a cluster's nodes: a PostgreSQL URL); empty: its own
     // TestDatabase. The journal stays in this fixture's own folder whichever.
-    std::string database;
+    std::string database{};
     // The bridge identity's secret (a cluster's nodes share one); empty: a fresh one.
-    std::string bridge_secret;
+    std::string bridge_secret{};
 };
 
 class BrokerFixture {

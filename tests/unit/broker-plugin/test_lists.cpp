@@ -6,6 +6,7 @@
 #include "storage/db.h"
 #include "storage/inbox.h"
 #include "storage/outbox.h"
+#include "storage/social.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -50,4 +51,32 @@ TEST_CASE("a list message stores one sent copy naming the list and one outbox re
     auto pending = chat::storage::GroupOutbox(db).pending(10);
     REQUIRE(pending.size() == 1);
     CHECK(pending[0].gid == "lfam");
+}
+
+TEST_CASE("a list message is refused while a member who would get it has a full queue, as a group message is") {
+    World w([](Config& c) { c.max_pending = 2; });
+    {
+        auto db = w.open();
+        chat::storage::Transaction tx(db);
+        chat::storage::BroadcastLists(db).create("15550001", "lfull", "with bob", {"15550002", "15550003"}, 1);
+        chat::storage::BroadcastLists(db).create("15550001", "lcarol", "carol only", {"15550003"}, 1);
+        tx.commit();
+    }
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.login(2, "15550003/d1"));
+    for (const char* text : {"one", "two"}) {  // bob's queue: 2 undelivered entries, the cap
+        REQUIRE(w.broker->on_message(w.key(2), "m/15550002", text, {}).verdict == Verdict::rewrite);
+    }
+    // Carol's own queue holds the sent copies: her ack leaves bob's the only full one.
+    REQUIRE(w.broker->on_message(w.key(2), "k/15550003", R"({"seq":2})", {}).verdict != MessageResult::Verdict::deny);
+    w.broker->wait_imported();
+    auto refused = w.broker->on_message(w.key(0), "l/lfull", "to all", {});
+    CHECK(refused.verdict == Verdict::deny);
+    CHECK(refused.refusal == Refusal::pending_cap);
+    CHECK(w.broker->on_message(w.key(0), "l/lcarol", "to carol", {}).verdict == Verdict::rewrite);
+    {
+        auto db = w.open();
+        chat::storage::Blocks(db).block("15550002", "15550001");  // bob would not get it anyway
+    }
+    CHECK(w.broker->on_message(w.key(0), "l/lfull", "to all but bob", {}).verdict == Verdict::rewrite);
 }

@@ -4,6 +4,7 @@
 #include "broker_world.h"
 #include "common/status_outbox.h"
 #include "storage/inbox.h"
+#include "storage/social.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -60,4 +61,28 @@ TEST_CASE("bad statuses and deletes of someone else's status are refused") {
     auto e = chat::entry_from_json(del.rewritten.payload);
     CHECK(e.kind == "delete");
     CHECK(e.ref == id);
+}
+
+TEST_CASE("a status is refused while an audience member has a full queue, unless blocks keep it from them") {
+    World w([](Config& c) { c.max_pending = 2; });
+    REQUIRE(w.login(0, "15550001/d1"));
+    REQUIRE(w.login(2, "15550003/d1"));
+    for (const char* text : {"one", "two"}) {  // bob's queue: 2 undelivered entries, the cap
+        REQUIRE(w.broker->on_message(w.key(2), "m/15550002", text, {}).verdict == MessageResult::Verdict::rewrite);
+    }
+    // Carol's own queue holds the sent copies: her ack leaves bob's the only full one.
+    REQUIRE(w.broker->on_message(w.key(2), "k/15550003", R"({"seq":2})", {}).verdict != MessageResult::Verdict::deny);
+    w.broker->wait_imported();
+    auto post = [&](std::vector<std::string> audience) {
+        return w.broker->on_message(w.key(0), "st/15550001", nlohmann::json{{"to", audience}, {"body", "hi"}}.dump(), {});
+    };
+    auto refused = post({"15550002", "15550003"});
+    CHECK(refused.verdict == MessageResult::Verdict::deny);
+    CHECK(refused.refusal == Refusal::pending_cap);
+    CHECK(post({"15550003"}).verdict == MessageResult::Verdict::rewrite);
+    {
+        auto db = w.open();
+        chat::storage::Blocks(db).block("15550001", "15550002");  // the poster blocked bob
+    }
+    CHECK(post({"15550002", "15550003"}).verdict == MessageResult::Verdict::rewrite);
 }
