@@ -186,9 +186,11 @@ void Bridge::live_loop() {
             }
             metrics_.receipts.inc(receipts.take_created());
             if (push) push->drop_rejected();
+            metrics_.fanouts_done.inc(groups.finish_delivered(now));
             Arrival arrival;
-            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(
-                                                                    std::min<int64_t>(config_.sweep_ms, 200));
+            // Delivered messages wait to be marked done: look again soon even when nothing arrives.
+            int64_t wait_ms = groups.awaiting_rows() ? 5 : std::min<int64_t>(config_.sweep_ms, 200);
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
             if (!arrivals_.try_get_until(&arrival, deadline) || !arrival.message) continue;
             const mqtt::const_message_ptr& msg = arrival.message;
             if (relays && was_relayed(*msg)) continue;

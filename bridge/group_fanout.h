@@ -15,6 +15,7 @@
 #include "storage/policy.h"
 #include "storage/social.h"
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <utility>
@@ -46,6 +47,11 @@ public:
     // fan_out_pending() until a pass finishes nothing (what is left waits for the next scan);
     // returns the messages finished.
     size_t catch_up(int64_t older_than_ms);
+    // Marks done the delivered messages whose outbox row has reached the database since, oldest
+    // first (fan_out() does not wait for the import); returns how many it finished. One whose
+    // row has not come within 2 s is left to the pending scan.
+    size_t finish_delivered(int64_t now_ms);
+    bool awaiting_rows() const { return !awaiting_row_.empty(); }
     // Member copies sent by fan_out() (live, pending scan or catch-up) since the last call.
     size_t take_members_sent() { return std::exchange(members_sent_, 0); }
     // Turns new group changes into `notice` entries for the members, one per group and actor
@@ -68,11 +74,19 @@ private:
     // Marks the message done once its outbox row is in SQLite; false if it is not yet.
     bool finish(const Entry& message, Acks acks);
 
+    // Delivered, its outbox row still on the way from the plugin's journal into the database.
+    struct Awaiting {
+        Entry message;
+        Acks acks;
+        int64_t since_ms;
+    };
+
     storage::Database& db_;
     Publisher& out_;
     std::function<int64_t()> clock_;
     int chunk_;
     size_t members_sent_ = 0;
+    std::deque<Awaiting> awaiting_row_;
     storage::Fanout fanout_;
     storage::BroadcastLists lists_;
     storage::Blocks blocks_;
