@@ -30,6 +30,7 @@ namespace {
 constexpr size_t prekey_batch = 50;
 constexpr size_t prekey_low_water = 10;
 constexpr int session_expiry_s = 7 * 24 * 3600;
+constexpr int sync_rounds = 6;  // sync requests per connect (see request_sync)
 // What an offer or answer carries in place of a WebRTC SDP: the server passes it through unread.
 constexpr const char* placeholder_sdp = "v=0 (chat-client: signalling only, no media)";
 
@@ -146,17 +147,18 @@ void Client::connect(bool sync) {
         if (!options_.ca_file.empty()) ssl.trust_store(options_.ca_file);
         opts.set_ssl(ssl.finalize());
     }
-    // On every connect, the first and each after a broker restart: subscribe and sync from the
-    // last seq handled. Paho's thread: nothing here waits, and the state file is not touched.
+    // On every connect, the first and each after a broker restart: subscribe, and have drain()
+    // sync from the last seq handled. Paho's thread: nothing here waits, and the state file is
+    // not touched.
     if (sync) {
-        const std::string inbox = "u/" + a.user + "/i", replay = "u/" + a.user + "/d/" + a.device, request = "s/" + a.user;
-        mqtt_->set_connected_handler([this, inbox, replay, request](const std::string&) {
+        const std::string inbox = "u/" + a.user + "/i", replay = "u/" + a.user + "/d/" + a.device;
+        mqtt_->set_connected_handler([this, inbox, replay](const std::string&) {
             try {
                 mqtt_->subscribe(inbox, 1);
                 mqtt_->subscribe(replay, 1);
-                mqtt_->publish(request, std::to_string(synced_seq_.load()), 1, false);
             } catch (...) {
             }
+            ++connects_;
         });
     }
     mqtt_->connect(opts)->wait();
@@ -409,10 +411,37 @@ void Client::handle(const std::string& payload, Counts& counts) {
     }
 }
 
+// Asked on each connect and again 1, 2, 4, 8 and 16 s later: after a broker restart this device
+// may reconnect before the bridge does, and a request no bridge is subscribed to yet is dropped
+// (PUBACK 0x10, which Paho does not pass on). A repeated request replays only what came after
+// the last seq handled, and ids already seen are skipped.
+void Client::request_sync() {
+    const auto now = std::chrono::steady_clock::now();
+    const int64_t connect = connects_.load();
+    if (connect != sync_connect_) {
+        sync_connect_ = connect;
+        sync_round_ = 0;
+        next_sync_ = now;
+    }
+    if (sync_round_ >= sync_rounds || now < next_sync_ || !mqtt_->is_connected()) return;
+    try {
+        mqtt_->publish("s/" + account().user, std::to_string(synced_seq_), 1, false);
+    } catch (const mqtt::exception&) {  // the connection dropped meanwhile: asked again after the reconnect
+        return;
+    }
+    next_sync_ = now + std::chrono::seconds(1 << sync_round_);
+    ++sync_round_;
+}
+
 void Client::drain(Counts& counts, std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done) {
+    constexpr auto sync_check = std::chrono::seconds(1);  // how often request_sync() looks
     while (!done()) {
+        request_sync();
         mqtt::const_message_ptr msg;
-        if (!mqtt_->try_consume_message_until(&msg, deadline)) return;
+        if (!mqtt_->try_consume_message_until(&msg, std::min(deadline, std::chrono::steady_clock::now() + sync_check))) {
+            if (std::chrono::steady_clock::now() >= deadline) return;
+            continue;
+        }
         if (!msg) continue;  // a connection event
         dispatch(msg, counts);
         // Everything already waiting first, then one cumulative ack for the whole batch.
@@ -612,7 +641,7 @@ void Client::interactive() {
                 }
                 // The sending device is not sent its own `sent` copy live; a sync brings it, so
                 // that the receipts naming its stored id show as ticks of this cid.
-                mqtt_->publish("s/" + account().user, std::to_string(synced_seq_.load()), 1, false);
+                mqtt_->publish("s/" + account().user, std::to_string(synced_seq_), 1, false);
             }
         } catch (const std::exception& e) {
             std::cout << "error: " << e.what() << std::endl;

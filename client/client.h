@@ -79,6 +79,8 @@ private:
     // Connects once; with `sync`, subscribes and asks for a replay after the last seq (again
     // after each automatic reconnect).
     void connect(bool sync);
+    // Asks for a replay after the last seq on each connect, and a few times again shortly after.
+    void request_sync();
     // Handles arriving entries until `done` or `deadline`, acking each batch cumulatively.
     void drain(Counts& counts, std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done);
     void ensure_sessions(const std::string& user);
@@ -113,7 +115,11 @@ private:
     std::unique_ptr<mqtt::async_client> mqtt_;
     int64_t acked_ = 0;
     std::string download_dir_;
-    std::atomic<int64_t> synced_seq_{0};  // read by Paho's connected handler
+    int64_t synced_seq_ = 0;
+    std::atomic<int64_t> connects_{0};  // counted by Paho's connected handler (subscribed, to sync)
+    int64_t sync_connect_ = 0;          // the connect request_sync() asks for
+    int sync_round_ = 1 << 30;          // requests made for it (past the last before any connect)
+    std::chrono::steady_clock::time_point next_sync_{};
     // This device's one call at a time: the call id, the other party, and how far it got.
     struct Call {
         std::string id, peer;
