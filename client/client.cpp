@@ -125,7 +125,7 @@ void Client::register_account(const std::string& phone, const std::function<std:
 void Client::connect(bool sync) {
     if (mqtt_ && mqtt_->is_connected()) return;
     synced_seq_ = state_.last_seq();
-    acked_ = synced_seq_;
+    acked_ = synced_seq_.load();
     const auto& a = account();
     const std::string scheme = options_.mqtt_tls ? "ssl://" : "tcp://";
     const std::string& host = options_.mqtt_host.empty() ? options_.host : options_.mqtt_host;
@@ -147,15 +147,17 @@ void Client::connect(bool sync) {
         if (!options_.ca_file.empty()) ssl.trust_store(options_.ca_file);
         opts.set_ssl(ssl.finalize());
     }
-    // On every connect, the first and each after a broker restart: subscribe, and have drain()
-    // sync from the last seq handled. Paho's thread: nothing here waits, and the state file is
-    // not touched.
+    // On every connect, the first and each after a broker restart: subscribe and sync from the
+    // last seq handled, before anything the session held is handled (a seq seen first would move
+    // the sync past entries still missing); drain() asks again later. Paho's thread: nothing here
+    // waits, and the state file is not touched.
     if (sync) {
-        const std::string inbox = "u/" + a.user + "/i", replay = "u/" + a.user + "/d/" + a.device;
-        mqtt_->set_connected_handler([this, inbox, replay](const std::string&) {
+        const std::string inbox = "u/" + a.user + "/i", replay = "u/" + a.user + "/d/" + a.device, request = "s/" + a.user;
+        mqtt_->set_connected_handler([this, inbox, replay, request](const std::string&) {
             try {
                 mqtt_->subscribe(inbox, 1);
                 mqtt_->subscribe(replay, 1);
+                mqtt_->publish(request, std::to_string(synced_seq_.load()), 1, false);
             } catch (...) {
             }
             ++connects_;
@@ -411,21 +413,21 @@ void Client::handle(const std::string& payload, Counts& counts) {
     }
 }
 
-// Asked on each connect and again 1, 2, 4, 8 and 16 s later: after a broker restart this device
+// Asked on each connect (by the connected handler) and again 1, 2, 4, 8 and 16 s later: after a broker restart this device
 // may reconnect before the bridge does, and a request no bridge is subscribed to yet is dropped
 // (PUBACK 0x10, which Paho does not pass on). A repeated request replays only what came after
 // the last seq handled, and ids already seen are skipped.
 void Client::request_sync() {
     const auto now = std::chrono::steady_clock::now();
     const int64_t connect = connects_.load();
-    if (connect != sync_connect_) {
+    if (connect != sync_connect_) {  // the connected handler asked once already
         sync_connect_ = connect;
-        sync_round_ = 0;
-        next_sync_ = now;
+        sync_round_ = 1;
+        next_sync_ = now + std::chrono::seconds(1);
     }
     if (sync_round_ >= sync_rounds || now < next_sync_ || !mqtt_->is_connected()) return;
     try {
-        mqtt_->publish("s/" + account().user, std::to_string(synced_seq_), 1, false);
+        mqtt_->publish("s/" + account().user, std::to_string(synced_seq_.load()), 1, false);
     } catch (const mqtt::exception&) {  // the connection dropped meanwhile: asked again after the reconnect
         return;
     }
@@ -641,7 +643,7 @@ void Client::interactive() {
                 }
                 // The sending device is not sent its own `sent` copy live; a sync brings it, so
                 // that the receipts naming its stored id show as ticks of this cid.
-                mqtt_->publish("s/" + account().user, std::to_string(synced_seq_), 1, false);
+                mqtt_->publish("s/" + account().user, std::to_string(synced_seq_.load()), 1, false);
             }
         } catch (const std::exception& e) {
             std::cout << "error: " << e.what() << std::endl;

@@ -115,7 +115,7 @@ private:
     std::unique_ptr<mqtt::async_client> mqtt_;
     int64_t acked_ = 0;
     std::string download_dir_;
-    int64_t synced_seq_ = 0;
+    std::atomic<int64_t> synced_seq_{0};  // read by Paho's connected handler too
     std::atomic<int64_t> connects_{0};  // counted by Paho's connected handler (subscribed, to sync)
     int64_t sync_connect_ = 0;          // the connect request_sync() asks for
     int sync_round_ = 1 << 30;          // requests made for it (past the last before any connect)
