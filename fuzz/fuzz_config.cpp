@@ -54,7 +54,7 @@ void sidecar_args(const std::vector<std::string>& lines) {
     chat::sidecar::SidecarConfig c;
     if (chat::sidecar::parse_args({lines.begin() + 1, lines.end()}, c)) return;  // refused with a message
     require(c.port >= 0 && c.port < 65536);
-    require(c.threads >= 1 && c.threads <= 256);
+    require(c.threads >= 1 && c.threads <= 1024);  // parse_args' bound
     require(c.max_media_bytes > 0 && c.upload_ttl_ms > 0);
     require(c.register_per_phone.window_ms > 0 && c.register_per_address.window_ms > 0 &&
             c.verify_per_address.window_ms > 0);

@@ -50,7 +50,7 @@ void check_user(const Principal& who, std::string_view topic) {
 }
 
 void check_bridge(const Principal& who, std::string_view topic) {
-    bool batch = topic == "b/fanout" || topic == "b/replay";
+    bool batch = topic == "b/fanout" || topic == "b/replay" || topic == "b/live";
     require(allowed(who, Access::write, topic) == batch);
     if (batch) require(!allowed(who, Access::read, topic));
     if (topic.starts_with("$SYS")) require(!allowed(who, Access::subscribe, topic));
