@@ -13,7 +13,7 @@ namespace chat::storage {
 namespace {
 
 // Type oids of pg_type.h (server headers are not installed with libpq-dev).
-constexpr Oid bool_oid = 16, bytea_oid = 17, int8_oid = 20, int2_oid = 21, int4_oid = 23;
+constexpr Oid bool_oid = 16, int8_oid = 20, int2_oid = 21, int4_oid = 23;
 
 struct ClearResult {
     void operator()(PGresult* r) const noexcept { PQclear(r); }
