@@ -10,6 +10,7 @@
 #include "storage/policy.h"
 #include "support/bridge_process.h"
 #include "support/broker_fixture.h"
+#include "support/entry_wait.h"
 #include "support/mqtt_client.h"
 
 #include <catch2/catch.hpp>
@@ -34,33 +35,6 @@ const std::string alice = "15550001", bob = "15550002", carol = "15550003", dave
 std::vector<chat::Entry> stored(const BrokerFixture& broker, const std::string& user) {
     chat::storage::Database db(broker.db_path().string());
     return chat::storage::Inbox(db).entries_after(user, 0, 1'000'000);
-}
-
-// Next entry of one of `kinds` arriving on `client` (other kinds, e.g. notices, are skipped).
-std::optional<chat::Entry> next_entry(MqttClient& client, std::set<std::string> kinds = {"msg"},
-                                      std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        auto m = client.next(left);
-        if (!m) return std::nullopt;
-        auto e = chat::entry_from_json(m->payload);
-        if (kinds.contains(e.kind)) return e;
-    }
-    return std::nullopt;
-}
-
-// Next receipt arriving on `client`, as the JSON object (receipt fields are inline, not a body).
-nlohmann::json next_receipt(MqttClient& client, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        auto m = client.next(left);
-        if (!m) break;
-        auto j = nlohmann::json::parse(m->payload);
-        if (j["kind"] == "receipt") return j;
-    }
-    return {};
 }
 
 struct Device {

@@ -6,6 +6,7 @@
 #include "storage/inbox.h"
 #include "support/cluster_fixture.h"
 #include "support/mosq_device.h"
+#include "support/entry_wait.h"
 #include "support/mqtt_client.h"
 
 #include <catch2/catch.hpp>
@@ -59,33 +60,6 @@ size_t count_kind(const std::vector<chat::Entry>& entries, const std::string& ki
     return static_cast<size_t>(std::count_if(entries.begin(), entries.end(), [&](auto& e) { return e.kind == kind; }));
 }
 
-// Next entry of one of `kinds` arriving on `client` (others, e.g. group notices, are skipped).
-std::optional<chat::Entry> next_entry(MqttClient& client, const std::set<std::string>& kinds = {"msg"},
-                                      std::chrono::milliseconds timeout = 15s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        auto m = client.next(left);
-        if (!m) return std::nullopt;
-        auto e = chat::entry_from_json(m->payload);
-        if (kinds.contains(e.kind)) return e;
-    }
-    return std::nullopt;
-}
-
-// Next receipt arriving on `client`, as JSON (a receipt's fields are inline).
-nlohmann::json next_receipt(MqttClient& client, std::chrono::milliseconds timeout = 15s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        auto m = client.next(left);
-        if (!m) break;
-        auto j = nlohmann::json::parse(m->payload);
-        if (j.value("kind", "") == "receipt") return j;
-    }
-    return {};
-}
-
 // Next message on exactly `topic` (others are skipped).
 std::optional<Received> next_on(MqttClient& client, const std::string& topic, std::chrono::milliseconds timeout = 15s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -131,19 +105,19 @@ TEST_CASE("a direct message crosses nodes, and its delivered and read receipts c
     auto b = connect(cluster, bob, {"u/" + bob.user + "/i"});
 
     REQUIRE(a.client->publish("m/" + bob.user, "hello across") == 0);
-    auto got = next_entry(*b.client);
+    auto got = next_entry(*b.client, {"msg"}, 15s);
     REQUIRE(got);
     CHECK(got->body == "hello across");
     CHECK(got->from == alice.user);
     CHECK(got->seq == 1);  // bob's home allocated bob's first seq
 
     REQUIRE(b.client->publish("k/" + bob.user, nlohmann::json{{"seq", got->seq}}.dump()) == 0);
-    auto delivered = next_receipt(*a.client);
+    auto delivered = next_receipt(*a.client, 15s);
     CHECK(delivered["from"] == bob.user);
     CHECK(delivered["delivered"] == nlohmann::json::array({got->id}));
 
     REQUIRE(b.client->publish("r/" + alice.user, nlohmann::json{{"read", {got->id}}}.dump()) == 0);
-    auto read = next_receipt(*a.client);
+    auto read = next_receipt(*a.client, 15s);
     CHECK(read["from"] == bob.user);
     CHECK(read["read"] == nlohmann::json::array({got->id}));
 
@@ -170,8 +144,8 @@ TEST_CASE("a group with members on all three nodes: every member gets every mess
     auto c = connect(cluster, carol, {"u/" + carol.user + "/i"});
 
     REQUIRE(a.client->publish("g/gteam", "from n1") == 0);
-    auto at_b = next_entry(*b.client);
-    auto at_c = next_entry(*c.client);
+    auto at_b = next_entry(*b.client, {"msg"}, 15s);
+    auto at_c = next_entry(*c.client, {"msg"}, 15s);
     REQUIRE(at_b);
     REQUIRE(at_c);
     CHECK(at_b->body == "from n1");
@@ -180,8 +154,8 @@ TEST_CASE("a group with members on all three nodes: every member gets every mess
     CHECK(at_b->id == at_c->id);
 
     REQUIRE(c.client->publish("g/gteam", "from n3") == 0);
-    auto reply_a = next_entry(*a.client);
-    auto reply_b = next_entry(*b.client);
+    auto reply_a = next_entry(*a.client, {"msg"}, 15s);
+    auto reply_b = next_entry(*b.client, {"msg"}, 15s);
     REQUIRE(reply_a);
     REQUIRE(reply_b);
     CHECK(reply_a->body == "from n3");
